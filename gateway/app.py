@@ -1,0 +1,217 @@
+"""The one place that composes the gateway.
+
+settings -> mappings -> backend -> service -> dialects -> routes.  Resources
+that live as long as the app (the embedded simulator, the backend's shared
+``ClientSession``, the store) are opened and closed by ``cleanup_ctx``; the
+per-request objects sit in one :class:`Runtime` that a reload swaps whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gateway import context
+from gateway.auth import Credentials
+from gateway.backends.base import Backend
+from gateway.dialects.base import Dialect, Route
+from gateway.errors import BackendError
+from gateway.limits import RateLimiter
+from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
+from gateway.metrics import Metrics
+from gateway.middlewares import make_context_middleware
+from gateway.runtime import Runtime
+from gateway.service import Service
+from gateway.settings import ClientCredential, Settings, SettingsError
+from gateway.store import SQLiteStore, Store
+
+log = logging.getLogger("gateway")
+
+DIALECT_MODULES = ("whmcs", "keliweb", "clientexec", "readydesk")
+DEMO_CLIENT = ClientCredential(identifier="demo", secret="demo-secret")
+
+
+@dataclass
+class State:
+    """The app's mutable slots, behind one AppKey."""
+
+    settings: Settings
+    runtime: Runtime | None = None
+    session: aiohttp.ClientSession | None = None
+    store: Store | None = None
+    backend_url: str = ""
+    backend_token: str = ""
+    metrics: Metrics = field(default_factory=Metrics)
+    sim_runner: web.AppRunner | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+STATE = web.AppKey("gateway_state", State)
+
+
+def dialect_classes() -> dict[str, type[Dialect]]:
+    classes: dict[str, type[Dialect]] = {}
+    for name in DIALECT_MODULES:
+        try:
+            module = importlib.import_module(f"gateway.dialects.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"gateway.dialects.{name}":
+                continue
+            raise
+        cls: type[Dialect] = module.DIALECT
+        classes[cls.name] = cls
+    return classes
+
+
+def zone_config(settings: Settings) -> ZoneConfig:
+    return ZoneConfig(
+        backend=settings.backend.zone,
+        display={n: d.display_zone for n, d in settings.dialects.items() if d.display_zone},
+    )
+
+
+def effective_clients(settings: Settings) -> tuple[ClientCredential, ...]:
+    if settings.embedded_backend:
+        return (DEMO_CLIENT, *settings.clients)
+    if not settings.clients:
+        raise SettingsError("with a real backend at least one --client IDENTIFIER:SECRET is required")
+    return settings.clients
+
+
+def build_backend(state: State, mappings: MappingSet) -> Backend:
+    from gateway.backends.pmp import PMPBackend
+
+    assert state.session is not None and state.store is not None
+    return PMPBackend(
+        state.backend_url,
+        state.backend_token,
+        mappings["pmp"],
+        state.store,
+        session=state.session,
+        connect_timeout=state.settings.backend.connect_timeout,
+    )
+
+
+def build_runtime(state: State, settings: Settings) -> Runtime:
+    """Everything a request needs; raises MappingErrors / SettingsError without side effects."""
+    mappings = load_mappings(settings.mappings, zone_config(settings), state.metrics.on_unmapped)
+    backend = build_backend(state, mappings)
+    assert state.store is not None
+    dialects: dict[str, Dialect] = {}
+    for name, cls in dialect_classes().items():
+        dsettings = settings.dialect(name)
+        if dsettings.enabled and mappings.get(cls.vendor) is not None:
+            dialect = cls(dsettings, mappings[cls.vendor])
+            dialect.max_body = settings.limits.max_body_bytes
+            dialects[name] = dialect
+    return Runtime(
+        settings=settings,
+        mappings=mappings,
+        service=Service(backend, state.store),
+        credentials=Credentials(effective_clients(settings)),
+        limiter=RateLimiter(settings.limits.rate_per_second, settings.limits.rate_burst),
+        metrics=state.metrics,
+        dialects=dialects,
+    )
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    settings = state.settings
+    if settings.embedded_backend:
+        from gateway import pmp_sim
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        state.sim_runner, state.backend_url = await pmp_sim.start_simulator(
+            "127.0.0.1", 0, db_path=settings.data_dir / "pmp-sim.sqlite3", token=pmp_sim.DEFAULT_TOKEN
+        )
+        state.backend_token = pmp_sim.DEFAULT_TOKEN
+    else:
+        state.backend_url = settings.backend.url or ""
+        state.backend_token = settings.backend.token or ""
+    connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
+    state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+    state.store = SQLiteStore(settings.store_url)
+    try:
+        state.runtime = build_runtime(state, settings)
+        yield
+    finally:
+        await state.session.close()
+        await state.store.close()
+        if state.sim_runner is not None:
+            await state.sim_runner.cleanup()
+
+
+def reload(app: web.Application, settings: Settings) -> None:
+    """Swap in new config and mappings; on any error the old runtime stays (and the error is raised)."""
+    state = app[STATE]
+    runtime = build_runtime(state, settings)
+    state.settings = settings
+    state.runtime = runtime
+
+
+def _dialect_handler(name: str, route: Route) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        runtime = request.app[STATE].runtime
+        if runtime is None or name not in runtime.dialects:
+            raise web.HTTPNotFound()
+        return await runtime.dialects[name].handle(request, route, runtime)
+
+    return handler
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    runtime = request.app[STATE].runtime
+    if runtime is None:
+        return web.json_response({"status": "starting"}, status=503)
+    try:
+        await runtime.service.backend.ping()
+    except BackendError as exc:
+        return web.json_response({"status": "unavailable", "reason": exc.message}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    effective_clients(settings)  # fail fast: a real backend needs --client
+    state = State(settings=settings)
+    middleware = make_context_middleware(
+        lambda: state.settings.backend.timeout, lambda: state.metrics, settings.access_log
+    )
+    app = web.Application(middlewares=[middleware], client_max_size=settings.limits.max_body_bytes)
+    app[STATE] = state
+    app.cleanup_ctx.append(_resources)
+    for name, cls in dialect_classes().items():
+        dsettings = settings.dialect(name)
+        if not dsettings.enabled:
+            continue
+        prefix = (dsettings.prefix if dsettings.prefix is not None else cls.default_prefix).rstrip("/")
+        for route in cls.routes_for(prefix):
+            app.router.add_route(route.method, route.path, _dialect_handler(name, route))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def current_context() -> context.RequestContext:
+    return context.current()
+
+
+async def wait_forever() -> None:
+    await asyncio.Event().wait()

@@ -1,0 +1,1 @@
+"""Backends: carry canonical operations out against a vendor's API."""

@@ -1,0 +1,128 @@
+"""Deadline-aware HTTP plumbing a backend adapter shares: one attempt, its timeout, retry pacing.
+
+Every call of a client request fits inside that request's deadline
+(:mod:`gateway.context`): the timeout of an attempt is what is left of it,
+counted and timed in the request context.  :func:`attempt` performs one HTTP
+exchange and turns aiohttp's many failures into :class:`TransportError`, which
+says whether the request can have reached the server (``sent``): a write whose
+request was sent has an unknown outcome, one that was never sent wrote nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from gateway import context
+from gateway.errors import BackendTimeout
+
+TIMEOUT_MESSAGE = "The backend did not answer in time"
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class TransportError(Exception):
+    """No HTTP answer: ``sent`` False means the request cannot have reached the server."""
+
+    def __init__(self, detail: str, *, sent: bool, timeout: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.sent = sent
+        self.timeout = timeout
+
+
+def remaining(reserve: float = 0.0) -> float:
+    """Seconds left of the request's deadline, less ``reserve``; BackendTimeout when none."""
+    left = context.current().remaining() - reserve
+    if left <= 0:
+        raise BackendTimeout(TIMEOUT_MESSAGE)
+    return left
+
+
+def deadline_timeout(connect_timeout: float, reserve: float = 0.0) -> aiohttp.ClientTimeout:
+    left = remaining(reserve)
+    return aiohttp.ClientTimeout(total=left, connect=min(connect_timeout, left))
+
+
+async def attempt(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    connect_timeout: float,
+    reserve: float = 0.0,
+    data: Any = None,
+    json_body: Any = None,
+) -> Reply:
+    """One HTTP exchange within the deadline; never follows redirects (they would carry the token)."""
+    timeout = deadline_timeout(connect_timeout, reserve)
+    ctx = context.current()
+    ctx.backend_calls += 1
+    started = time.monotonic()
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=dict(headers),
+            data=data,
+            json=json_body,
+            timeout=timeout,
+            allow_redirects=False,
+        ) as resp:
+            body = await resp.read()
+            return Reply(resp.status, dict(resp.headers), body)
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise TransportError(f"connection timed out ({type(exc).__name__})", sent=False, timeout=True) from None
+    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
+        raise TransportError(f"cannot connect ({type(exc).__name__})", sent=False) from None
+    except TimeoutError:
+        raise TransportError("no answer in time", sent=True, timeout=True) from None
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"connection failed ({type(exc).__name__})", sent=True) from None
+    finally:
+        ctx.backend_seconds += time.monotonic() - started
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date)."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def backoff(attempt_no: int, base: float, cap: float) -> float:
+    """Capped exponential backoff with full jitter."""
+    return random.uniform(0.0, min(cap, base * (2**attempt_no)))
+
+
+async def pause(seconds: float) -> bool:
+    """Sleep if the deadline leaves room for the sleep and another attempt; False otherwise."""
+    if seconds >= context.current().remaining() - 0.05:
+        return False
+    await asyncio.sleep(seconds)
+    return True

@@ -1,0 +1,357 @@
+"""The canonical model: the only thing dialects and backends both know.
+
+Dialects parse inbound requests into the operations at the bottom of this
+module and render the results (the records above them); backends carry the
+operations out.  Nothing here knows a vendor's field names.
+
+Status and priority are enums with an explicit escape hatch: a vendor value
+that no mapping table knows travels as :class:`Unmapped` (the vendor, its raw
+code and its label) so that it passes through visibly instead of crashing or
+being silently turned into a wrong value.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    ON_HOLD = "on_hold"
+    CLOSED = "closed"
+    CUSTOMER_REPLY = "customer_reply"
+    UNASSIGNED = "unassigned"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Unmapped(BaseModel):
+    """A vendor enum value no mapping table knows: carried through, never guessed."""
+
+    model_config = ConfigDict(frozen=True)
+    vendor: str
+    code: str
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or self.code
+
+
+T = TypeVar("T")
+
+StatusValue = Status | Unmapped
+PriorityValue = Priority | Unmapped
+
+# The statuses a helpdesk treats as "still needs work" / "waiting for staff".
+ACTIVE_STATUSES = frozenset(
+    {
+        Status.OPEN,
+        Status.IN_PROGRESS,
+        Status.ANSWERED,
+        Status.ON_HOLD,
+        Status.CUSTOMER_REPLY,
+        Status.UNASSIGNED,
+        Status.WAITING_ON_CUSTOMER,
+    }
+)
+AWAITING_REPLY_STATUSES = frozenset({Status.OPEN, Status.CUSTOMER_REPLY, Status.UNASSIGNED})
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Department(_Record):
+    id: int
+    name: str
+
+
+class Contact(_Record):
+    id: int
+    customer_id: int
+    firstname: str = ""
+    lastname: str = ""
+    email: str = ""
+    phone: str = ""
+    title: str = ""
+    is_primary: bool = False
+    active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    # email preferences, canonical names
+    email_general: bool = True
+    email_invoice: bool = True
+    email_support: bool = True
+    email_product: bool = True
+    email_domain: bool = True
+    email_affiliate: bool = True
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.firstname} {self.lastname}".strip()
+
+
+class Customer(_Record):
+    """A paying account (WHMCS "client", PMP "customer")."""
+
+    id: int
+    company: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    email: str = ""
+    phone: str = ""
+    address1: str = ""
+    address2: str = ""
+    city: str = ""
+    state: str = ""
+    postcode: str = ""
+    country: str = ""
+    website: str = ""
+    vat: str = ""
+    language: str = ""
+    currency: int = 0
+    group_id: int = 0
+    active: bool = True
+    created_at: datetime | None = None
+    primary_contact_id: int | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.firstname} {self.lastname}".strip()
+
+
+class Author(_Record):
+    """Who wrote a message: a customer contact, a staff member or a guest."""
+
+    kind: Literal["customer", "staff", "guest"] = "guest"
+    customer_id: int = 0
+    contact_id: int = 0
+    staff_id: int = 0
+    name: str = ""
+    email: str = ""
+
+    @property
+    def staff_name(self) -> str:
+        return self.name if self.kind == "staff" else ""
+
+    @property
+    def client_name(self) -> str:
+        return "" if self.kind == "staff" else self.name
+
+    @property
+    def client_email(self) -> str:
+        return "" if self.kind == "staff" else self.email
+
+
+class Reply(_Record):
+    id: int
+    created_at: datetime | None = None
+    message: str = ""
+    author: Author = Field(default_factory=Author)
+    attachments: tuple[str, ...] = ()
+
+
+class Note(_Record):
+    id: int
+    created_at: datetime | None = None
+    message: str = ""
+    staff_name: str = ""
+    attachments: tuple[str, ...] = ()
+
+
+class Ticket(_Record):
+    id: int
+    number: str = ""  # the number shown to end users (WHMCS tid)
+    access_key: str = ""  # the client-area access key (WHMCS c)
+    subject: str = ""
+    status: StatusValue = Status.OPEN
+    priority: PriorityValue = Priority.MEDIUM
+    department: Department | None = None
+    customer_id: int = 0
+    contact_id: int = 0
+    requester: Author = Field(default_factory=Author)
+    cc: str = ""
+    created_at: datetime | None = None
+    last_reply_at: datetime | None = None
+    assigned_staff_id: int = 0
+    service: str = ""
+    replies: tuple[Reply, ...] = ()  # the opening message is replies[0]
+    notes: tuple[Note, ...] = ()
+    tags: str = ""
+
+    @property
+    def message(self) -> str:
+        return self.replies[0].message if self.replies else ""
+
+
+class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    items: tuple[T, ...]
+    total: int
+    offset: int = 0
+
+
+class StatusCount(_Record):
+    status: StatusValue
+    count: int
+
+
+# ---------------------------------------------------------------- operations
+
+
+class TicketRef(_Record):
+    """A ticket as a client names it: by backend id or by its public number."""
+
+    id: int | None = None
+    number: str | None = None
+
+
+class TicketFilter(_Record):
+    ids: tuple[int, ...] | None = None
+    id_min: int | None = None
+    id_max: int | None = None
+    number_glob: str | None = None  # '*' wildcard
+    department_id: int | None = None
+    customer_id: int | None = None
+    customer_min: str | None = None
+    customer_max: str | None = None
+    email: str | None = None
+    statuses: frozenset[StatusValue] | None = None
+    priorities: frozenset[PriorityValue] | None = None
+    subject: str | None = None  # substring, case-insensitive
+    keyword: str | None = None  # substring of subject or message
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+class SortOrder(_Record):
+    field: str = "id"
+    descending: bool = False
+
+
+class NewTicket(_Record):
+    subject: str
+    message: str
+    department_id: int
+    customer_id: int = 0
+    contact_id: int = 0
+    name: str = ""
+    email: str = ""
+    priority: PriorityValue = Priority.MEDIUM
+    status: StatusValue | None = None
+    cc: str = ""
+    service: str = ""
+    assigned_staff_id: int = 0
+    created_at: datetime | None = None
+
+
+class TicketPatch(_Record):
+    """Only the fields set are changed."""
+
+    subject: str | None = None
+    status: StatusValue | None = None
+    priority: PriorityValue | None = None
+    department_id: int | None = None
+    customer_id: int | None = None
+    contact_id: int | None = None
+    cc: str | None = None
+    message: str | None = None
+    assigned_staff_id: int | None = None
+    created_at: datetime | None = None
+
+    def is_empty(self) -> bool:
+        return not self.model_fields_set
+
+
+class NewReply(_Record):
+    message: str
+    author: Author = Field(default_factory=Author)
+    status: StatusValue | None = None
+
+
+class NewNote(_Record):
+    message: str
+    staff_name: str = ""
+
+
+class CustomerFilter(_Record):
+    search: str | None = None
+    email: str | None = None
+    active: bool | None = None
+
+
+class NewCustomer(_Record):
+    firstname: str
+    lastname: str
+    email: str
+    company: str = ""
+    phone: str = ""
+    address1: str = ""
+    address2: str = ""
+    city: str = ""
+    state: str = ""
+    postcode: str = ""
+    country: str = ""
+    website: str = ""
+    vat: str = ""
+    language: str = ""
+    currency: int = 0
+    password: str = ""
+
+
+class CustomerPatch(_Record):
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    website: str | None = None
+    vat: str | None = None
+    language: str | None = None
+    currency: int | None = None
+    active: bool | None = None
+
+    def is_empty(self) -> bool:
+        return not self.model_fields_set
+
+
+class ContactFilter(_Record):
+    customer_id: int | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class NewContact(_Record):
+    customer_id: int
+    firstname: str
+    lastname: str
+    email: str
+    phone: str = ""
+    title: str = ""
+    password: str = ""
+    is_primary: bool = False
+    email_general: bool = True
+    email_invoice: bool = True
+    email_support: bool = True
+    email_product: bool = True
+    email_domain: bool = True
+    email_affiliate: bool = True

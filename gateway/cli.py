@@ -1,0 +1,301 @@
+"""``gateway serve | check | translate | pmp-sim`` (INTERFACE.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from gateway.app import DEMO_CLIENT, STATE, create_app, dialect_classes, reload, zone_config
+from gateway.mapping.loader import load_mappings
+from gateway.mapping.source import MappingErrors
+from gateway.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("gateway")
+
+
+def _serve_parser(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the gateway")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--backend-url", dest="backend_url")
+    p.add_argument("--backend-token", dest="backend_token")
+    p.add_argument("--backend-timeout", dest="backend_timeout", type=float)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--mappings", type=Path)
+    p.add_argument("--client", action="append", default=[], metavar="IDENTIFIER:SECRET")
+    p.add_argument("--store", help="SQLite path or postgresql:// URL of the id store")
+    p.add_argument("--data-dir", dest="data_dir", type=Path)
+    p.add_argument("--tls-cert", dest="tls_cert", type=Path)
+    p.add_argument("--tls-key", dest="tls_key", type=Path)
+    p.add_argument("--metrics-port", dest="metrics_port", type=int)
+
+
+def _flags(ns: argparse.Namespace) -> dict[str, Any]:
+    keys = ("host", "port", "backend_url", "backend_token", "backend_timeout", "workers", "mappings", "client",
+            "store", "data_dir", "tls_cert", "tls_key", "metrics_port")
+    return {k: getattr(ns, k, None) for k in keys}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gateway", description="Helpdesk API translation gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    c = sub.add_parser("check", help="validate config and mapping files")
+    c.add_argument("paths", nargs="*", type=Path)
+    c.add_argument("--config", type=Path)
+    c.add_argument("--mappings", type=Path)
+    t = sub.add_parser("translate", help="run a request or a response through the mappings offline")
+    t.add_argument("--dialect", required=True)
+    t.add_argument("--action", required=True)
+    mode = t.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--request", action="store_true")
+    mode.add_argument("--response", action="store_true")
+    t.add_argument("--format", dest="fmt")
+    t.add_argument("--config", type=Path)
+    t.add_argument("--mappings", type=Path)
+    t.add_argument("file", nargs="?", default="-")
+    s = sub.add_parser("pmp-sim", help="run the PMP simulator on its own")
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "pmp-sim":
+        from gateway import pmp_sim
+
+        return pmp_sim.main(argv[1:])
+    ns = parser.parse_args(argv)
+    try:
+        if ns.command == "serve":
+            return serve(load_settings(ns.config, _flags(ns)), ns.config, _flags(ns))
+        if ns.command == "check":
+            return check(ns.paths, ns.config, ns.mappings)
+        if ns.command == "translate":
+            from gateway.translate import translate
+
+            return translate(ns)
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+# ------------------------------------------------------------------ check
+
+
+def check(paths: list[Path], config: Path | None, mappings: Path | None) -> int:
+    """Exactly the server's loader; one ``FILE:LINE:COL: field.path: message`` line per problem."""
+    problems: list[str] = []
+    settings: Settings | None = None
+    config_files = [p for p in paths if p.is_file() and p.suffix in (".yaml", ".yml") and _is_config(p)]
+    mapping_dirs = [p for p in paths if p.is_dir()]
+    loose_mapping_files = [p for p in paths if p.is_file() and p not in config_files]
+    try:
+        settings = load_settings(config or (config_files[0] if config_files else None), {"mappings": mappings})
+    except SettingsError as exc:
+        problems.extend(str(exc).splitlines())
+    overlay = mappings or (settings.mappings if settings else None)
+    roots = mapping_dirs or ([overlay] if overlay else [])
+    zones = zone_config(settings) if settings else None
+    try:
+        for root in roots or [None]:
+            load_mappings(root, zones)
+        for file in loose_mapping_files:
+            _check_file(file, zones)
+    except MappingErrors as exc:
+        problems.extend(str(e) for e in exc.errors)
+    for line in problems:
+        print(line)
+    if problems:
+        return 1
+    print("ok: config and mappings load")
+    return 0
+
+
+def _is_config(path: Path) -> bool:
+    try:
+        head = path.read_text(encoding="utf-8")[:4000]
+    except OSError:
+        return False
+    return any(line.startswith(k) for line in head.splitlines() for k in ("backend:", "clients:", "dialects:", "host:", "port:"))
+
+
+def _check_file(path: Path, zones: Any) -> None:
+    """A single mapping file, checked as part of its vendor (its parent directory's name)."""
+    import shutil
+    import tempfile
+
+    from gateway.mapping.loader import PACKAGED_ROOT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        vendor_dir = Path(tmp) / path.resolve().parent.name
+        vendor_dir.mkdir()
+        shutil.copy(path, vendor_dir / path.name)
+        try:
+            load_mappings(Path(tmp), zones)
+        except MappingErrors as exc:
+            fixed = [
+                type(e)(type(e.loc)(str(path), e.loc.line, e.loc.col), e.path, e.message)
+                if str(e.loc.file).endswith(path.name) and str(PACKAGED_ROOT) not in str(e.loc.file)
+                else e
+                for e in exc.errors
+            ]
+            raise MappingErrors(fixed) from None
+
+
+# ------------------------------------------------------------------ serve
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None and settings.tls_key is None:
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise SettingsError("--tls-cert and --tls-key go together")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return ctx
+
+
+def _banner(settings: Settings, app: web.Application) -> None:
+    state = app[STATE]
+    scheme = "https" if settings.tls_cert else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    lines = [f"gateway listening on {base} (pid {os.getpid()})"]
+    if settings.embedded_backend:
+        lines.append(f"  backend: embedded PMP simulator at {state.backend_url} (data in {settings.data_dir}/)")
+        lines.append(f"  demo credentials: {DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}")
+    else:
+        lines.append(f"  backend: {settings.backend.url}")
+    for cred in settings.clients:
+        lines.append(f"  client credential: {cred.identifier}:<secret given with --client>")
+    for name, cls in dialect_classes().items():
+        d = settings.dialect(name)
+        if d.enabled:
+            prefix = d.prefix if d.prefix is not None else cls.default_prefix
+            lines.append(f"  {name}: {base}{prefix}")
+    ident = DEMO_CLIENT if settings.embedded_backend else None
+    if ident:
+        lines.append(
+            f"  try: curl -s {base}/includes/api.php -d action=GetTickets -d identifier={ident.identifier}"
+            f" -d secret={ident.secret} -d responsetype=json"
+        )
+    lines.append(f"  health: {base}/healthz  ready: {base}/readyz  metrics: {base}/metrics")
+    print("\n".join(lines), flush=True)
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    uvloop.install()
+
+
+def serve(settings: Settings, config: Path | None, flags: dict[str, Any]) -> int:
+    _setup_logging(settings.log_level)
+    _ssl_context(settings)  # fail before forking
+    if settings.workers > 1:
+        return _serve_workers(settings, config, flags)
+    return _serve_one(settings, config, flags, reuse_port=False)
+
+
+def _serve_one(settings: Settings, config: Path | None, flags: dict[str, Any], reuse_port: bool,
+               sock: socket.socket | None = None) -> int:
+    _install_uvloop()
+    app = create_app(settings)
+
+    async def on_startup(app: web.Application) -> None:
+        _banner(settings, app)
+        loop = asyncio.get_running_loop()
+        if hasattr(signal, "SIGHUP"):
+            loop.add_signal_handler(signal.SIGHUP, _reload, app, config, flags)
+
+    app.on_startup.append(on_startup)
+    if sock is not None:
+        web.run_app(app, sock=sock, ssl_context=_ssl_context(settings), print=None, access_log=None,
+                    shutdown_timeout=settings.backend.timeout)
+    else:
+        web.run_app(app, host=settings.host, port=settings.port, ssl_context=_ssl_context(settings),
+                    print=None, access_log=None, reuse_port=reuse_port, shutdown_timeout=settings.backend.timeout)
+    return 0
+
+
+def _reload(app: web.Application, config: Path | None, flags: dict[str, Any]) -> None:
+    try:
+        settings = load_settings(config, flags)
+        reload(app, settings)
+    except (SettingsError, MappingErrors) as exc:
+        log.error("reload failed, keeping the running config and mappings:\n%s", exc)
+        return
+    log.info("reloaded config and mappings")
+
+
+def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any]) -> int:
+    """N processes on one listening socket (SO_REUSEPORT); the embedded simulator runs once, here."""
+    sim_proc: multiprocessing.Process | None = None
+    if settings.embedded_backend:
+        from gateway import pmp_sim
+
+        port = _free_port()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sim_proc = multiprocessing.Process(
+            target=pmp_sim.main,
+            args=(["--port", str(port), "--db", str(settings.data_dir / "pmp-sim.sqlite3")],),
+            daemon=True,
+        )
+        sim_proc.start()
+        flags = {**flags, "backend_url": f"http://127.0.0.1:{port}/", "backend_token": pmp_sim.DEFAULT_TOKEN,
+                 "client": [*(flags.get("client") or []), f"{DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}"]}
+        settings = load_settings(config, flags)
+    procs = [
+        multiprocessing.Process(target=_worker, args=(config, flags), daemon=False) for _ in range(settings.workers)
+    ]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, frame: Any) -> None:
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, stop)
+    for p in procs:
+        p.join()
+    if sim_proc is not None:
+        sim_proc.terminate()
+        sim_proc.join(5)
+    return 0
+
+
+def _worker(config: Path | None, flags: dict[str, Any]) -> None:
+    settings = load_settings(config, {**flags, "workers": 1})
+    _setup_logging(settings.log_level)
+    _serve_one(settings, config, flags, reuse_port=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

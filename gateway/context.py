@@ -1,0 +1,45 @@
+"""Per-request context carried through contextvars: id, deadline, backend calls.
+
+The middleware opens one per client request; the backend reads the deadline
+so that every call and retry of that request fits inside it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+import uuid
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RequestContext:
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    deadline: float = field(default_factory=lambda: time.monotonic() + 30.0)
+    dialect: str = ""
+    action: str = ""
+    credential: str = ""
+    backend_calls: int = 0
+    backend_seconds: float = 0.0
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("gateway_request", default=None)
+
+
+def current() -> RequestContext:
+    ctx = _current.get()
+    if ctx is None:
+        ctx = RequestContext()
+        _current.set(ctx)
+    return ctx
+
+
+def begin(ctx: RequestContext) -> contextvars.Token[RequestContext | None]:
+    return _current.set(ctx)
+
+
+def end(token: contextvars.Token[RequestContext | None]) -> None:
+    _current.reset(token)

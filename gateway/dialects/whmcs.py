@@ -1,0 +1,127 @@
+"""The WHMCS External API: ``POST /includes/api.php`` with ``action=...``.
+
+Transport only; every field is in ``mappings/whmcs/*.yaml``.  What real WHMCS
+clients do on the wire and how it answers (reference/whmcs-api.md):
+
+* parameters from the query string and the form body, merged; the action
+  name in any letter case;
+* ``identifier``+``secret`` or ``username``+``password`` (secret or MD5 hex);
+* ``responsetype=json`` | ``xml``; with none, the legacy answer: NVP
+  (``key=value;``) for flat results and XML for nested ones (or JSON when the
+  ``default_format: json`` switch is set);
+* errors ``result=error`` + ``message``, HTTP 403 for authentication, 413 for
+  a body over the limit, 200 for everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from gateway import formats
+from gateway.auth import AUTH_FAILED, Credentials, Principal
+from gateway.dialects.base import Dialect, Inbound, Route, read_form
+from gateway.errors import (
+    AuthError,
+    BackendAuthError,
+    BackendError,
+    BackendTimeout,
+    Forbidden,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    UnknownAction,
+    WriteOutcomeUnknown,
+)
+from gateway.mapping.loader import ActionSpec
+
+JSON = "application/json"
+XML = "application/xml"
+TEXT = "text/plain"
+
+
+class WhmcsDialect(Dialect):
+    name: ClassVar[str] = "whmcs"
+    vendor: ClassVar[str] = "whmcs"
+    default_prefix: ClassVar[str] = "/includes/api.php"
+    route_table: ClassVar[tuple[Route, ...]] = (Route("POST", ""), Route("GET", ""))
+
+    @property
+    def version(self) -> str:
+        return str(self.mappings.settings.get("version", "8.13.1"))
+
+    async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
+        inbound.fmt = self._format(request.query.get("responsetype"))
+        params = await read_form(request, self.max_body)
+        inbound.params = params
+        inbound.fmt = self._format(params.get("responsetype"))
+        inbound.action = str(params.get("action") or "")
+
+    def _format(self, requested: Any) -> str:
+        value = str(requested or "").strip().lower()
+        if value in ("json", "xml", "nvp"):
+            return value
+        return self.settings.default_format or str(self.mappings.settings.get("default_format", "legacy"))
+
+    def authenticate(self, request: web.Request, inbound: Inbound, credentials: Credentials) -> Principal:
+        p = inbound.params
+        if p.get("identifier"):
+            return credentials.by_pair(str(p.get("identifier")), str(p.get("secret") or ""))
+        if p.get("username"):
+            return credentials.by_pair(str(p.get("username")), str(p.get("password") or ""))
+        raise AuthError(AUTH_FAILED)
+
+    # -- answers --------------------------------------------------------------
+
+    def success(self, inbound: Inbound, spec: ActionSpec, body: Any) -> web.Response:
+        payload: dict[str, Any] = {"result": "success"}
+        payload.update(body or {})
+        return self._respond(inbound, payload, 200)
+
+    def error(self, inbound: Inbound, exc: GatewayError) -> web.Response:
+        status, message = self._error_text(inbound, exc)
+        return self._respond(inbound, {"result": "error", "message": message}, status)
+
+    def _error_text(self, inbound: Inbound, exc: GatewayError) -> tuple[int, str]:
+        texts: dict[str, Any] = dict(self.mappings.settings.get("errors") or {})
+        if isinstance(exc, AuthError):
+            return 403, AUTH_FAILED
+        if isinstance(exc, Forbidden):
+            return 403, exc.message
+        if isinstance(exc, PayloadTooLarge):
+            return 413, str(texts.get("too_large", "Request body too large"))
+        if isinstance(exc, UnknownAction):
+            return 200, "Command Not Found"
+        if isinstance(exc, NotFound):
+            spec = self._actions.get(inbound.action.casefold())
+            per_action = (spec.options.get("not_found") or {}) if spec else {}
+            defaults = texts.get("not_found") or {}
+            return 200, str(per_action.get(exc.kind) or defaults.get(exc.kind) or exc.message)
+        if isinstance(exc, BackendTimeout):
+            return 200, str(texts.get("timeout", "The backend did not answer in time (timed out)"))
+        if isinstance(exc, WriteOutcomeUnknown):
+            return 200, exc.message
+        if isinstance(exc, BackendAuthError):
+            return 200, str(texts.get("backend_auth", "The backend is unavailable: it refused the gateway"))
+        if isinstance(exc, BackendError):
+            return 200, exc.message or str(texts.get("unavailable", "The backend is unavailable"))
+        return 200, exc.message
+
+    def _respond(self, inbound: Inbound, payload: dict[str, Any], status: int) -> web.Response:
+        fmt = inbound.fmt or self._format(None)
+        if fmt == "json":
+            return web.Response(body=formats.json_bytes(payload), status=status, content_type=JSON)
+        if fmt == "nvp" or (fmt == "legacy" and formats.is_flat(payload)):
+            return web.Response(body=formats.nvp_bytes(payload), status=status, content_type=TEXT, charset="utf-8")
+        return web.Response(body=self._xml(inbound, payload), status=status, content_type=XML, charset="utf-8")
+
+    def _xml(self, inbound: Inbound, payload: dict[str, Any]) -> bytes:
+        out = ['<?xml version="1.0" encoding="utf-8"?>', f'<whmcsapi version="{formats.xml_text(self.version)}">']
+        out.append(f"<action>{formats.xml_text(inbound.action.lower())}</action>")
+        formats.xml_elements(payload, out)
+        out.append("</whmcsapi>")
+        return "\n".join(out).encode()
+
+
+DIALECT = WhmcsDialect

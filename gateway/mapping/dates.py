@@ -1,0 +1,142 @@
+"""Vendor date formats, written in PHP's date() letters, compiled once.
+
+The vendors are PHP and .NET products and their documents describe dates in
+PHP's letters: WHMCS and PMP ``Y-m-d H:i:s``, Clientexec ``m/d/Y h:i:s a``,
+ReadyDesk ``n/j/Y g:i:s A`` (no padding, upper-case AM/PM).  A format compiles
+to a formatter (aware datetime -> text in a zone) and a parser (text -> aware
+datetime), both plain functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+
+# letter -> (f-string expression over `d`, regex group for parsing)
+_TOKENS: dict[str, tuple[str, str]] = {
+    "Y": ("{d.year:04d}", r"(?P<Y>\d{4})"),
+    "y": ("{d.year % 100:02d}", r"(?P<y>\d{2})"),
+    "m": ("{d.month:02d}", r"(?P<m>\d{1,2})"),
+    "n": ("{d.month}", r"(?P<m>\d{1,2})"),
+    "d": ("{d.day:02d}", r"(?P<d>\d{1,2})"),
+    "j": ("{d.day}", r"(?P<d>\d{1,2})"),
+    "H": ("{d.hour:02d}", r"(?P<H>\d{1,2})"),
+    "G": ("{d.hour}", r"(?P<H>\d{1,2})"),
+    "h": ("{(d.hour % 12) or 12:02d}", r"(?P<h>\d{1,2})"),
+    "g": ("{(d.hour % 12) or 12}", r"(?P<h>\d{1,2})"),
+    "i": ("{d.minute:02d}", r"(?P<i>\d{2})"),
+    "s": ("{d.second:02d}", r"(?P<s>\d{2})"),
+    "a": ("{'pm' if d.hour >= 12 else 'am'}", r"(?P<a>[aApP][mM])"),
+    "A": ("{'PM' if d.hour >= 12 else 'AM'}", r"(?P<a>[aApP][mM])"),
+    "U": ("{int(d.timestamp())}", r"(?P<U>-?\d+)"),
+}
+
+Formatter = Callable[[datetime], str]
+Parser = Callable[[str], datetime]
+
+
+class DateFormatError(ValueError):
+    pass
+
+
+def _split(fmt: str) -> list[tuple[bool, str]]:
+    """(is_token, text) pieces; a backslash escapes the next letter, as in PHP."""
+    pieces: list[tuple[bool, str]] = []
+    escaped = False
+    for ch in fmt:
+        if escaped:
+            pieces.append((False, ch))
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isalpha():
+            if ch not in _TOKENS:
+                raise DateFormatError(f"unsupported date letter {ch!r} in {fmt!r}")
+            pieces.append((True, ch))
+        else:
+            pieces.append((False, ch))
+    return pieces
+
+
+def compile_formatter(fmt: str, zone: tzinfo | None) -> Formatter:
+    """An aware datetime -> text in ``zone`` (None: keep the datetime's own zone)."""
+    body = "".join(
+        _TOKENS[text][0] if is_tok else text.replace("{", "{{").replace("}", "}}").replace('"', '\\"')
+        for is_tok, text in _split(fmt)
+    )
+    namespace: dict[str, object] = {"_zone": zone}
+    convert = "d = d.astimezone(_zone)\n    " if zone is not None else ""
+    source = f'def _fmt(d):\n    {convert}return f"{body}"\n'
+    exec(compile(source, f"<date format {fmt!r}>", "exec"), namespace)
+    return namespace["_fmt"]  # type: ignore[return-value]
+
+
+def compile_parser(fmt: str, zone: tzinfo) -> Parser:
+    """Text in ``fmt`` (or ISO 8601 / ``Y-m-d H:i:s``) -> aware datetime; naive input is in ``zone``.
+
+    Lenient the way the vendors are: unpadded numbers, either AM/PM case, and a
+    24-hour time with no AM/PM where the format has 12-hour letters
+    (ReadyDesk documents ``2/1/2014 00:00:00`` as input).
+    """
+    parts: list[str] = []
+    for is_tok, text in _split(fmt):
+        if is_tok and text in "aA":
+            parts.append(r"(?:\s*" + _TOKENS[text][1] + ")?")
+        elif is_tok:
+            parts.append(_TOKENS[text][1])
+        elif text == " ":
+            parts.append(r"\s*" if parts and parts[-1].startswith(r"(?:\s*") else r"\s+")
+        else:
+            parts.append(re.escape(text))
+    # a missing time part is midnight
+    pattern = re.compile(r"^\s*" + "".join(parts) + r"\s*$")
+    date_only = _date_only_pattern(fmt)
+
+    def parse(text: str) -> datetime:
+        m = pattern.match(text) or (date_only.match(text) if date_only else None)
+        if m is None:
+            return _parse_iso(text, zone)
+        return _from_groups(m.groupdict(), zone, text)
+
+    return parse
+
+
+def _date_only_pattern(fmt: str) -> re.Pattern[str] | None:
+    head = fmt.split(" ", 1)[0]
+    if head == fmt:
+        return None
+    parts = [(_TOKENS[t][1] if tok else re.escape(t)) for tok, t in _split(head)]
+    return re.compile(r"^\s*" + "".join(parts) + r"\s*$")
+
+
+def _from_groups(g: dict[str, str | None], zone: tzinfo, text: str) -> datetime:
+    try:
+        if g.get("U"):
+            return datetime.fromtimestamp(int(g["U"] or 0), UTC)
+        year = int(g["Y"]) if g.get("Y") else 2000 + int(g.get("y") or 0)
+        hour = int(g.get("H") or g.get("h") or 0)
+        ampm = (g.get("a") or "").lower()
+        if g.get("h") and ampm:
+            if not 1 <= hour <= 12:
+                raise DateFormatError(f"invalid hour in {text!r}")
+            hour = hour % 12 + (12 if ampm == "pm" else 0)
+        return datetime(
+            year,
+            int(g.get("m") or 1),
+            int(g.get("d") or 1),
+            hour,
+            int(g.get("i") or 0),
+            int(g.get("s") or 0),
+            tzinfo=zone,
+        )
+    except (ValueError, OverflowError, OSError) as exc:
+        raise DateFormatError(f"invalid date {text!r}: {exc}") from None
+
+
+def _parse_iso(text: str, zone: tzinfo) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise DateFormatError(f"unrecognised date {text!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)

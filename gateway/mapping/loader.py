@@ -1,0 +1,368 @@
+"""Load, validate and compile every vendor's mapping files, once.
+
+Layout: ``<root>/<vendor>/*.yaml``.  The packaged root ships inside the
+``gateway`` package; an operator's ``--mappings DIR`` is laid over it: a file
+with the same relative path replaces the packaged one, other files add to it,
+and an entry (enum, date, model, action, setting) they define replaces the
+packaged entry of the same name.
+
+Top-level keys of a vendor file:
+
+    enums:    {name: {canonical: Status|Priority, values: {vendor: canonical}, to_vendor: {...}, unmapped: X}}
+    dates:    {name: {format: "Y-m-d H:i:s", zone: backend|display|<IANA>}}
+    models:   {name: {direction: parse|render, source: Model|dict, target: Model, fields: {...}}}
+    actions:  {Name: {operation: op, params: {...}, result: model|{fields}, unsupported: {param: msg}, ...}}
+    settings: {free-form vendor data read by the dialect or backend}
+
+``gateway check`` and the server both call :func:`load_mappings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gateway import canonical
+from gateway.mapping.compiler import Compiled, ModelCompiler
+from gateway.mapping.source import Loc, LocDict, LocList, MappingError, MappingErrors, load_yaml
+from gateway.mapping.transforms import CompileContext, DateSpec, EnumTable, UnmappedHook
+from gateway.operations import OPERATIONS
+
+PACKAGED_ROOT = Path(__file__).resolve().parent.parent / "mappings"
+_TOP_KEYS = frozenset({"enums", "dates", "models", "actions", "settings"})
+_ACTION_KEYS = frozenset({"operation", "params", "result", "unsupported", "options"})
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    operation: str
+    params: Compiled
+    result: Compiled | None
+    unsupported: Mapping[str, str]
+    options: Mapping[str, Any]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class VendorMappings:
+    vendor: str
+    enums: Mapping[str, EnumTable]
+    dates: Mapping[str, DateSpec]
+    models: Mapping[str, Compiled]
+    actions: Mapping[str, ActionSpec]
+    settings: Mapping[str, Any]
+    files: tuple[str, ...] = ()
+
+    def action(self, name: str) -> ActionSpec | None:
+        return self.actions.get(name)
+
+    def model(self, name: str) -> Compiled:
+        return self.models[name]
+
+
+@dataclass(frozen=True)
+class ZoneConfig:
+    """Time zones: the backend's, and each dialect's display zone (None: the backend's)."""
+
+    backend: str = "UTC"
+    display: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MappingSet:
+    vendors: Mapping[str, VendorMappings]
+
+    def __getitem__(self, vendor: str) -> VendorMappings:
+        return self.vendors[vendor]
+
+    def get(self, vendor: str) -> VendorMappings | None:
+        return self.vendors.get(vendor)
+
+
+def _noop_hook(vendor: str, enum: str, value: str) -> None:
+    return None
+
+
+def collect_files(roots: Iterable[Path]) -> dict[str, dict[str, Path]]:
+    """vendor -> {relative name -> path}; later roots replace same-named files."""
+    found: dict[str, dict[str, Path]] = {}
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.glob("*/*.yaml")) + sorted(root.glob("*/*.yml")):
+            found.setdefault(path.parent.name, {})[path.name] = path
+    return found
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_mappings(
+    overlay: Path | None = None,
+    zones: ZoneConfig | None = None,
+    on_unmapped: UnmappedHook = _noop_hook,
+    *,
+    roots: Iterable[Path] | None = None,
+) -> MappingSet:
+    """Every vendor's mappings, compiled; raises MappingErrors listing every problem."""
+    all_roots = list(roots) if roots is not None else [PACKAGED_ROOT]
+    errors: list[MappingError] = []
+    if overlay is not None:
+        if not overlay.is_dir():
+            raise MappingErrors([MappingError(Loc(str(overlay), 0, 0), "", "mappings directory not found")])
+        all_roots.append(overlay)
+    zone_cfg = zones or ZoneConfig()
+    vendors: dict[str, VendorMappings] = {}
+    for vendor, files in sorted(collect_files(all_roots).items()):
+        docs = []
+        for name in sorted(files):
+            try:
+                doc = load_yaml(files[name], _display(files[name]))
+            except MappingError as exc:
+                errors.append(exc)
+                continue
+            if not isinstance(doc, LocDict):
+                errors.append(MappingError(Loc(_display(files[name]), 1, 1), "", "a mapping file holds a mapping"))
+                continue
+            docs.append(doc)
+        vendors[vendor] = _compile_vendor(vendor, docs, zone_cfg, on_unmapped, errors)
+    if errors:
+        raise MappingErrors(errors)
+    return MappingSet(vendors)
+
+
+def _merge(docs: list[LocDict], errors: list[MappingError]) -> dict[str, LocDict]:
+    merged: dict[str, LocDict] = {}
+    for doc in docs:
+        for top, section in doc.items():
+            if top not in _TOP_KEYS:
+                errors.append(MappingError(doc.loc_of(top), top, f"unknown section (expected one of {sorted(_TOP_KEYS)})"))
+                continue
+            if not isinstance(section, LocDict):
+                errors.append(MappingError(doc.loc_of(top), top, "must be a mapping"))
+                continue
+            target = merged.setdefault(top, _empty(section.loc))
+            for key, value in section.items():
+                target[key] = value
+                target.key_locs[key] = section.loc_of(key)
+    return merged
+
+
+def _empty(loc: Loc) -> LocDict:
+    d = LocDict()
+    d.loc = loc
+    d.key_locs = {}
+    return d
+
+
+def _zone_resolver(vendor: str, cfg: ZoneConfig) -> Callable[[str], tzinfo | None]:
+    def resolve(name: str) -> tzinfo | None:
+        if name == "backend":
+            return _zone(cfg.backend)
+        if name == "display":
+            return _zone(cfg.display.get(vendor) or cfg.backend)
+        return _zone(name)
+
+    return resolve
+
+
+def _zone(name: str) -> tzinfo:
+    if name.upper() == "UTC":
+        return UTC
+    return ZoneInfo(name)
+
+
+def _compile_vendor(
+    vendor: str, docs: list[LocDict], zones: ZoneConfig, hook: UnmappedHook, errors: list[MappingError]
+) -> VendorMappings:
+    merged = _merge(docs, errors)
+    enums = _enums(merged.get("enums"), errors)
+    dates = _dates(merged.get("dates"), zones, vendor, errors)
+    resolver = _zone_resolver(vendor, zones)
+    model_specs = merged.get("models") or _empty(Loc(vendor, 0, 0))
+    parse_specs = {n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") == "parse"}
+    render_specs = {n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") != "parse"}
+    for n, s in model_specs.items():
+        if not isinstance(s, LocDict):
+            errors.append(MappingError(model_specs.loc_of(n), f"models.{n}", "must be a mapping"))
+        elif s.get("direction", "render") not in ("parse", "render"):
+            errors.append(MappingError(s.loc_of("direction"), f"models.{n}.direction", "must be parse or render"))
+    parse_ctx = CompileContext(vendor, "parse", enums, dates, resolver, hook)
+    render_ctx = CompileContext(vendor, "render", enums, dates, resolver, hook)
+    parser = ModelCompiler(parse_ctx, parse_specs, errors)
+    renderer = ModelCompiler(render_ctx, render_specs, errors)
+    models: dict[str, Compiled] = {}
+    for name in parse_specs:
+        models[name] = parser.compile(name)
+    for name in render_specs:
+        models[name] = renderer.compile(name)
+    actions = _actions(merged.get("actions"), parser, renderer, errors)
+    settings = dict(merged.get("settings") or {})
+    return VendorMappings(vendor, enums, dates, models, actions, settings, tuple(str(d.loc.file) for d in docs))
+
+
+def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, EnumTable]:
+    tables: dict[str, EnumTable] = {}
+    for name, spec in (section or {}).items():
+        path = f"enums.{name}"
+        if not isinstance(spec, LocDict) or not isinstance(spec.get("values"), LocDict):
+            where = spec.loc if isinstance(spec, LocDict) else section.loc_of(name)  # type: ignore[union-attr]
+            errors.append(MappingError(where, path, "an enum needs 'values:' (vendor value: canonical value)"))
+            continue
+        kind_name = spec.get("canonical")
+        kind: type[canonical.Status] | type[canonical.Priority] | None = None
+        if kind_name == "Status":
+            kind = canonical.Status
+        elif kind_name == "Priority":
+            kind = canonical.Priority
+        elif kind_name is not None:
+            errors.append(MappingError(spec.loc_of("canonical"), f"{path}.canonical", "must be Status or Priority"))
+        values: LocDict = spec["values"]
+        to_canonical: dict[str, Any] = {}
+        inverse: dict[Any, str] = {}
+        for vendor_value, canon in values.items():
+            converted = _canon_value(kind, canon, values.loc_of(vendor_value), f"{path}.values.{vendor_value}", errors)
+            to_canonical[str(vendor_value).casefold()] = converted
+            if not isinstance(converted, frozenset):
+                inverse.setdefault(converted, str(vendor_value))
+        overrides = spec.get("to_vendor") or {}
+        if not isinstance(overrides, dict):
+            errors.append(MappingError(spec.loc_of("to_vendor"), f"{path}.to_vendor", "must be a mapping"))
+            overrides = {}
+        for canon, vendor_value in overrides.items():
+            where = overrides.loc_of(canon) if isinstance(overrides, LocDict) else spec.loc
+            converted = _canon_value(kind, canon, where, f"{path}.to_vendor.{canon}", errors)
+            inverse[converted] = str(vendor_value)
+        unmapped = spec.get("unmapped", "passthrough")
+        tables[name] = EnumTable(
+            name, kind, to_canonical, inverse, None if unmapped == "passthrough" else str(unmapped)
+        )
+    return tables
+
+
+def _canon_value(kind: Any, value: Any, loc: Loc, path: str, errors: list[MappingError]) -> Any:
+    if isinstance(value, list):
+        return frozenset(_canon_value(kind, v, loc, path, errors) for v in value)
+    if kind is None:
+        return value
+    try:
+        return kind(str(value))
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        errors.append(MappingError(loc, path, f"'{value}' is not a canonical {kind.__name__} ({allowed})"))
+        return str(value)
+
+
+def _dates(section: LocDict | None, zones: ZoneConfig, vendor: str, errors: list[MappingError]) -> dict[str, DateSpec]:
+    from gateway.mapping.dates import DateFormatError, compile_formatter
+
+    specs: dict[str, DateSpec] = {}
+    for name, spec in (section or {}).items():
+        path = f"dates.{name}"
+        if not isinstance(spec, LocDict) or not isinstance(spec.get("format"), str):
+            errors.append(MappingError(section.loc_of(name), path, "a date needs 'format:'"))  # type: ignore[union-attr]
+            continue
+        zone = str(spec.get("zone", "display"))
+        try:
+            compile_formatter(spec["format"], None)
+        except DateFormatError as exc:
+            errors.append(MappingError(spec.loc_of("format"), f"{path}.format", str(exc)))
+            continue
+        if zone not in ("backend", "display"):
+            try:
+                _zone(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                errors.append(MappingError(spec.loc_of("zone"), f"{path}.zone", f"unknown time zone '{zone}'"))
+                continue
+        specs[name] = DateSpec(name, spec["format"], zone)
+    return specs
+
+
+def _actions(
+    section: LocDict | None, parser: ModelCompiler, renderer: ModelCompiler, errors: list[MappingError]
+) -> dict[str, ActionSpec]:
+    actions: dict[str, ActionSpec] = {}
+    for name, spec in (section or {}).items():
+        path = f"actions.{name}"
+        if not isinstance(spec, LocDict):
+            errors.append(MappingError(section.loc_of(name), path, "must be a mapping"))  # type: ignore[union-attr]
+            continue
+        for key in spec:
+            if key not in _ACTION_KEYS:
+                errors.append(MappingError(spec.loc_of(key), f"{path}.{key}", f"unknown key '{key}'"))
+        op_name = spec.get("operation")
+        operation = OPERATIONS.get(op_name) if isinstance(op_name, str) else None
+        if operation is None:
+            errors.append(
+                MappingError(spec.loc_of("operation"), f"{path}.operation", f"unknown operation '{op_name}'")
+            )
+            continue
+        params_spec = spec.get("params") or _empty(spec.loc)
+        params = _inline(parser, params_spec, f"{path}.params", "dict", operation.args.__name__, errors)
+        result_spec = spec.get("result")
+        result: Compiled | None = None
+        if isinstance(result_spec, str):
+            if result_spec not in renderer.specs:
+                errors.append(MappingError(spec.loc_of("result"), f"{path}.result", f"unknown model '{result_spec}'"))
+            else:
+                result = renderer.compile(result_spec)
+        elif isinstance(result_spec, LocDict):
+            result = _inline(renderer, result_spec, f"{path}.result", result_spec.get("source"), None, errors)
+        unsupported = spec.get("unsupported") or {}
+        options = spec.get("options") or {}
+        actions[name] = ActionSpec(
+            name, operation.name, params, result, dict(unsupported), dict(options), spec.loc
+        )
+    return actions
+
+
+def _inline(
+    compiler: ModelCompiler,
+    spec: Any,
+    path: str,
+    source: Any,
+    target: str | None,
+    errors: list[MappingError],
+) -> Compiled:
+    if not isinstance(spec, LocDict):
+        errors.append(MappingError(Loc("?", 0, 0), path, "must be a mapping"))
+        return lambda s: None
+    fields = spec.get("fields", spec) if "fields" in spec else spec
+    wrapper = _empty(spec.loc)
+    wrapper["fields"] = fields
+    if source is not None:
+        wrapper["source"] = source
+    if target is not None:
+        wrapper["target"] = target
+    compiler.specs = {**compiler.specs, path: wrapper}  # type: ignore[misc]
+    return compiler.compile(path)
+
+
+def check_errors(overlay: Path | None = None, zones: ZoneConfig | None = None) -> list[MappingError]:
+    """What ``gateway check`` reports for the mappings: [] when they load."""
+    try:
+        load_mappings(overlay, zones)
+    except MappingErrors as exc:
+        return exc.errors
+    return []
+
+
+__all__ = [
+    "PACKAGED_ROOT",
+    "ActionSpec",
+    "LocList",
+    "MappingSet",
+    "VendorMappings",
+    "ZoneConfig",
+    "check_errors",
+    "load_mappings",
+]

@@ -1,0 +1,345 @@
+"""The transforms a mapping may name, each a factory of a plain function.
+
+A mapping writes ``transform: [int, "date:whmcs", "slice:0:8"]``; at load time
+each name is looked up here and called once with its argument and the vendor's
+compile context, giving a one-argument function that the compiler chains.
+Adding a transform is adding one small function to ``TRANSFORMS``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+from urllib.parse import quote_plus
+
+from gateway.canonical import Priority, Status, Unmapped
+from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser
+
+Fn = Callable[[Any], Any]
+UnmappedHook = Callable[[str, str, str], None]  # vendor, enum name, value
+
+
+class TransformArgError(ValueError):
+    """The argument a mapping gave a transform is wrong (reported at load time)."""
+
+
+@dataclass(frozen=True)
+class EnumTable:
+    name: str
+    canonical: type[Status] | type[Priority] | None
+    to_canonical: Mapping[str, Any]  # vendor text (case-folded) -> canonical value or frozenset
+    to_vendor: Mapping[Any, str]
+    unmapped: str | None  # None: pass the value through visibly
+
+
+@dataclass(frozen=True)
+class DateSpec:
+    name: str
+    format: str
+    zone: str  # "backend", "display" or an IANA name
+
+
+@dataclass
+class CompileContext:
+    vendor: str
+    direction: str  # "parse" (vendor -> canonical) or "render" (canonical -> vendor)
+    enums: Mapping[str, EnumTable]
+    dates: Mapping[str, DateSpec]
+    zones: Callable[[str], tzinfo | None]
+    on_unmapped: UnmappedHook = field(default=lambda vendor, enum, value: None)
+
+
+Factory = Callable[[str | None, CompileContext], Fn]
+
+
+def _need(arg: str | None, name: str) -> str:
+    if arg is None or arg == "":
+        raise TransformArgError(f"transform '{name}' needs an argument ('{name}:...')")
+    return arg
+
+
+def to_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True:
+        return "1"
+    if value is False:
+        return "0"
+    if isinstance(value, Status | Priority):
+        return value.value
+    return str(value)
+
+
+def to_int(value: Any) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d{1,18}", text):
+        raise ValueError(f"not an integer: {text[:40]!r}")
+    return int(text)
+
+
+def to_opt_int(value: Any) -> int | None:
+    return None if value is None or value == "" else to_int(value)
+
+
+_TRUE = frozenset({"1", "true", "on", "yes", "y"})
+_FALSE = frozenset({"0", "false", "off", "no", "n", ""})
+
+
+def to_bool(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool | int):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {text[:40]!r}")
+
+
+def _simple(fn: Fn) -> Factory:
+    def factory(arg: str | None, ctx: CompileContext) -> Fn:
+        return fn
+
+    return factory
+
+
+def _date(arg: str | None, ctx: CompileContext) -> Fn:
+    name = _need(arg, "date")
+    spec = ctx.dates.get(name)
+    if spec is None:
+        raise TransformArgError(f"unknown date format '{name}'")
+    zone = ctx.zones(spec.zone)
+    if ctx.direction == "render":
+        fmt = compile_formatter(spec.format, zone)
+
+        def render(value: Any) -> str:
+            return fmt(value) if isinstance(value, datetime) else ""
+
+        return render
+    parse_ = compile_parser(spec.format, zone or ctx.zones("UTC") or _utc())
+
+    def parse(value: Any) -> datetime | None:
+        if value is None or value == "" or str(value).startswith("0000-00-00"):
+            return None
+        if isinstance(value, datetime):
+            return value
+        return parse_(str(value))
+
+    return parse
+
+
+def _utc() -> tzinfo:
+    from datetime import UTC
+
+    return UTC
+
+
+def _epoch(arg: str | None, ctx: CompileContext) -> Fn:
+    def epoch(value: Any) -> int:
+        return int(value.timestamp()) if isinstance(value, datetime) else 0
+
+    return epoch
+
+
+def _enum(arg: str | None, ctx: CompileContext) -> Fn:
+    name = _need(arg, "enum")
+    table = ctx.enums.get(name)
+    if table is None:
+        raise TransformArgError(f"unknown enum table '{name}'")
+    vendor, hook = ctx.vendor, ctx.on_unmapped
+    if ctx.direction == "render":
+        to_vendor, fallback = table.to_vendor, table.unmapped
+
+        def render(value: Any) -> str:
+            if value is None:
+                return ""
+            found = to_vendor.get(value)
+            if found is not None:
+                return found
+            hook(vendor, name, str(value))
+            if isinstance(value, Unmapped) and fallback is None:
+                return str(value)
+            return fallback if fallback is not None else str(value)
+
+        return render
+    to_canonical = table.to_canonical
+
+    def parse(value: Any) -> Any:
+        # (code, label) pairs come from `from: [code, label]`
+        code, label = (value[0], value[1]) if isinstance(value, tuple | list) else (value, "")
+        if code is None or code == "":
+            return None
+        key = str(code).strip().casefold()
+        found = to_canonical.get(key)
+        if found is not None:
+            return found
+        hook(vendor, name, str(code))
+        return Unmapped(vendor=vendor, code=str(code), label=str(label or "") or str(code))
+
+    return parse
+
+
+def _strict_enum(arg: str | None, ctx: CompileContext) -> Fn:
+    """Like enum, but a value the table does not know is an input error."""
+    name = _need(arg, "enum!")
+    table = ctx.enums.get(name)
+    if table is None:
+        raise TransformArgError(f"unknown enum table '{name}'")
+    to_canonical = table.to_canonical
+
+    def parse(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        found = to_canonical.get(str(value).strip().casefold())
+        if found is None:
+            raise ValueError(f"unknown {name} {value!r}")
+        return found
+
+    return parse
+
+
+def _slice(arg: str | None, ctx: CompileContext) -> Fn:
+    parts = _need(arg, "slice").split(":")
+    try:
+        start = int(parts[0]) if parts[0] else None
+        stop = int(parts[1]) if len(parts) > 1 and parts[1] else None
+    except ValueError:
+        raise TransformArgError("slice takes 'slice:START:STOP' with integers") from None
+
+    def cut(value: Any) -> str:
+        return to_str(value)[start:stop]
+
+    return cut
+
+
+def _join(arg: str | None, ctx: CompileContext) -> Fn:
+    sep = " " if arg is None else arg
+
+    def join(value: Any) -> str:
+        return sep.join(to_str(v) for v in value if v not in (None, ""))
+
+    return join
+
+
+def _coalesce(value: Any) -> Any:
+    for item in value:
+        if item not in (None, ""):
+            return item
+    return None
+
+
+def _default(arg: str | None, ctx: CompileContext) -> Fn:
+    fallback = arg or ""
+
+    def default(value: Any) -> Any:
+        return fallback if value in (None, "") else value
+
+    return default
+
+
+def _split(arg: str | None, ctx: CompileContext) -> Fn:
+    sep = arg or ","
+
+    def split(value: Any) -> tuple[str, ...]:
+        if value in (None, ""):
+            return ()
+        return tuple(p.strip() for p in str(value).split(sep) if p.strip())
+
+    return split
+
+
+def _eq(arg: str | None, ctx: CompileContext) -> Fn:
+    target = (arg or "").casefold()
+
+    def eq(value: Any) -> bool:
+        return to_str(value).strip().casefold() == target
+
+    return eq
+
+
+def _yn(value: Any) -> str:
+    return "Y" if value else "N"
+
+
+def _nonzero(value: Any) -> Any:
+    return None if value in (0, "0", "", None) else value
+
+
+def _html_text(value: Any) -> str:
+    """PMP may store a message with ``<br />`` line breaks; give back plain text."""
+    text = to_str(value)
+    if "<br" not in text:
+        return text
+    return re.sub(r"<br\s*/?>(\r?\n)?", "\r\n", text)
+
+
+def _list(value: Any) -> tuple[Any, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return (value,)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: Any) -> str:
+    text = to_str(value).strip()
+    if text and not _EMAIL.match(text):
+        raise ValueError("invalid email address")
+    return text
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[\s-]+", "", to_str(value)).lower()
+
+
+TRANSFORMS: dict[str, Factory] = {
+    "email": _simple(_email),
+    "slug": _simple(_slug),
+    "str": _simple(to_str),
+    "int": _simple(to_int),
+    "int?": _simple(to_opt_int),
+    "bool": _simple(to_bool),
+    "yn": _simple(_yn),
+    "strip": _simple(lambda v: to_str(v).strip()),
+    "lower": _simple(lambda v: to_str(v).lower()),
+    "upper": _simple(lambda v: to_str(v).upper()),
+    "urlencode": _simple(lambda v: quote_plus(to_str(v))),
+    "coalesce": _simple(_coalesce),
+    "nonzero": _simple(_nonzero),
+    "html_text": _simple(_html_text),
+    "list": _simple(_list),
+    "date": _date,
+    "epoch": _epoch,
+    "enum": _enum,
+    "enum!": _strict_enum,
+    "slice": _slice,
+    "join": _join,
+    "default": _default,
+    "split": _split,
+    "eq": _eq,
+}
+
+# Failures a transform raises on bad data: the caller turns them into its own error.
+DATA_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, DateFormatError, OverflowError)
+
+
+def build(spec: str, ctx: CompileContext) -> Fn:
+    name, _, arg = spec.partition(":")
+    factory = TRANSFORMS.get(name)
+    if factory is None:
+        raise TransformArgError(f"unknown transform '{name}'")
+    return factory(arg if _ else None, ctx)

@@ -1,0 +1,35 @@
+"""Prometheus metrics, one registry per app (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gateway_requests_total", "Client requests", ["dialect", "action", "result"], registry=self.registry
+        )
+        self.errors = Counter("gateway_errors_total", "Client-visible errors", ["dialect", "kind"], registry=self.registry)
+        self.latency = Histogram(
+            "gateway_request_seconds", "Client request latency", ["dialect"], registry=self.registry
+        )
+        self.backend_latency = Histogram(
+            "gateway_backend_seconds", "Backend call latency", ["method", "status"], registry=self.registry
+        )
+        self.cache = Counter("gateway_cache_total", "Cache lookups", ["cache", "outcome"], registry=self.registry)
+        self.breaker = Gauge("gateway_breaker_open", "1 while the backend circuit breaker is open", registry=self.registry)
+        self.unmapped = Counter(
+            "gateway_unmapped_values_total", "Enum values no mapping table knows", ["vendor", "enum"],
+            registry=self.registry,
+        )
+
+    def error(self, dialect: str, kind: str) -> None:
+        self.errors.labels(dialect, kind).inc()
+
+    def on_unmapped(self, vendor: str, enum: str, value: str) -> None:
+        self.unmapped.labels(vendor, enum).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

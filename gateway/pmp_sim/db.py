@@ -1,0 +1,1104 @@
+"""SQLite storage of the PMP (Perfex CRM REST API module) simulator.
+
+The tables copy the columns (names and order) of the Perfex tables the API
+module reads, and the writes follow MySQL's *non-strict* conversions, which is
+what CodeIgniter's ``stricton = FALSE`` gives a Perfex installation: a text in
+an integer column becomes its leading number or ``0``, a bad date becomes
+``0000-00-00 00:00:00``, ``NULL`` in a ``NOT NULL`` column becomes the column's
+implicit default.  An unknown column is a database error (``SimDatabaseError``),
+which the HTTP layer renders as CodeIgniter's HTTP 500 error page.
+
+Every value read back is a ``str`` or ``None`` (like PHP's mysqli driver).
+
+Besides the queries the HTTP handlers use, :class:`SimDB` offers a few
+inspection helpers (``count_tickets``, ``list_ticket_rows`` ...) for tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+Kind = Literal["int", "text", "datetime"]
+Row = dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    nullable: bool = True
+    default: int | str | None = None
+    primary: bool = False
+
+
+def _c(name: str, kind: Kind = "text", nullable: bool = True, default: int | str | None = None) -> Column:
+    return Column(name, kind, nullable, default)
+
+
+def _pk(name: str) -> Column:
+    return Column(name, "int", False, None, True)
+
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "tblclients": (
+        _pk("userid"),
+        _c("company"),
+        _c("vat"),
+        _c("phonenumber"),
+        _c("country", "int", False, 0),
+        _c("city"),
+        _c("zip"),
+        _c("state"),
+        _c("address"),
+        _c("website"),
+        _c("datecreated", "datetime", False, "0000-00-00 00:00:00"),
+        _c("active", "int", False, 1),
+        _c("leadid", "int"),
+        _c("billing_street"),
+        _c("billing_city"),
+        _c("billing_state"),
+        _c("billing_zip"),
+        _c("billing_country", "int", True, 0),
+        _c("shipping_street"),
+        _c("shipping_city"),
+        _c("shipping_state"),
+        _c("shipping_zip"),
+        _c("shipping_country", "int", True, 0),
+        _c("longitude"),
+        _c("latitude"),
+        _c("default_language"),
+        _c("default_currency", "int", False, 0),
+        _c("show_primary_contact", "int", False, 0),
+        _c("stripe_id"),
+        _c("registration_confirmed", "int", False, 1),
+        _c("addedfrom", "int", False, 0),
+    ),
+    "tblcontacts": (
+        _pk("id"),
+        _c("userid", "int", False, 0),
+        _c("is_primary", "int", False, 1),
+        _c("firstname", "text", False, ""),
+        _c("lastname", "text", False, ""),
+        _c("email", "text", False, ""),
+        _c("phonenumber", "text", False, ""),
+        _c("title"),
+        _c("datecreated", "datetime", False, "0000-00-00 00:00:00"),
+        _c("password"),
+        _c("new_pass_key"),
+        _c("new_pass_key_requested", "datetime"),
+        _c("email_verified_at", "datetime"),
+        _c("email_verification_key"),
+        _c("email_verification_sent_at", "datetime"),
+        _c("last_ip"),
+        _c("last_login", "datetime"),
+        _c("last_password_change", "datetime"),
+        _c("active", "int", False, 1),
+        _c("profile_image"),
+        _c("direction"),
+        _c("invoice_emails", "int", False, 1),
+        _c("estimate_emails", "int", False, 1),
+        _c("credit_note_emails", "int", False, 1),
+        _c("contract_emails", "int", False, 1),
+        _c("task_emails", "int", False, 1),
+        _c("project_emails", "int", False, 1),
+        _c("ticket_emails", "int", False, 1),
+    ),
+    "tbltickets": (
+        _pk("ticketid"),
+        _c("adminreplying", "int", False, 0),
+        _c("userid", "int", False, 0),
+        _c("contactid", "int", False, 0),
+        _c("merged_ticket_id", "int"),
+        _c("email"),
+        _c("name"),
+        _c("department", "int", False, 0),
+        _c("priority", "int", False, 0),
+        _c("status", "int", False, 0),
+        _c("service", "int"),
+        _c("ticketkey", "text", False, ""),
+        _c("subject", "text", False, ""),
+        _c("message"),
+        _c("admin", "int"),
+        _c("date", "datetime", False, "0000-00-00 00:00:00"),
+        _c("project_id", "int", False, 0),
+        _c("lastreply", "datetime"),
+        _c("clientread", "int", False, 0),
+        _c("adminread", "int", False, 0),
+        _c("assigned", "int", False, 0),
+        _c("staff_id_replying", "int"),
+        _c("cc"),
+    ),
+    "tbldepartments": (
+        _pk("departmentid"),
+        _c("name", "text", False, ""),
+        _c("imap_username"),
+        _c("email"),
+        _c("email_from_header", "int", False, 0),
+        _c("host"),
+        _c("password"),
+        _c("encryption"),
+        _c("folder"),
+        _c("delete_after_import", "int", False, 0),
+        _c("calendar_id"),
+        _c("hidefromclient", "int", False, 0),
+    ),
+    "tbltickets_status": (
+        _pk("ticketstatusid"),
+        _c("name", "text", False, ""),
+        _c("isdefault", "int", False, 0),
+        _c("statuscolor"),
+        _c("statusorder", "int"),
+    ),
+    "tbltickets_priorities": (_pk("priorityid"), _c("name", "text", False, "")),
+    "tblservices": (_pk("serviceid"), _c("name", "text", False, "")),
+    "tblstaff": (
+        _pk("staffid"),
+        _c("email", "text", False, ""),
+        _c("firstname", "text", False, ""),
+        _c("lastname", "text", False, ""),
+        _c("facebook"),
+        _c("linkedin"),
+        _c("phonenumber"),
+        _c("skype"),
+        _c("password", "text", False, ""),
+        _c("datecreated", "datetime", False, "0000-00-00 00:00:00"),
+        _c("profile_image"),
+        _c("last_ip"),
+        _c("last_login", "datetime"),
+        _c("last_activity", "datetime"),
+        _c("last_password_change", "datetime"),
+        _c("new_pass_key"),
+        _c("new_pass_key_requested", "datetime"),
+        _c("admin", "int", False, 0),
+        _c("role", "int"),
+        _c("active", "int", False, 1),
+        _c("default_language"),
+        _c("direction"),
+        _c("media_path_slug"),
+        _c("is_not_staff", "int", False, 0),
+        _c("hourly_rate", "text", False, "0.00"),
+        _c("two_factor_auth_enabled", "int", True, 0),
+        _c("two_factor_auth_code"),
+        _c("two_factor_auth_code_requested", "datetime"),
+        _c("email_signature"),
+    ),
+    "tbltags": (_pk("id"), _c("name", "text", False, "")),
+    "tbltaggables": (
+        _c("rel_id", "int", False, 0),
+        _c("rel_type", "text", False, ""),
+        _c("tag_id", "int", False, 0),
+        _c("tag_order", "int", True, 0),
+    ),
+    "tblcustomer_groups": (
+        _pk("id"),
+        _c("groupid", "int", False, 0),
+        _c("customer_id", "int", False, 0),
+    ),
+}
+
+TICKET_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLES["tbltickets"])
+CLIENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLES["tblclients"])
+CONTACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLES["tblcontacts"])
+
+#: Perfex's ticket statuses: id -> (name, colour).
+TICKET_STATUSES: dict[int, tuple[str, str]] = {
+    1: ("Open", "#ff2d42"),
+    2: ("In progress", "#84c529"),
+    3: ("Answered", "#0000ff"),
+    4: ("On Hold", "#c0c0c0"),
+    5: ("Closed", "#03a9f4"),
+}
+TICKET_PRIORITIES: dict[int, str] = {1: "Low", 2: "Medium", 3: "High"}
+DEPARTMENTS: dict[int, str] = {1: "Sales", 2: "Technical Support", 3: "Billing"}
+SERVICES: dict[int, str] = {1: "Web Hosting", 2: "Domain Registration"}
+
+ZERO_DATETIME = "0000-00-00 00:00:00"
+
+
+class SimDatabaseError(Exception):
+    """A MySQL error as CodeIgniter reports it (rendered as an HTTP 500 page)."""
+
+    def __init__(self, number: int, message: str, query: str = "") -> None:
+        super().__init__(f"Error Number: {number} {message}")
+        self.number = number
+        self.message = message
+        self.query = query
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def now_str() -> str:
+    """PHP's ``date('Y-m-d H:i:s')`` on a server whose local zone is UTC."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def app_generate_hash() -> str:
+    """Perfex's ``app_generate_hash()``: md5 of random data, 32 hex digits."""
+    return hashlib.md5(secrets.token_bytes(32)).hexdigest()
+
+
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_B64_TO_BCRYPT = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _BCRYPT_ALPHABET
+)
+
+
+def app_hash_password(password: str) -> str:
+    """A bcrypt-looking hash (``$2y$10$`` + 53 chars).  Not real bcrypt: it only has to look secret."""
+    salt = base64.b64encode(secrets.token_bytes(16)).decode().rstrip("=").translate(_B64_TO_BCRYPT)[:22]
+    digest = hashlib.sha256((salt + password).encode()).digest()
+    body = base64.b64encode(digest).decode().rstrip("=").translate(_B64_TO_BCRYPT)[:31]
+    return f"$2y$10${salt}{body}"
+
+
+_LEADING_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)")
+_DATETIME = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\s*$")
+
+
+def _mysql_int(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value)
+    m = _LEADING_NUMBER.match(str(value))
+    if not m:
+        return 0
+    try:
+        return round(float(m.group(1)))
+    except (OverflowError, ValueError):
+        return 0
+
+
+def _mysql_datetime(value: Any) -> str:
+    m = _DATETIME.match(str(value))
+    if not m:
+        return ZERO_DATETIME
+    y, mo, d, h, mi, s = (int(g) if g is not None else 0 for g in m.groups())
+    try:
+        return datetime(y, mo, d, h, mi, s).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return ZERO_DATETIME
+
+
+def _php_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def coerce(table: str, column: str, value: Any) -> int | str | None:
+    """Convert a PHP value for ``table.column`` as non-strict MySQL would store it."""
+    col = _column(table, column)
+    if isinstance(value, list | dict):
+        raise SimDatabaseError(1241, "Operand should contain 1 column(s)")
+    if value is None:
+        if col.nullable:
+            return None
+        if col.kind == "int":
+            return 0
+        if col.kind == "datetime":
+            return ZERO_DATETIME
+        return ""
+    if col.kind == "int":
+        return _mysql_int(value)
+    if col.kind == "datetime":
+        return _mysql_datetime(value)
+    return _php_str(value)
+
+
+def _column(table: str, column: str) -> Column:
+    for col in TABLES[table]:
+        if col.name == column:
+            return col
+    raise SimDatabaseError(1054, f"Unknown column '{column}' in 'field list'")
+
+
+def _out(value: Any) -> str | None:
+    return None if value is None else _php_str(value)
+
+
+def _row(cursor: sqlite3.Cursor, values: Iterable[Any]) -> Row:
+    """Build a PHP-like associative row: a repeated column name keeps its first
+    position and takes the last value (what mysqli's fetch_assoc does)."""
+    out: Row = {}
+    for desc, value in zip(cursor.description, values, strict=True):
+        out[desc[0]] = _out(value)
+    return out
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fold(text: str | None) -> str:
+    """Case- and accent-insensitive form (like MySQL's ``utf8mb4_unicode_ci`` in ``LIKE``)."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def php_truthy(value: Any) -> bool:
+    """PHP's boolean conversion of a request value."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value != 0
+    if isinstance(value, list | dict):
+        return len(value) > 0
+    return str(value) not in ("", "0")
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _schema_sql() -> str:
+    parts: list[str] = []
+    for table, columns in TABLES.items():
+        defs: list[str] = []
+        for col in columns:
+            if col.primary:
+                defs.append(f"{col.name} INTEGER PRIMARY KEY AUTOINCREMENT")
+                continue
+            sql_type = "INTEGER" if col.kind == "int" else "TEXT"
+            d = f"{col.name} {sql_type}"
+            if not col.nullable:
+                d += " NOT NULL"
+            if col.default is not None:
+                d += f" DEFAULT {_sql_literal(col.default)}"
+            defs.append(d)
+        parts.append(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)});")
+    return "\n".join(parts)
+
+
+_TICKET_SELECT = """
+SELECT t.*, d.*, s.*, sv.*, c.*, ct.*, st.*, p.*,
+    t.userid AS userid, t.name AS from_name, t.email AS ticket_email,
+    d.name AS department_name, p.name AS priority_name, s.statuscolor AS statuscolor,
+    t.admin AS admin, sv.name AS service_name, t.service AS service, s.name AS status_name,
+    t.ticketid AS ticketid, ct.firstname AS user_firstname, ct.lastname AS user_lastname,
+    st.firstname AS staff_firstname, st.lastname AS staff_lastname, t.lastreply AS lastreply,
+    t.message AS message, t.status AS status, t.subject AS subject, t.department AS department,
+    t.priority AS priority, ct.email AS email, t.adminread AS adminread,
+    t.clientread AS clientread, t.date AS date
+FROM tbltickets t
+LEFT JOIN tbldepartments d ON d.departmentid = t.department
+LEFT JOIN tbltickets_status s ON s.ticketstatusid = t.status
+LEFT JOIN tblservices sv ON sv.serviceid = t.service
+LEFT JOIN tblclients c ON c.userid = t.userid
+LEFT JOIN tblcontacts ct ON ct.id = t.contactid
+LEFT JOIN tblstaff st ON st.staffid = t.admin
+LEFT JOIN tbltickets_priorities p ON p.priorityid = t.priority
+"""
+
+
+# --------------------------------------------------------------------------- database
+
+
+class SimDB:
+    """One SQLite connection to the simulator's database file (thread-safe via a lock)."""
+
+    def __init__(self, db_path: str | Path, *, seed_demo: bool = False) -> None:
+        self.path = Path(db_path)
+        if str(db_path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.conn = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.executescript(_schema_sql())
+        self._seed_reference_data()
+        if seed_demo and self._is_empty():
+            seed_demo_data(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> SimDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- low level
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        with self._lock:
+            cur = self.conn.execute(sql, tuple(params))
+            return [_row(cur, values) for values in cur.fetchall()]
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        with self._lock:
+            row = self.conn.execute(sql, tuple(params)).fetchone()
+        return None if row is None else row[0]
+
+    def insert(self, table: str, data: Mapping[str, Any]) -> int:
+        values = {k: coerce(table, k, v) for k, v in data.items()}
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self._lock:
+            if values:
+                sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+                cur = self.conn.execute(sql, tuple(values.values()))
+            else:
+                cur = self.conn.execute(f"INSERT INTO {table} DEFAULT VALUES")
+            return int(cur.lastrowid or 0)
+
+    def update_changed(self, table: str, key: str, key_value: int, data: Mapping[str, Any]) -> bool:
+        """UPDATE one row; return True when a value actually changed (MySQL's affected_rows)."""
+        values = {k: coerce(table, k, v) for k, v in data.items()}
+        with self._lock:
+            cur = self.conn.execute(f"SELECT * FROM {table} WHERE {key} = ?", (key_value,))
+            found = cur.fetchone()
+            if found is None:
+                return False
+            current = _row(cur, found)
+            changed = {k: v for k, v in values.items() if _out(v) != current.get(k)}
+            if not changed:
+                return False
+            assignments = ", ".join(f"{k} = ?" for k in changed)
+            self.conn.execute(
+                f"UPDATE {table} SET {assignments} WHERE {key} = ?", (*changed.values(), key_value)
+            )
+            return True
+
+    def _delete(self, table: str, key: str, key_value: int) -> bool:
+        with self._lock:
+            cur = self.conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (key_value,))
+            return cur.rowcount > 0
+
+    # ---------------------------------------------------------------- seeding
+
+    def _is_empty(self) -> bool:
+        total = 0
+        for table in ("tblclients", "tblcontacts", "tbltickets"):
+            total += int(self._scalar(f"SELECT COUNT(*) FROM {table}"))
+        return total == 0
+
+    def _seed_reference_data(self) -> None:
+        """Installation data every Perfex has (statuses, priorities), plus demo departments/services."""
+        with self._lock:
+            if int(self._scalar("SELECT COUNT(*) FROM tbltickets_status")) == 0:
+                for sid, (name, colour) in TICKET_STATUSES.items():
+                    self.insert(
+                        "tbltickets_status",
+                        {
+                            "ticketstatusid": sid,
+                            "name": name,
+                            "isdefault": 1,
+                            "statuscolor": colour,
+                            "statusorder": sid,
+                        },
+                    )
+            if int(self._scalar("SELECT COUNT(*) FROM tbltickets_priorities")) == 0:
+                for pid, name in TICKET_PRIORITIES.items():
+                    self.insert("tbltickets_priorities", {"priorityid": pid, "name": name})
+            if int(self._scalar("SELECT COUNT(*) FROM tbldepartments")) == 0:
+                for did, name in DEPARTMENTS.items():
+                    self.insert(
+                        "tbldepartments",
+                        {
+                            "departmentid": did,
+                            "name": name,
+                            "imap_username": "",
+                            "email": "",
+                            "host": "",
+                            "password": "",
+                            "encryption": "",
+                            "folder": "INBOX",
+                            "calendar_id": None,
+                        },
+                    )
+            if int(self._scalar("SELECT COUNT(*) FROM tblservices")) == 0:
+                for sid, name in SERVICES.items():
+                    self.insert("tblservices", {"serviceid": sid, "name": name})
+
+    # ---------------------------------------------------------------- tickets
+
+    def ticket_rows_joined(self, ticket_id: int | None = None) -> list[Row]:
+        """Rows of Perfex's ``Tickets_model::get()`` (``SELECT *`` over the joins, last one wins)."""
+        if ticket_id is None:
+            return self._all(_TICKET_SELECT + " ORDER BY t.ticketid")
+        return self._all(_TICKET_SELECT + " WHERE t.ticketid = ?", (ticket_id,))
+
+    def get_ticket(self, ticket_id: int) -> Row | None:
+        """The raw ``tbltickets`` row."""
+        return self._one("SELECT * FROM tbltickets WHERE ticketid = ?", (ticket_id,))
+
+    def list_ticket_rows(self) -> list[Row]:
+        """All raw ``tbltickets`` rows, by id."""
+        return self._all("SELECT * FROM tbltickets ORDER BY ticketid")
+
+    def count_tickets(self) -> int:
+        return int(self._scalar("SELECT COUNT(*) FROM tbltickets"))
+
+    def insert_ticket(self, data: Mapping[str, Any]) -> int:
+        return self.insert("tbltickets", data)
+
+    def update_ticket(self, ticket_id: int, data: Mapping[str, Any]) -> bool:
+        return self.update_changed("tbltickets", "ticketid", ticket_id, data)
+
+    def delete_ticket(self, ticket_id: int) -> bool:
+        with self._lock:
+            deleted = self._delete("tbltickets", "ticketid", ticket_id)
+            if deleted:
+                self.conn.execute(
+                    "DELETE FROM tbltaggables WHERE rel_type = 'ticket' AND rel_id = ?", (ticket_id,)
+                )
+            return deleted
+
+    def ticket_tags(self, ticket_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT tg.name AS name FROM tbltaggables tt JOIN tbltags tg ON tg.id = tt.tag_id "
+            "WHERE tt.rel_type = 'ticket' AND tt.rel_id = ? ORDER BY tt.tag_order",
+            (ticket_id,),
+        )
+        return [r["name"] or "" for r in rows]
+
+    def save_ticket_tags(self, ticket_id: int, tags: Any) -> bool:
+        """Perfex's ``handle_tags_save()``: replace the ticket's tags; True when they changed."""
+        if isinstance(tags, list):
+            wanted = [_php_str(t).strip() for t in tags]
+        else:
+            wanted = [t.strip() for t in ("" if tags is None else _php_str(tags)).split(",")]
+        names: list[str] = []
+        for name in wanted:
+            if name and name not in names:
+                names.append(name)
+        with self._lock:
+            if names == self.ticket_tags(ticket_id):
+                return False
+            self.conn.execute(
+                "DELETE FROM tbltaggables WHERE rel_type = 'ticket' AND rel_id = ?", (ticket_id,)
+            )
+            for order, name in enumerate(names, start=1):
+                tag_id = self._scalar("SELECT id FROM tbltags WHERE name = ?", (name,))
+                if tag_id is None:
+                    tag_id = self.insert("tbltags", {"name": name})
+                self.insert(
+                    "tbltaggables",
+                    {"rel_id": ticket_id, "rel_type": "ticket", "tag_id": tag_id, "tag_order": order},
+                )
+            return True
+
+    def search_ticket_rows(self, key: str) -> list[Row]:
+        k = _fold(key)
+        out: list[Row] = []
+        for row in self.ticket_rows_joined():
+            full = f"{row.get('user_firstname') or ''} {row.get('user_lastname') or ''}"
+            fields = (
+                row.get("ticketid"),
+                row.get("subject"),
+                row.get("email"),
+                row.get("ticket_email"),
+                row.get("from_name"),
+                row.get("company"),
+                full,
+            )
+            if any(k in _fold(f) for f in fields):
+                out.append(row)
+        return out
+
+    # ---------------------------------------------------------------- clients
+
+    def _client_out(self, row: Row) -> Row:
+        # get_sql_select_client_company(): a blank company shows the primary contact's name.
+        if (row.get("company") or "").strip() == "":
+            primary = self._one(
+                "SELECT firstname, lastname FROM tblcontacts WHERE userid = ? AND is_primary = 1",
+                (row["userid"],),
+            )
+            row["company"] = (
+                None if primary is None else f"{primary['firstname'] or ''} {primary['lastname'] or ''}"
+            )
+        return row
+
+    def list_clients(self) -> list[Row]:
+        rows = self._all("SELECT * FROM tblclients ORDER BY company COLLATE NOCASE, userid")
+        return [self._client_out(r) for r in rows]
+
+    def get_client(self, userid: int) -> Row | None:
+        row = self._one("SELECT * FROM tblclients WHERE userid = ?", (userid,))
+        return None if row is None else self._client_out(row)
+
+    def list_client_rows(self) -> list[Row]:
+        """Raw ``tblclients`` rows, by id."""
+        return self._all("SELECT * FROM tblclients ORDER BY userid")
+
+    def count_customers(self) -> int:
+        return int(self._scalar("SELECT COUNT(*) FROM tblclients"))
+
+    def search_clients(self, key: str) -> list[Row]:
+        k = _fold(key)
+        out: list[Row] = []
+        for row in self.list_clients():
+            fields: list[str | None] = [
+                row.get(f)
+                for f in (
+                    "company",
+                    "vat",
+                    "phonenumber",
+                    "city",
+                    "zip",
+                    "state",
+                    "address",
+                    "website",
+                    "billing_street",
+                    "billing_city",
+                    "shipping_street",
+                    "shipping_city",
+                )
+            ]
+            for contact in self._all("SELECT * FROM tblcontacts WHERE userid = ?", (row["userid"],)):
+                fields += [
+                    contact.get("email"),
+                    f"{contact.get('firstname')} {contact.get('lastname')}",
+                    contact.get("phonenumber"),
+                ]
+            if any(k in _fold(f) for f in fields):
+                out.append(row)
+        return out
+
+    def insert_client(self, data: Mapping[str, Any]) -> int:
+        return self.insert("tblclients", data)
+
+    def update_client(self, userid: int, data: Mapping[str, Any]) -> bool:
+        return self.update_changed("tblclients", "userid", userid, data)
+
+    def set_client_groups(self, userid: int, groups: list[Any]) -> bool:
+        wanted = sorted({_mysql_int(g) for g in groups if _mysql_int(g) > 0})
+        with self._lock:
+            current = sorted(
+                int(r[0])
+                for r in self.conn.execute(
+                    "SELECT groupid FROM tblcustomer_groups WHERE customer_id = ?", (userid,)
+                ).fetchall()
+            )
+            if current == wanted:
+                return False
+            self.conn.execute("DELETE FROM tblcustomer_groups WHERE customer_id = ?", (userid,))
+            for g in wanted:
+                self.insert("tblcustomer_groups", {"groupid": g, "customer_id": userid})
+            return True
+
+    def delete_client(self, userid: int) -> bool:
+        """Perfex's ``Clients_model::delete()``: the client, its contacts and its tickets."""
+        with self._lock:
+            if not self._delete("tblclients", "userid", userid):
+                return False
+            self.conn.execute("DELETE FROM tblcontacts WHERE userid = ?", (userid,))
+            for (tid,) in self.conn.execute(
+                "SELECT ticketid FROM tbltickets WHERE userid = ?", (userid,)
+            ).fetchall():
+                self.delete_ticket(int(tid))
+            self.conn.execute("DELETE FROM tblcustomer_groups WHERE customer_id = ?", (userid,))
+            return True
+
+    # ---------------------------------------------------------------- contacts
+
+    def list_contacts(self, userid: int, *, active_only: bool = True) -> list[Row]:
+        sql = "SELECT * FROM tblcontacts WHERE userid = ?"
+        if active_only:
+            sql += " AND active = 1"
+        return self._all(sql + " ORDER BY is_primary DESC, id", (userid,))
+
+    def get_contact(self, contact_id: int) -> Row | None:
+        return self._one("SELECT * FROM tblcontacts WHERE id = ?", (contact_id,))
+
+    def list_contact_rows(self) -> list[Row]:
+        """Raw ``tblcontacts`` rows, by id."""
+        return self._all("SELECT * FROM tblcontacts ORDER BY id")
+
+    def count_contacts(self, userid: int | None = None) -> int:
+        if userid is None:
+            return int(self._scalar("SELECT COUNT(*) FROM tblcontacts"))
+        return int(self._scalar("SELECT COUNT(*) FROM tblcontacts WHERE userid = ?", (userid,)))
+
+    def search_contacts(self, key: str) -> list[Row]:
+        k = _fold(key)
+        out: list[Row] = []
+        for row in self.list_contact_rows():
+            full = f"{row.get('firstname') or ''} {row.get('lastname') or ''}"
+            fields = (
+                row.get("firstname"),
+                row.get("lastname"),
+                full,
+                row.get("email"),
+                row.get("phonenumber"),
+                row.get("title"),
+            )
+            if any(k in _fold(f) for f in fields):
+                out.append(row)
+        return out
+
+    def contact_email_exists(self, email: str, *, exclude_id: int | None = None) -> bool:
+        rows = self._all("SELECT id, email FROM tblcontacts")
+        return any(
+            (r["email"] or "").casefold().strip() == email.casefold().strip() and r["id"] != _out(exclude_id)
+            for r in rows
+        )
+
+    def insert_contact(self, data: Mapping[str, Any]) -> int:
+        with self._lock:
+            if php_truthy(data.get("is_primary")):
+                self.conn.execute(
+                    "UPDATE tblcontacts SET is_primary = 0 WHERE userid = ?",
+                    (_mysql_int(data.get("userid")),),
+                )
+            return self.insert("tblcontacts", data)
+
+    def update_contact(self, contact_id: int, data: Mapping[str, Any]) -> bool:
+        with self._lock:
+            changed = self.update_changed("tblcontacts", "id", contact_id, data)
+            if changed and _mysql_int(data.get("is_primary")) == 1:
+                contact = self.get_contact(contact_id)
+                if contact is not None:
+                    self.conn.execute(
+                        "UPDATE tblcontacts SET is_primary = 0 WHERE userid = ? AND id != ?",
+                        (int(contact["userid"] or 0), contact_id),
+                    )
+            return changed
+
+    def delete_contact(self, contact_id: int) -> bool:
+        return self._delete("tblcontacts", "id", contact_id)
+
+
+def count_tickets(db_path: str | Path) -> int:
+    """Number of tickets in the simulator database at ``db_path``."""
+    with SimDB(db_path) as db:
+        return db.count_tickets()
+
+
+def list_ticket_rows(db_path: str | Path) -> list[Row]:
+    """Raw ``tbltickets`` rows of the simulator database at ``db_path``."""
+    with SimDB(db_path) as db:
+        return db.list_ticket_rows()
+
+
+# --------------------------------------------------------------------------- demo data
+
+DEMO_STAFF_PASSWORD = "staff-demo-password"
+
+
+def seed_demo_data(db: SimDB) -> None:
+    """Demo installation: 1 staff member, 3 customers, 5 contacts, 6 tickets (see the package docstring)."""
+    db.insert(
+        "tblstaff",
+        {
+            "staffid": 1,
+            "email": "alice.admin@pmp.example",
+            "firstname": "Alice",
+            "lastname": "Admin",
+            "phonenumber": "+1 555 0100",
+            "password": app_hash_password(DEMO_STAFF_PASSWORD),
+            "datecreated": "2023-01-02 08:00:00",
+            "admin": 1,
+            "role": 1,
+            "active": 1,
+            "default_language": "english",
+            "media_path_slug": "alice-admin",
+            "last_login": "2024-03-01 07:55:00",
+            "last_ip": "10.0.0.5",
+        },
+    )
+
+    client_common: dict[str, Any] = {
+        "active": 1,
+        "leadid": None,
+        "longitude": None,
+        "latitude": None,
+        "stripe_id": None,
+        "registration_confirmed": 1,
+        "show_primary_contact": 0,
+        "addedfrom": 1,
+        "billing_street": "",
+        "billing_city": "",
+        "billing_state": "",
+        "billing_zip": "",
+        "billing_country": 0,
+        "shipping_street": "",
+        "shipping_city": "",
+        "shipping_state": "",
+        "shipping_zip": "",
+        "shipping_country": 0,
+    }
+    db.insert(
+        "tblclients",
+        {
+            **client_common,
+            "userid": 1,
+            "company": "Acme Widgets Ltd",
+            "vat": "GB123456789",
+            "phonenumber": "+44 20 7946 0000",
+            "country": 235,
+            "city": "London",
+            "zip": "WC1 2AB",
+            "state": "Greater London",
+            "address": "1 Widget Street",
+            "website": "https://acme.example",
+            "datecreated": "2023-02-01 10:00:00",
+            "default_language": "english",
+            "default_currency": 2,
+            "billing_street": "1 Widget Street",
+            "billing_city": "London",
+            "billing_state": "Greater London",
+            "billing_zip": "WC1 2AB",
+            "billing_country": 235,
+        },
+    )
+    db.insert(
+        "tblclients",
+        {
+            **client_common,
+            "userid": 2,
+            "company": "Công ty TNHH Trung bình",
+            "vat": "0312345678",
+            "phonenumber": "+84 28 3822 0000",
+            "country": 243,
+            "city": "Hồ Chí Minh",
+            "zip": "700000",
+            "state": "Quận 12",
+            "address": "12 Nguyễn Huệ",
+            "website": "",
+            "datecreated": "2023-03-15 04:30:00",
+            "default_language": "vietnamese",
+            "default_currency": 0,
+        },
+    )
+    db.insert(
+        "tblclients",
+        {
+            **client_common,
+            "userid": 3,
+            "company": "Ünïcødé ✓ & <Sons> \"Quoted\" 'Co'",
+            "vat": "",
+            "phonenumber": "",
+            "country": 0,
+            "city": "Zürich",
+            "zip": "8001",
+            "state": "",
+            "address": "Bahnhofstrasse 1\r\nPostfach 12",
+            "website": "https://xn--ncd-ioa.example",
+            "datecreated": "2023-04-20 16:45:10",
+            "default_language": "",
+            "default_currency": 0,
+        },
+    )
+
+    def contact(
+        cid: int,
+        userid: int,
+        primary: int,
+        first: str,
+        last: str,
+        email: str,
+        phone: str,
+        title: str,
+        created: str,
+        active: int = 1,
+    ) -> None:
+        db.insert(
+            "tblcontacts",
+            {
+                "id": cid,
+                "userid": userid,
+                "is_primary": primary,
+                "firstname": first,
+                "lastname": last,
+                "email": email,
+                "phonenumber": phone,
+                "title": title,
+                "datecreated": created,
+                "password": app_hash_password(f"demo-{cid}"),
+                "new_pass_key": None,
+                "new_pass_key_requested": None,
+                "email_verified_at": created,
+                "email_verification_key": None,
+                "email_verification_sent_at": None,
+                "last_ip": "203.0.113.7",
+                "last_login": None,
+                "last_password_change": None,
+                "active": active,
+                "profile_image": None,
+                "direction": None,
+                "invoice_emails": 1,
+                "estimate_emails": 1,
+                "credit_note_emails": 1,
+                "contract_emails": 1,
+                "task_emails": 1,
+                "project_emails": 1,
+                "ticket_emails": 1,
+            },
+        )
+
+    contact(
+        1, 1, 1, "John", "Smith", "john.smith@acme.example", "+44 20 7946 0001", "CTO", "2023-02-01 10:05:00"
+    )
+    contact(
+        2,
+        1,
+        0,
+        "Jane",
+        "O'Connor",
+        "jane.oconnor@acme.example",
+        "+44 20 7946 0002",
+        "Accounts",
+        "2023-02-02 11:00:00",
+    )
+    contact(
+        3,
+        2,
+        1,
+        "Văn An",
+        "Nguyễn",
+        "an.nguyen@trungbinh.example",
+        "+84 90 123 4567",
+        "Giám đốc",
+        "2023-03-15 04:35:00",
+    )
+    contact(4, 3, 1, "Zoë", "Ünïcødé", "zoe@unicode.example", "", "", "2023-04-20 16:50:00")
+    contact(
+        5,
+        1,
+        0,
+        "Old",
+        "Employee",
+        "old.employee@acme.example",
+        "",
+        "Former staff",
+        "2023-02-03 09:00:00",
+        active=0,
+    )
+
+    def ticket(tid: int, **values: Any) -> None:
+        row: dict[str, Any] = {
+            "ticketid": tid,
+            "adminreplying": 0,
+            "merged_ticket_id": None,
+            "email": None,
+            "name": None,
+            "service": None,
+            "ticketkey": hashlib.md5(f"demo-ticket-{tid}".encode()).hexdigest(),
+            "admin": None,
+            "project_id": 0,
+            "lastreply": None,
+            "clientread": 1,
+            "adminread": 0,
+            "assigned": 0,
+            "staff_id_replying": None,
+            "cc": None,
+        }
+        row.update(values)
+        db.insert("tbltickets", row)
+
+    ticket(
+        1,
+        userid=1,
+        contactid=1,
+        department=2,
+        priority=2,
+        status=1,
+        service=1,
+        subject="Cannot log in to the control panel",
+        message=(
+            'Hello,\r\nsince this morning the login page says "invalid session".\r\n\r\nRegards,\r\nJohn'
+        ),
+        date="2024-03-01 09:15:00",
+        assigned=1,
+        cc="",
+    )
+    ticket(
+        2,
+        userid=2,
+        contactid=3,
+        department=1,
+        priority=1,
+        status=2,
+        service=2,
+        subject="Báo giá gói Trung bình",
+        message="Xin chào,<br />\nvui lòng gửi báo giá cho gói <b>Trung bình</b>.",
+        date="2024-03-02 03:20:45",
+        cc="ketoan@trungbinh.example",
+        adminread=1,
+    )
+    ticket(
+        3,
+        userid=3,
+        contactid=4,
+        department=3,
+        priority=3,
+        status=3,
+        subject="Invoice #42: total shows <b>&amp;</b> \"wrong\" & 'odd' chars",
+        message="Amounts < 0 & > 100 look \"broken\"; it's the 'tax' line.\r\nSee <attached>.",
+        date="2024-03-03 14:00:00",
+        lastreply="2024-03-03 15:30:00",
+        adminread=1,
+    )
+    ticket(
+        4,
+        userid=0,
+        contactid=0,
+        department=1,
+        priority=2,
+        status=4,
+        name="Walk-in Visitor",
+        email="visitor@example.net",
+        subject="Question about pricing",
+        message="Do you offer discounts for charities?",
+        date="2024-03-04 08:00:00",
+        clientread=0,
+    )
+    ticket(
+        5,
+        userid=1,
+        contactid=2,
+        department=3,
+        priority=1,
+        status=5,
+        service=1,
+        subject="Ünïcødé ✓ in my invoice address",
+        message="Ünïcødé ✓ — “smart quotes” and emoji 🎫",
+        date="2024-02-20 12:00:00",
+        lastreply="2024-02-21 09:00:00",
+        adminread=1,
+        assigned=1,
+    )
+    ticket(
+        6,
+        userid=1,
+        contactid=1,
+        department=2,
+        priority=3,
+        status=1,
+        service=1,
+        admin=1,
+        subject="Scheduled maintenance on your server",
+        message="<p>We will reboot your server on Saturday at 02:00 UTC.</p>",
+        date="2024-03-05 10:00:00",
+        adminread=1,
+        clientread=0,
+        assigned=1,
+    )
+    db.save_ticket_tags(1, "login,urgent")

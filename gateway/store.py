@@ -1,0 +1,114 @@
+"""Persistent state: the id cross-reference and write claims.
+
+* Links: the number a dialect shows for a backend record where the two differ
+  (a WHMCS ``tid`` imported from the old vendor -> the PMP ticket id).  With no
+  link the number is the backend id itself.
+* Claims: when a backend does not say which record a create made (PMP's
+  ``POST api/tickets``), the gateway finds the new record itself and claims its
+  id here, so that two concurrent creates, even on two replicas sharing the
+  store, never report the same record.
+
+SQLite (WAL, one connection, a lock) is the default; each statement is a
+sub-millisecond local call, so it runs inline on the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    kind TEXT NOT NULL,
+    number TEXT NOT NULL,
+    backend_id INTEGER NOT NULL,
+    PRIMARY KEY (kind, number),
+    UNIQUE (kind, backend_id)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    kind TEXT NOT NULL,
+    backend_id INTEGER NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (kind, backend_id)
+);
+"""
+
+
+class Store(Protocol):
+    async def numbers_for(self, kind: str, backend_ids: Iterable[int]) -> dict[int, str]: ...
+    async def id_for(self, kind: str, number: str) -> int | None: ...
+    async def link(self, kind: str, number: str, backend_id: int) -> None: ...
+    async def claim(self, kind: str, backend_id: int) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+        self._has_links = self._count_links() > 0
+
+    def _count_links(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) FROM links").fetchone()
+        return int(row[0])
+
+    async def numbers_for(self, kind: str, backend_ids: Iterable[int]) -> dict[int, str]:
+        if not self._has_links:
+            return {}
+        ids = list(backend_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT backend_id, number FROM links WHERE kind = ? AND backend_id IN ({marks})",
+                (kind, *ids),
+            ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    async def id_for(self, kind: str, number: str) -> int | None:
+        if not self._has_links:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT backend_id FROM links WHERE kind = ? AND number = ?", (kind, number)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    async def link(self, kind: str, number: str, backend_id: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO links (kind, number, backend_id) VALUES (?, ?, ?)",
+                (kind, number, backend_id),
+            )
+        self._has_links = True
+
+    async def claim(self, kind: str, backend_id: int) -> bool:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO claims (kind, backend_id, claimed_at) VALUES (?, ?, ?)",
+                (kind, backend_id, time.time()),
+            )
+        return cur.rowcount == 1
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class MemoryStore(SQLiteStore):
+    """The same store in memory, for tests and `gateway translate`."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
