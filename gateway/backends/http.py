@@ -87,7 +87,8 @@ async def attempt(
             body = await resp.read()
             return Reply(resp.status, dict(resp.headers), body)
     except aiohttp.ConnectionTimeoutError as exc:
-        raise TransportError(f"connection timed out ({type(exc).__name__})", sent=False, timeout=True) from None
+        detail = f"connection timed out ({type(exc).__name__})"
+        raise TransportError(detail, sent=False, timeout=True) from None
     except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
         raise TransportError(f"cannot connect ({type(exc).__name__})", sent=False) from None
     except TimeoutError:

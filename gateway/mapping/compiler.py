@@ -8,7 +8,7 @@ is what runs per request; nothing is interpreted then.
 Field spec forms (``key`` is the output key):
 
     key: src.path                      # copy
-    key: {from: path | [paths], transform: t | [t...], default: X}
+    key: {from: path | [paths], transform: t | [t...], default: X}   # X when the source is None or ""
     key: {const: X}
     key: {fields: {...}}               # nested object (from: optional)
     key: {each: path, fields|model: ..., wrap: singular}   # list of objects
@@ -197,12 +197,19 @@ class ModelCompiler:
         if required is not None or invalid is not None:
             fn = _guarded(fns, default, required, invalid, spec.get("from", key))
             return f"{gen.bind(fn, '_g')}({value})"
-        expr = value
+        names = [gen.bind(fn, "_t") for fn in fns]
+
+        def chain(inner: str) -> str:
+            for name in names:
+                inner = f"{name}({inner})"
+            return inner
+
         if default is not None:
-            expr = f"({gen.bind(default)} if (_v := {expr}) is None or _v == '' else _v)"
-        for fn in fns:
-            expr = f"{gen.bind(fn, '_t')}({expr})"
-        return expr
+            return f"({chain('_v')} if (_v := {value}) is not None and _v != '' else {gen.bind(default)})"
+        if self.ctx.direction == "parse" and names:
+            # absent input stays absent: no transform turns a missing value into a present one
+            return f"(None if (_v := {value}) is None or _v == '' else {chain('_v')})"
+        return chain(value)
 
     def _each(self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool) -> str:
         items = self._getter(gen, spec["each"], loc, fpath, source, from_dict)
@@ -264,9 +271,7 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
         if value is None or value == "":
             if required is not None:
                 raise InvalidInput(str(required), field)
-            if default is None:
-                return None
-            value = default
+            return default
         try:
             for fn in fns:
                 value = fn(value)

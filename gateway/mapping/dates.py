@@ -82,6 +82,8 @@ def compile_parser(fmt: str, zone: tzinfo) -> Parser:
     parts: list[str] = []
     for is_tok, text in _split(fmt):
         if is_tok and text in "aA":
+            if parts and parts[-1] == r"\s+":
+                parts.pop()  # the AM/PM group carries its own optional space
             parts.append(r"(?:\s*" + _TOKENS[text][1] + ")?")
         elif is_tok:
             parts.append(_TOKENS[text][1])

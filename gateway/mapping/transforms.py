@@ -306,6 +306,46 @@ def _slug(value: Any) -> str:
     return re.sub(r"[\s-]+", "", to_str(value)).lower()
 
 
+def _first(value: Any) -> Any:
+    """The first item of a sequence (None when empty)."""
+    items = _list(value)
+    return items[0] if items else None
+
+
+def _last(value: Any) -> Any:
+    """The last item of a sequence (None when empty): a ticket's last reply."""
+    items = _list(value)
+    return items[-1] if items else None
+
+
+def _attr(arg: str | None, ctx: CompileContext) -> Fn:
+    """``attr:a.b|c``: the first of these attribute paths (or dict keys) that is not None, '' or 0."""
+    paths = [tuple(p.split(".")) for p in _need(arg, "attr").split("|") if p]
+
+    def attr(value: Any) -> Any:
+        for path in paths:
+            found = value
+            for part in path:
+                found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
+                if found is None:
+                    break
+            if found is not None and found != "" and (found is False or found != 0):
+                return found
+        return None
+
+    return attr
+
+
+def _page_offset(value: Any) -> int:
+    """``from: [page, size]`` -> the offset of that 1-based page (0 without a size)."""
+    page, size = value
+    size_n = to_int(size)
+    page_n = to_int(page) if page not in (None, "") else 1
+    if page_n < 1 or size_n < 0:
+        raise ValueError("page numbers start at 1")
+    return (page_n - 1) * size_n
+
+
 TRANSFORMS: dict[str, Factory] = {
     "email": _simple(_email),
     "slug": _simple(_slug),
@@ -331,6 +371,10 @@ TRANSFORMS: dict[str, Factory] = {
     "default": _default,
     "split": _split,
     "eq": _eq,
+    "first": _simple(_first),
+    "last": _simple(_last),
+    "attr": _attr,
+    "page_offset": _simple(_page_offset),
 }
 
 # Failures a transform raises on bad data: the caller turns them into its own error.

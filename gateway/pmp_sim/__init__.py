@@ -30,13 +30,15 @@ from aiohttp import web
 
 from . import routes
 from .db import SimDatabaseError, SimDB, count_tickets, list_ticket_rows
-from .routes import DB_KEY, RECORD_ID_KEY, STRIP_HTML_KEY, TOKEN_KEY
+from .routes import DB_KEY, RECORD_ID_KEY, STATS_KEY, STRIP_HTML_KEY, TOKEN_KEY, SimStats
 
 __all__ = [
     "DB_KEY",
     "DEFAULT_DB_PATH",
     "DEFAULT_TOKEN",
+    "STATS_KEY",
     "SimDB",
+    "SimStats",
     "SimDatabaseError",
     "count_tickets",
     "create_app",
@@ -72,6 +74,7 @@ def create_app(
     app[TOKEN_KEY] = token
     app[RECORD_ID_KEY] = record_id
     app[STRIP_HTML_KEY] = routes.STRIP_TICKET_HTML if strip_ticket_html is None else strip_ticket_html
+    app[STATS_KEY] = SimStats()
     routes.add_routes(app)
 
     async def _close(app: web.Application) -> None:

@@ -22,6 +22,9 @@ unless this module constant is True or ``create_app(..., strip_ticket_html=True)
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass, field
+
 import hmac
 import html
 import re
@@ -50,6 +53,18 @@ DB_KEY: web.AppKey[SimDB] = web.AppKey("pmp_sim_db", SimDB)
 TOKEN_KEY: web.AppKey[str] = web.AppKey("pmp_sim_token", str)
 RECORD_ID_KEY: web.AppKey[bool] = web.AppKey("pmp_sim_record_id", bool)
 STRIP_HTML_KEY: web.AppKey[bool] = web.AppKey("pmp_sim_strip_html", bool)
+
+
+@dataclass
+class SimStats:
+    """What reached the simulator: tests assert that a refused client request made no call."""
+
+    requests: int = 0
+    writes: int = 0
+    recent: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+STATS_KEY: web.AppKey[SimStats] = web.AppKey("pmp_sim_stats", SimStats)
 
 EMAIL_FLAGS: tuple[str, ...] = (
     "invoice_emails",
@@ -238,6 +253,11 @@ API_CONTROLLERS = ("tickets", "customers", "contacts", "delete")
 @web.middleware
 async def pmp_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.path
+    stats = request.app.get(STATS_KEY)
+    if stats is not None:
+        stats.requests += 1
+        stats.writes += request.method != "GET"
+        stats.recent.append((request.method, request.path_qs))
     segments = [s for s in path.split("/") if s]
     known = len(segments) >= 2 and segments[0] == "api" and segments[1] in API_CONTROLLERS
     http_exc = request.match_info.http_exception
