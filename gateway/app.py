@@ -21,6 +21,7 @@ from aiohttp import web
 from gateway import context
 from gateway.auth import Credentials
 from gateway.backends.base import Backend
+from gateway.backends.guard import CircuitBreaker, GuardedBackend
 from gateway.dialects.base import Dialect, Route
 from gateway.errors import BackendError
 from gateway.limits import RateLimiter
@@ -50,6 +51,7 @@ class State:
     backend_token: str = ""
     metrics: Metrics = field(default_factory=Metrics)
     sim_runner: web.AppRunner | None = None
+    breaker: CircuitBreaker | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,24 +87,34 @@ def effective_clients(settings: Settings) -> tuple[ClientCredential, ...]:
     return settings.clients
 
 
-def build_backend(state: State, mappings: MappingSet) -> Backend:
+def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Backend:
     from gateway.backends.pmp import PMPBackend
 
     assert state.session is not None and state.store is not None
-    return PMPBackend(
+    pmp = PMPBackend(
         state.backend_url,
         state.backend_token,
         mappings["pmp"],
         state.store,
         session=state.session,
-        connect_timeout=state.settings.backend.connect_timeout,
+        connect_timeout=settings.backend.connect_timeout,
+    )
+    if state.breaker is None:
+        state.breaker = CircuitBreaker(settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics)
+    return GuardedBackend(
+        pmp,
+        state.breaker,
+        ttl=settings.cache.ttl,
+        size=settings.cache.size,
+        cache_tickets=settings.cache.tickets,
+        metrics=state.metrics,
     )
 
 
 def build_runtime(state: State, settings: Settings) -> Runtime:
     """Everything a request needs; raises MappingErrors / SettingsError without side effects."""
     mappings = load_mappings(settings.mappings, zone_config(settings), state.metrics.on_unmapped)
-    backend = build_backend(state, mappings)
+    backend = build_backend(state, settings, mappings)
     assert state.store is not None
     dialects: dict[str, Dialect] = {}
     for name, cls in dialect_classes().items():

@@ -112,3 +112,12 @@ class MemoryStore(SQLiteStore):
 
     def __init__(self) -> None:
         super().__init__(":memory:")
+
+
+async def open_store(url: str) -> Store:
+    """The store a ``store`` setting names: a ``postgresql://``/``postgres://`` URL, else a SQLite path."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from gateway.store_pg import PostgresStore
+
+        return await PostgresStore.connect(url)
+    return SQLiteStore(url)

@@ -346,6 +346,42 @@ def _page_offset(value: Any) -> int:
     return (page_n - 1) * size_n
 
 
+# -- Clientexec (seed 000): counters, elapsed times, author ids ----------------
+
+
+def _len(value: Any) -> int:
+    """How many items (0 for None): Clientexec's ``commentcount``."""
+    return 0 if value is None else len(value)
+
+
+def _minutes_since(value: Any) -> int:
+    """Whole minutes from an aware datetime until now (0 for none or a future time)."""
+    if not isinstance(value, datetime):
+        return 0
+    return max(0, int((datetime.now(value.tzinfo) - value).total_seconds() // 60))
+
+
+def _minutes_between(value: Any) -> int:
+    """``from: [start, end]`` -> whole minutes between them (0 when either is missing)."""
+    start, end = value
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return 0
+    return max(0, int((end - start).total_seconds() // 60))
+
+
+def _duration_text(value: Any) -> str:
+    """Minutes as Clientexec writes a duration: ``2 hrs  38 mins``, ``3 days 2 hrs  38 mins``."""
+    days, rest = divmod(to_int(value), 1440)
+    hours, minutes = divmod(rest, 60)
+    text = f"{hours} hrs  {minutes} mins"
+    return f"{days} days {text}" if days else text
+
+
+def _id_or_0(value: Any) -> str | int:
+    """An id as a string, or the integer 0 when there is none (Clientexec's ``authorId``)."""
+    return 0 if value in (None, "", 0, "0") else to_str(value)
+
+
 TRANSFORMS: dict[str, Factory] = {
     "email": _simple(_email),
     "slug": _simple(_slug),
@@ -375,6 +411,11 @@ TRANSFORMS: dict[str, Factory] = {
     "last": _simple(_last),
     "attr": _attr,
     "page_offset": _simple(_page_offset),
+    "len": _simple(_len),
+    "minutes_since": _simple(_minutes_since),
+    "minutes_between": _simple(_minutes_between),
+    "duration_text": _simple(_duration_text),
+    "id_or_0": _simple(_id_or_0),
 }
 
 # Failures a transform raises on bad data: the caller turns them into its own error.

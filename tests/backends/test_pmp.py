@@ -34,7 +34,7 @@ from gateway.errors import (
     NotFound,
     Unsupported,
 )
-from gateway.mapping.loader import VendorMappings, load_mappings
+from gateway.mapping.loader import PACKAGED_ROOT, VendorMappings, load_mappings
 from gateway.pmp_sim import DB_KEY, SimDB, create_app, start_simulator
 from gateway.store import MemoryStore, Store
 
@@ -42,8 +42,11 @@ TOKEN = "test-token-123"
 
 
 @pytest.fixture(scope="module")
-def mappings() -> VendorMappings:
-    return load_mappings()["pmp"]
+def mappings(tmp_path_factory: pytest.TempPathFactory) -> VendorMappings:
+    # the packaged pmp files only: other vendors' mappings are no concern of these tests
+    root = tmp_path_factory.mktemp("mappings")
+    (root / "pmp").symlink_to(PACKAGED_ROOT / "pmp", target_is_directory=True)
+    return load_mappings(roots=[root])["pmp"]
 
 
 @pytest.fixture

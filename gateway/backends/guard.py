@@ -1,0 +1,251 @@
+"""What sits in front of any backend: a circuit breaker and a read cache.
+
+* The breaker opens after ``failures`` consecutive backend failures
+  (unavailable, timeout) and then answers at once with BackendUnavailable
+  instead of making clients wait on a dead backend; after ``reset`` seconds one
+  probe is let through (half-open) and its outcome closes or re-opens it.
+  ``/readyz`` reports it.
+* The cache (cachetools TTL + size bound, per replica) holds lookups that
+  change rarely: customers, contacts, departments (tickets only when
+  configured).  Concurrent misses for one key share one backend call (single
+  flight), and every write through the gateway drops what it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from cachetools import TTLCache
+
+from gateway.backends.base import Backend
+from gateway.canonical import (
+    Contact,
+    Customer,
+    CustomerPatch,
+    Department,
+    NewContact,
+    NewCustomer,
+    NewNote,
+    NewReply,
+    NewTicket,
+    Note,
+    StatusValue,
+    Ticket,
+    TicketPatch,
+)
+from gateway.errors import BackendTimeout, BackendUnavailable, WriteOutcomeUnknown
+from gateway.metrics import Metrics
+
+T = TypeVar("T")
+_FAILURES = (BackendUnavailable, BackendTimeout, WriteOutcomeUnknown)
+
+
+class CircuitBreaker:
+    def __init__(self, failures: int, reset: float, metrics: Metrics | None = None) -> None:
+        self.threshold = failures
+        self.reset = reset
+        self.metrics = metrics
+        self.consecutive = 0
+        self.opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if time.monotonic() - self.opened_at >= self.reset else "open"
+
+    def before(self) -> None:
+        state = self.state
+        if state == "open" or (state == "half-open" and self._probing):
+            raise BackendUnavailable("The backend is unavailable (circuit breaker open), please retry later")
+        if state == "half-open":
+            self._probing = True
+
+    def success(self) -> None:
+        self.consecutive = 0
+        self._probing = False
+        if self.opened_at is not None:
+            self.opened_at = None
+            self._gauge(0)
+
+    def failure(self) -> None:
+        self.consecutive += 1
+        self._probing = False
+        if self.opened_at is not None or self.consecutive >= self.threshold:
+            self.opened_at = time.monotonic()
+            self._gauge(1)
+
+    def _gauge(self, value: int) -> None:
+        if self.metrics is not None:
+            self.metrics.breaker.set(value)
+
+
+class GuardedBackend:
+    """A Backend wrapped with the breaker and the cache; same protocol."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        breaker: CircuitBreaker,
+        *,
+        ttl: float,
+        size: int,
+        cache_tickets: bool = False,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.breaker = breaker
+        self.metrics = metrics
+        self.cache_tickets = cache_tickets
+        self._cache: TTLCache[tuple[Any, ...], Any] | None = TTLCache(maxsize=size, ttl=ttl) if ttl > 0 else None
+        self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    # -- plumbing -------------------------------------------------------------
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        self.breaker.before()
+        try:
+            result = await fn()
+        except _FAILURES:
+            self.breaker.failure()
+            raise
+        except BaseException:
+            self.breaker.success()  # the backend answered (not found, invalid, ...)
+            raise
+        self.breaker.success()
+        return result
+
+    async def _cached(self, key: tuple[Any, ...], fn: Callable[[], Awaitable[T]]) -> T:
+        if self._cache is None:
+            return await self._call(fn)
+        if key in self._cache:
+            self._count(key[0], "hit")
+            value: T = self._cache[key]
+            return value
+        flight = self._flights.get(key)
+        if flight is not None:
+            self._count(key[0], "shared")
+            shared: T = await asyncio.shield(flight)
+            return shared
+        self._count(key[0], "miss")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._flights[key] = future
+        try:
+            value = await self._call(fn)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody shared it
+            raise
+        finally:
+            self._flights.pop(key, None)
+        self._cache[key] = value
+        future.set_result(value)
+        return value
+
+    def _count(self, cache: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.cache.labels(cache, outcome).inc()
+
+    def _drop(self, *kinds: str) -> None:
+        if self._cache is None:
+            return
+        for key in [k for k in self._cache if k[0] in kinds]:
+            self._cache.pop(key, None)
+
+    # -- Backend ----------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._call(self.inner.ping)
+
+    async def get_ticket(self, ticket_id: int) -> Ticket:
+        if self.cache_tickets:
+            return await self._cached(("ticket", ticket_id), lambda: self.inner.get_ticket(ticket_id))
+        return await self._call(lambda: self.inner.get_ticket(ticket_id))
+
+    async def list_tickets(self) -> Sequence[Ticket]:
+        if self.cache_tickets:
+            return await self._cached(("tickets",), self.inner.list_tickets)
+        return await self._call(self.inner.list_tickets)
+
+    async def open_ticket(self, new: NewTicket) -> Ticket:
+        try:
+            return await self._call(lambda: self.inner.open_ticket(new))
+        finally:
+            self._drop("tickets", "departments")
+
+    async def update_ticket(self, ticket_id: int, patch: TicketPatch) -> Ticket:
+        try:
+            return await self._call(lambda: self.inner.update_ticket(ticket_id, patch))
+        finally:
+            self._drop("ticket", "tickets", "departments")
+
+    async def delete_ticket(self, ticket_id: int) -> None:
+        try:
+            await self._call(lambda: self.inner.delete_ticket(ticket_id))
+        finally:
+            self._drop("ticket", "tickets", "departments")
+
+    async def add_reply(self, ticket_id: int, reply: NewReply) -> None:
+        try:
+            await self._call(lambda: self.inner.add_reply(ticket_id, reply))
+        finally:
+            self._drop("ticket", "tickets")
+
+    async def add_note(self, ticket_id: int, note: NewNote) -> None:
+        try:
+            await self._call(lambda: self.inner.add_note(ticket_id, note))
+        finally:
+            self._drop("ticket")
+
+    async def list_notes(self, ticket_id: int) -> Sequence[Note]:
+        return await self._call(lambda: self.inner.list_notes(ticket_id))
+
+    async def list_departments(self) -> Sequence[Department]:
+        return await self._cached(("departments",), self.inner.list_departments)
+
+    def statuses(self) -> Sequence[tuple[StatusValue, str]]:
+        return self.inner.statuses()
+
+    async def list_customers(self) -> Sequence[Customer]:
+        return await self._cached(("customers",), self.inner.list_customers)
+
+    async def get_customer(self, customer_id: int) -> Customer:
+        return await self._cached(("customer", customer_id), lambda: self.inner.get_customer(customer_id))
+
+    async def add_customer(self, new: NewCustomer) -> Customer:
+        try:
+            return await self._call(lambda: self.inner.add_customer(new))
+        finally:
+            self._drop("customers", "customer", "contacts")
+
+    async def update_customer(self, customer_id: int, patch: CustomerPatch) -> Customer:
+        try:
+            return await self._call(lambda: self.inner.update_customer(customer_id, patch))
+        finally:
+            self._drop("customers", "customer", "contacts", "contact")
+
+    async def delete_customer(self, customer_id: int) -> None:
+        try:
+            await self._call(lambda: self.inner.delete_customer(customer_id))
+        finally:
+            self._drop("customers", "customer", "contacts", "contact", "tickets", "ticket")
+
+    async def list_contacts(self, customer_id: int) -> Sequence[Contact]:
+        return await self._cached(("contacts", customer_id), lambda: self.inner.list_contacts(customer_id))
+
+    async def get_contact(self, contact_id: int) -> Contact:
+        return await self._cached(("contact", contact_id), lambda: self.inner.get_contact(contact_id))
+
+    async def add_contact(self, new: NewContact) -> Contact:
+        try:
+            return await self._call(lambda: self.inner.add_contact(new))
+        finally:
+            self._drop("contacts", "contact", "customers", "customer")
+
+    async def close(self) -> None:
+        await self.inner.close()
