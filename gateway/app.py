@@ -100,7 +100,9 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         connect_timeout=settings.backend.connect_timeout,
     )
     if state.breaker is None:
-        state.breaker = CircuitBreaker(settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics)
+        state.breaker = CircuitBreaker(
+            settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics
+        )
     return GuardedBackend(
         pmp,
         state.breaker,

@@ -43,8 +43,21 @@ def _serve_parser(sub: Any) -> None:
 
 
 def _flags(ns: argparse.Namespace) -> dict[str, Any]:
-    keys = ("host", "port", "backend_url", "backend_token", "backend_timeout", "workers", "mappings", "client",
-            "store", "data_dir", "tls_cert", "tls_key", "metrics_port")
+    keys = (
+        "host",
+        "port",
+        "backend_url",
+        "backend_token",
+        "backend_timeout",
+        "workers",
+        "mappings",
+        "client",
+        "store",
+        "data_dir",
+        "tls_cert",
+        "tls_key",
+        "metrics_port",
+    )
     return {k: getattr(ns, k, None) for k in keys}
 
 
@@ -102,14 +115,16 @@ def check(paths: list[Path], config: Path | None, mappings: Path | None) -> int:
     mapping_dirs = [p for p in paths if p.is_dir()]
     loose_mapping_files = [p for p in paths if p.is_file() and p not in config_files]
     try:
-        settings = load_settings(config or (config_files[0] if config_files else None), {"mappings": mappings})
+        settings = load_settings(
+            config or (config_files[0] if config_files else None), {"mappings": mappings}
+        )
     except SettingsError as exc:
         problems.extend(str(exc).splitlines())
     overlay = mappings or (settings.mappings if settings else None)
-    roots = mapping_dirs or ([overlay] if overlay else [])
+    roots: list[Path | None] = list(mapping_dirs) or [overlay]
     zones = zone_config(settings) if settings else None
     try:
-        for root in roots or [None]:
+        for root in roots:
             load_mappings(root, zones)
         for file in loose_mapping_files:
             _check_file(file, zones)
@@ -128,7 +143,11 @@ def _is_config(path: Path) -> bool:
         head = path.read_text(encoding="utf-8")[:4000]
     except OSError:
         return False
-    return any(line.startswith(k) for line in head.splitlines() for k in ("backend:", "clients:", "dialects:", "host:", "port:"))
+    return any(
+        line.startswith(k)
+        for line in head.splitlines()
+        for k in ("backend:", "clients:", "dialects:", "host:", "port:")
+    )
 
 
 def _check_file(path: Path, zones: Any) -> None:
@@ -158,8 +177,11 @@ def _check_file(path: Path, zones: Any) -> None:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -178,7 +200,9 @@ def _banner(settings: Settings, app: web.Application) -> None:
     base = f"{scheme}://{settings.host}:{settings.port}"
     lines = [f"gateway listening on {base} (pid {os.getpid()})"]
     if settings.embedded_backend:
-        lines.append(f"  backend: embedded PMP simulator at {state.backend_url} (data in {settings.data_dir}/)")
+        lines.append(
+            f"  backend: embedded PMP simulator at {state.backend_url} (data in {settings.data_dir}/)"
+        )
         lines.append(f"  demo credentials: {DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}")
     else:
         lines.append(f"  backend: {settings.backend.url}")
@@ -215,8 +239,13 @@ def serve(settings: Settings, config: Path | None, flags: dict[str, Any]) -> int
     return _serve_one(settings, config, flags, reuse_port=False)
 
 
-def _serve_one(settings: Settings, config: Path | None, flags: dict[str, Any], reuse_port: bool,
-               sock: socket.socket | None = None) -> int:
+def _serve_one(
+    settings: Settings,
+    config: Path | None,
+    flags: dict[str, Any],
+    reuse_port: bool,
+    sock: socket.socket | None = None,
+) -> int:
     _install_uvloop()
     app = create_app(settings)
 
@@ -228,11 +257,25 @@ def _serve_one(settings: Settings, config: Path | None, flags: dict[str, Any], r
 
     app.on_startup.append(on_startup)
     if sock is not None:
-        web.run_app(app, sock=sock, ssl_context=_ssl_context(settings), print=None, access_log=None,
-                    shutdown_timeout=settings.backend.timeout)
+        web.run_app(
+            app,
+            sock=sock,
+            ssl_context=_ssl_context(settings),
+            print=None,
+            access_log=None,
+            shutdown_timeout=settings.backend.timeout,
+        )
     else:
-        web.run_app(app, host=settings.host, port=settings.port, ssl_context=_ssl_context(settings),
-                    print=None, access_log=None, reuse_port=reuse_port, shutdown_timeout=settings.backend.timeout)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            ssl_context=_ssl_context(settings),
+            print=None,
+            access_log=None,
+            reuse_port=reuse_port,
+            shutdown_timeout=settings.backend.timeout,
+        )
     return 0
 
 
@@ -260,11 +303,16 @@ def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any
             daemon=True,
         )
         sim_proc.start()
-        flags = {**flags, "backend_url": f"http://127.0.0.1:{port}/", "backend_token": pmp_sim.DEFAULT_TOKEN,
-                 "client": [*(flags.get("client") or []), f"{DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}"]}
+        flags = {
+            **flags,
+            "backend_url": f"http://127.0.0.1:{port}/",
+            "backend_token": pmp_sim.DEFAULT_TOKEN,
+            "client": [*(flags.get("client") or []), f"{DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}"],
+        }
         settings = load_settings(config, flags)
     procs = [
-        multiprocessing.Process(target=_worker, args=(config, flags), daemon=False) for _ in range(settings.workers)
+        multiprocessing.Process(target=_worker, args=(config, flags), daemon=False)
+        for _ in range(settings.workers)
     ]
     for p in procs:
         p.start()

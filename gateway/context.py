@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -21,12 +22,15 @@ class RequestContext:
     credential: str = ""
     backend_calls: int = 0
     backend_seconds: float = 0.0
+    observe: Callable[[str, int, float], None] | None = None  # backend method, status, seconds
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
 
-_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("gateway_request", default=None)
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "gateway_request", default=None
+)
 
 
 def current() -> RequestContext:

@@ -9,19 +9,30 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "gateway_requests_total", "Client requests", ["dialect", "action", "result"], registry=self.registry
+            "gateway_requests_total",
+            "Client requests",
+            ["dialect", "action", "result"],
+            registry=self.registry,
         )
-        self.errors = Counter("gateway_errors_total", "Client-visible errors", ["dialect", "kind"], registry=self.registry)
+        self.errors = Counter(
+            "gateway_errors_total", "Client-visible errors", ["dialect", "kind"], registry=self.registry
+        )
         self.latency = Histogram(
             "gateway_request_seconds", "Client request latency", ["dialect"], registry=self.registry
         )
         self.backend_latency = Histogram(
             "gateway_backend_seconds", "Backend call latency", ["method", "status"], registry=self.registry
         )
-        self.cache = Counter("gateway_cache_total", "Cache lookups", ["cache", "outcome"], registry=self.registry)
-        self.breaker = Gauge("gateway_breaker_open", "1 while the backend circuit breaker is open", registry=self.registry)
+        self.cache = Counter(
+            "gateway_cache_total", "Cache lookups", ["cache", "outcome"], registry=self.registry
+        )
+        self.breaker = Gauge(
+            "gateway_breaker_open", "1 while the backend circuit breaker is open", registry=self.registry
+        )
         self.unmapped = Counter(
-            "gateway_unmapped_values_total", "Enum values no mapping table knows", ["vendor", "enum"],
+            "gateway_unmapped_values_total",
+            "Enum values no mapping table knows",
+            ["vendor", "enum"],
             registry=self.registry,
         )
 

@@ -11,11 +11,13 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway import context
 from gateway.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 _log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SECRET_PARAMS = re.compile(
@@ -33,11 +35,18 @@ def request_id_of(request: web.Request) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def make_context_middleware(timeout: Callable[[], float], metrics: Callable[[], Metrics], access_log: bool) -> Handler:
+def make_context_middleware(
+    timeout: Callable[[], float], metrics: Callable[[], Metrics], access_log: bool
+) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.monotonic()
-        ctx = context.RequestContext(request_id=request_id_of(request), deadline=started + timeout())
+        m = metrics()
+        ctx = context.RequestContext(
+            request_id=request_id_of(request),
+            deadline=started + timeout(),
+            observe=lambda method, status, seconds: m.backend_latency.labels(method, str(status)).observe(seconds),
+        )
         token = context.begin(ctx)
         status = 500
         try:
@@ -61,7 +70,6 @@ def make_context_middleware(timeout: Callable[[], float], metrics: Callable[[], 
             elapsed = time.monotonic() - started
             context.end(token)
             if ctx.dialect:
-                m = metrics()
                 result = "success" if status < 400 else "error"
                 m.requests.labels(ctx.dialect, ctx.action or "-", result).inc()
                 m.latency.labels(ctx.dialect).observe(elapsed)

@@ -130,6 +130,7 @@ FLAG_KEYS: dict[str, str] = {
 
 def _expand(value: Any, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
+
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
                 raise SettingsError(f"config refers to ${{{m.group(1)}}}, which is not set")

@@ -40,18 +40,21 @@ class _ReplayPMP(PMPBackend):
     """Answers every read from one document; writes succeed with ``record_id``."""
 
     def __init__(self, document: Any, mappings: MappingSet) -> None:
-        super().__init__("http://replay.invalid/", REDACTED, mappings["pmp"], MemoryStore(),
-                         session=None)  # type: ignore[arg-type]
+        super().__init__("http://replay.invalid/", REDACTED, mappings["pmp"], MemoryStore(), session=None)  # type: ignore[arg-type]
         self._document = document
 
-    async def _exchange(self, method: str, path: str, *, form: Any = None, body: Any = None,
-                        reserve: float = 0.0) -> http.Reply:
+    async def _exchange(
+        self, method: str, path: str, *, form: Any = None, body: Any = None, reserve: float = 0.0
+    ) -> http.Reply:
         doc = self._document
         if method != "GET":
             answer: Any = {"status": True, "message": "ok", "record_id": _first_id(doc)}
         elif isinstance(doc, list):
-            answer = doc if _is_list_route(path) else (doc[0] if doc else {"status": False,
-                                                                          "message": "No data were found"})
+            answer = (
+                doc
+                if _is_list_route(path)
+                else (doc[0] if doc else {"status": False, "message": "No data were found"})
+            )
         else:
             answer = [doc] if _is_list_route(path) else doc
         status = 404 if isinstance(answer, dict) and answer.get("status") is False else 200
@@ -63,10 +66,14 @@ class _RecordingPMP(PMPBackend):
 
     calls: list[dict[str, Any]]
 
-    async def _exchange(self, method: str, path: str, *, form: Any = None, body: Any = None,
-                        reserve: float = 0.0) -> http.Reply:
-        call: dict[str, Any] = {"method": method, "path": "api/" + path.removeprefix("api/"),
-                                "headers": {"authtoken": REDACTED}}
+    async def _exchange(
+        self, method: str, path: str, *, form: Any = None, body: Any = None, reserve: float = 0.0
+    ) -> http.Reply:
+        call: dict[str, Any] = {
+            "method": method,
+            "path": "api/" + path.removeprefix("api/"),
+            "headers": {"authtoken": REDACTED},
+        }
         if form is not None:
             call["form"] = dict(form)
         if body is not None:
@@ -133,7 +140,9 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
     return await _record(dialect, mappings, ns, _params(raw))
 
 
-async def _record(dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace, params: dict[str, Any]) -> bytes:
+async def _record(
+    dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace, params: dict[str, Any]
+) -> bytes:
     from gateway import pmp_sim
 
     with tempfile.TemporaryDirectory() as tmp:

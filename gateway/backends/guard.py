@@ -102,7 +102,9 @@ class GuardedBackend:
         self.breaker = breaker
         self.metrics = metrics
         self.cache_tickets = cache_tickets
-        self._cache: TTLCache[tuple[Any, ...], Any] | None = TTLCache(maxsize=size, ttl=ttl) if ttl > 0 else None
+        self._cache: TTLCache[tuple[Any, ...], Any] | None = (
+            TTLCache(maxsize=size, ttl=ttl) if ttl > 0 else None
+        )
         self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     # -- plumbing -------------------------------------------------------------

@@ -74,17 +74,19 @@ async def attempt(
     ctx = context.current()
     ctx.backend_calls += 1
     started = time.monotonic()
+    status = 0
     try:
         async with session.request(
             method,
             url,
-            headers=dict(headers),
+            headers={**headers, "X-Request-ID": ctx.request_id},
             data=data,
             json=json_body,
             timeout=timeout,
             allow_redirects=False,
         ) as resp:
             body = await resp.read()
+            status = resp.status
             return Reply(resp.status, dict(resp.headers), body)
     except aiohttp.ConnectionTimeoutError as exc:
         detail = f"connection timed out ({type(exc).__name__})"
@@ -96,7 +98,10 @@ async def attempt(
     except aiohttp.ClientError as exc:
         raise TransportError(f"connection failed ({type(exc).__name__})", sent=True) from None
     finally:
-        ctx.backend_seconds += time.monotonic() - started
+        elapsed = time.monotonic() - started
+        ctx.backend_seconds += elapsed
+        if ctx.observe is not None:
+            ctx.observe(method, status, elapsed)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -22,7 +22,7 @@ from multidict import MultiDictProxy
 
 from gateway import context
 from gateway.auth import Credentials, Principal, authorize
-from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge, Unsupported, UnknownAction
+from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge, UnknownAction, Unsupported
 from gateway.mapping.loader import ActionSpec, VendorMappings
 from gateway.service import build_args
 from gateway.settings import DialectSettings
@@ -182,7 +182,9 @@ def _json_params(body: bytes) -> dict[str, Any]:
     for key, item in value.items():
         if isinstance(item, dict | list):
             raise InvalidInput(f"{key}: nested values are not accepted", str(key))
-        out[str(key)] = "" if item is None else (("1" if item else "0") if isinstance(item, bool) else str(item))
+        out[str(key)] = (
+            "" if item is None else (("1" if item else "0") if isinstance(item, bool) else str(item))
+        )
     return out
 
 

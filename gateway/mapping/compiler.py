@@ -34,7 +34,20 @@ from gateway.mapping.source import LocDict, LocList, MappingError
 Compiled = Callable[[Any], Any]
 
 _SPEC_KEYS = frozenset(
-    {"from", "transform", "default", "const", "fields", "each", "model", "wrap", "required", "invalid", "source", "index"}
+    {
+        "from",
+        "transform",
+        "default",
+        "const",
+        "fields",
+        "each",
+        "model",
+        "wrap",
+        "required",
+        "invalid",
+        "source",
+        "index",
+    }
 )
 
 
@@ -93,14 +106,23 @@ class ModelCompiler:
         fields = spec.get("fields")
         source = _model_class(spec.get("source"))
         if spec.get("source") is not None and source is None and spec.get("source") != "dict":
-            self.errors.append(MappingError(spec.loc_of("source"), f"{name}.source", "unknown canonical model"))
+            self.errors.append(
+                MappingError(spec.loc_of("source"), f"{name}.source", "unknown canonical model")
+            )
         target = _model_class(spec.get("target"))
         if not isinstance(fields, LocDict):
             self.errors.append(MappingError(spec.loc, name, "a model needs 'fields:'"))
             fn: Compiled = lambda s: None  # noqa: E731
         else:
             gen = _Gen()
-            expr = self._object(gen, fields, name if name.startswith("actions.") else f"models.{name}", source, target, spec.get("source") == "dict" or source is None)
+            expr = self._object(
+                gen,
+                fields,
+                name if name.startswith("actions.") else f"models.{name}",
+                source,
+                target,
+                spec.get("source") == "dict" or source is None,
+            )
             gen.lines.append(f"def _model(s):\n    return {expr}\n")
             fn = _exec(gen, name)
         self._busy.discard(name)
@@ -123,19 +145,27 @@ class ModelCompiler:
             fpath = f"{path}.{key}"
             if key == "<<":
                 # spread: the fields of another model (or nested fields) merged in here
-                items.append("**" + self._field(gen, spec, fields.loc_of(key), fpath, source, target, from_dict, key))
+                items.append(
+                    "**" + self._field(gen, spec, fields.loc_of(key), fpath, source, target, from_dict, key)
+                )
                 continue
             if target is not None and key not in target.model_fields:
-                self.errors.append(MappingError(fields.loc_of(key), fpath, f"{target.__name__} has no field '{key}'"))
+                self.errors.append(
+                    MappingError(fields.loc_of(key), fpath, f"{target.__name__} has no field '{key}'")
+                )
             sub_target = _field_model(target, key)
             expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
             items.append(f"{key!r}: {expr}")
         body = "{" + ", ".join(items) + "}"
         return f"_strip_none({body})" if self.ctx.direction == "parse" else body
 
-    def _getter(self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool) -> str:
+    def _getter(
+        self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool
+    ) -> str:
         if isinstance(path, list):
-            return "(" + "".join(self._getter(gen, p, loc, fpath, source, from_dict) + ", " for p in path) + ")"
+            return (
+                "(" + "".join(self._getter(gen, p, loc, fpath, source, from_dict) + ", " for p in path) + ")"
+            )
         if not isinstance(path, str) or not path:
             self.errors.append(MappingError(loc, fpath, "'from' must be a path or a list of paths"))
             return "None"
@@ -211,7 +241,9 @@ class ModelCompiler:
             return f"(None if (_v := {value}) is None or _v == '' else {chain('_v')})"
         return chain(value)
 
-    def _each(self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool) -> str:
+    def _each(
+        self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool
+    ) -> str:
         items = self._getter(gen, spec["each"], loc, fpath, source, from_dict)
         item_fn = self._sub_model(spec, loc, fpath + "[]")
         index = spec.get("index")
@@ -231,7 +263,14 @@ class ModelCompiler:
         return f"{{{wrap!r}: {expr}}}" if wrap else expr
 
     def _nested(
-        self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, target: Any, from_dict: bool
+        self,
+        gen: _Gen,
+        spec: Mapping[str, Any],
+        loc: Any,
+        fpath: str,
+        source: Any,
+        target: Any,
+        from_dict: bool,
     ) -> str:
         if "from" in spec:
             inner = self._getter(gen, spec["from"], loc, fpath, source, from_dict)
@@ -308,7 +347,9 @@ def _field_model(target: type[BaseModel] | None, key: str) -> type[BaseModel] | 
     return None
 
 
-def _check_path(model: type[BaseModel], parts: tuple[str, ...], loc: Any, fpath: str, errors: list[MappingError]) -> None:
+def _check_path(
+    model: type[BaseModel], parts: tuple[str, ...], loc: Any, fpath: str, errors: list[MappingError]
+) -> None:
     current: type[BaseModel] | None = model
     for part in parts:
         if current is None:

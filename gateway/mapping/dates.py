@@ -116,7 +116,7 @@ def _from_groups(g: dict[str, str | None], zone: tzinfo, text: str) -> datetime:
     try:
         if g.get("U"):
             return datetime.fromtimestamp(int(g["U"] or 0), UTC)
-        year = int(g["Y"]) if g.get("Y") else 2000 + int(g.get("y") or 0)
+        year = int(g.get("Y") or 0) if g.get("Y") else 2000 + int(g.get("y") or 0)
         hour = int(g.get("H") or g.get("h") or 0)
         ampm = (g.get("a") or "").lower()
         if g.get("h") and ampm:

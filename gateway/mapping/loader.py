@@ -131,7 +131,9 @@ def load_mappings(
                 errors.append(exc)
                 continue
             if not isinstance(doc, LocDict):
-                errors.append(MappingError(Loc(_display(files[name]), 1, 1), "", "a mapping file holds a mapping"))
+                errors.append(
+                    MappingError(Loc(_display(files[name]), 1, 1), "", "a mapping file holds a mapping")
+                )
                 continue
             docs.append(doc)
         vendors[vendor] = _compile_vendor(vendor, docs, zone_cfg, on_unmapped, errors)
@@ -145,7 +147,11 @@ def _merge(docs: list[LocDict], errors: list[MappingError]) -> dict[str, LocDict
     for doc in docs:
         for top, section in doc.items():
             if top not in _TOP_KEYS:
-                errors.append(MappingError(doc.loc_of(top), top, f"unknown section (expected one of {sorted(_TOP_KEYS)})"))
+                errors.append(
+                    MappingError(
+                        doc.loc_of(top), top, f"unknown section (expected one of {sorted(_TOP_KEYS)})"
+                    )
+                )
                 continue
             if not isinstance(section, LocDict):
                 errors.append(MappingError(doc.loc_of(top), top, "must be a mapping"))
@@ -189,13 +195,19 @@ def _compile_vendor(
     dates = _dates(merged.get("dates"), zones, vendor, errors)
     resolver = _zone_resolver(vendor, zones)
     model_specs = merged.get("models") or _empty(Loc(vendor, 0, 0))
-    parse_specs = {n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") == "parse"}
-    render_specs = {n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") != "parse"}
+    parse_specs = {
+        n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") == "parse"
+    }
+    render_specs = {
+        n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") != "parse"
+    }
     for n, s in model_specs.items():
         if not isinstance(s, LocDict):
             errors.append(MappingError(model_specs.loc_of(n), f"models.{n}", "must be a mapping"))
         elif s.get("direction", "render") not in ("parse", "render"):
-            errors.append(MappingError(s.loc_of("direction"), f"models.{n}.direction", "must be parse or render"))
+            errors.append(
+                MappingError(s.loc_of("direction"), f"models.{n}.direction", "must be parse or render")
+            )
     parse_ctx = CompileContext(vendor, "parse", enums, dates, resolver, hook)
     render_ctx = CompileContext(vendor, "render", enums, dates, resolver, hook)
     parser = ModelCompiler(parse_ctx, parse_specs, errors)
@@ -207,7 +219,9 @@ def _compile_vendor(
         models[name] = renderer.compile(name)
     actions = _actions(merged.get("actions"), parser, renderer, errors)
     settings = dict(merged.get("settings") or {})
-    return VendorMappings(vendor, enums, dates, models, actions, settings, tuple(str(d.loc.file) for d in docs))
+    return VendorMappings(
+        vendor, enums, dates, models, actions, settings, tuple(str(d.loc.file) for d in docs)
+    )
 
 
 def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, EnumTable]:
@@ -216,7 +230,9 @@ def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, Enu
         path = f"enums.{name}"
         if not isinstance(spec, LocDict) or not isinstance(spec.get("values"), LocDict):
             where = spec.loc if isinstance(spec, LocDict) else section.loc_of(name)  # type: ignore[union-attr]
-            errors.append(MappingError(where, path, "an enum needs 'values:' (vendor value: canonical value)"))
+            errors.append(
+                MappingError(where, path, "an enum needs 'values:' (vendor value: canonical value)")
+            )
             continue
         kind_name = spec.get("canonical")
         kind: type[canonical.Status] | type[canonical.Priority] | None = None
@@ -225,12 +241,16 @@ def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, Enu
         elif kind_name == "Priority":
             kind = canonical.Priority
         elif kind_name is not None:
-            errors.append(MappingError(spec.loc_of("canonical"), f"{path}.canonical", "must be Status or Priority"))
+            errors.append(
+                MappingError(spec.loc_of("canonical"), f"{path}.canonical", "must be Status or Priority")
+            )
         values: LocDict = spec["values"]
         to_canonical: dict[str, Any] = {}
         inverse: dict[Any, str] = {}
         for vendor_value, canon in values.items():
-            converted = _canon_value(kind, canon, values.loc_of(vendor_value), f"{path}.values.{vendor_value}", errors)
+            converted = _canon_value(
+                kind, canon, values.loc_of(vendor_value), f"{path}.values.{vendor_value}", errors
+            )
             to_canonical[str(vendor_value).casefold()] = converted
             if not isinstance(converted, frozenset):
                 inverse.setdefault(converted, str(vendor_value))
@@ -262,7 +282,9 @@ def _canon_value(kind: Any, value: Any, loc: Loc, path: str, errors: list[Mappin
         return str(value)
 
 
-def _dates(section: LocDict | None, zones: ZoneConfig, vendor: str, errors: list[MappingError]) -> dict[str, DateSpec]:
+def _dates(
+    section: LocDict | None, zones: ZoneConfig, vendor: str, errors: list[MappingError]
+) -> dict[str, DateSpec]:
     from gateway.mapping.dates import DateFormatError, compile_formatter
 
     specs: dict[str, DateSpec] = {}
@@ -281,7 +303,9 @@ def _dates(section: LocDict | None, zones: ZoneConfig, vendor: str, errors: list
             try:
                 _zone(zone)
             except (ZoneInfoNotFoundError, ValueError):
-                errors.append(MappingError(spec.loc_of("zone"), f"{path}.zone", f"unknown time zone '{zone}'"))
+                errors.append(
+                    MappingError(spec.loc_of("zone"), f"{path}.zone", f"unknown time zone '{zone}'")
+                )
                 continue
         specs[name] = DateSpec(name, spec["format"], zone)
     return specs
@@ -312,7 +336,9 @@ def _actions(
         result: Compiled | None = None
         if isinstance(result_spec, str):
             if result_spec not in renderer.specs:
-                errors.append(MappingError(spec.loc_of("result"), f"{path}.result", f"unknown model '{result_spec}'"))
+                errors.append(
+                    MappingError(spec.loc_of("result"), f"{path}.result", f"unknown model '{result_spec}'")
+                )
             else:
                 result = renderer.compile(result_spec)
         elif isinstance(result_spec, LocDict):
@@ -343,7 +369,7 @@ def _inline(
         wrapper["source"] = source
     if target is not None:
         wrapper["target"] = target
-    compiler.specs = {**compiler.specs, path: wrapper}  # type: ignore[misc]
+    compiler.specs = {**compiler.specs, path: wrapper}
     return compiler.compile(path)
 
 

@@ -22,13 +22,12 @@ unless this module constant is True or ``create_app(..., strip_ticket_html=True)
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
-
 import hmac
 import html
 import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -18,6 +19,7 @@ import whmcspy
 from defusedxml import ElementTree
 
 from gateway.app import STATE
+from gateway.mapping import loader as mapping_loader
 from gateway.pmp_sim import STATS_KEY
 from tests.conftest import WHMCS_AUTH, Gateway
 
@@ -35,6 +37,25 @@ TICKET_KEYS = {
 }  # fmt: skip
 REPLY_KEYS = {"replyid", "userid", "contactid", "name", "email", "date", "message", "attachment", "admin"}
 NOTE_KEYS = {"noteid", "date", "message", "admin"}
+
+
+_YAML_CACHE: dict[tuple[str, int, int, str | None], Any] = {}
+_load_yaml = mapping_loader.load_yaml
+
+
+def _cached_load_yaml(path: Path, display_name: str | None = None) -> Any:
+    """Parsing the packaged YAML with locations is most of a gateway's start-up (~0.5 s);
+    the loader only reads the parsed documents, so each file is parsed once per run."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, display_name)
+    if key not in _YAML_CACHE:
+        _YAML_CACHE[key] = _load_yaml(path, display_name)
+    return _YAML_CACHE[key]
+
+
+@pytest.fixture(autouse=True)
+def _fast_mapping_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mapping_loader, "load_yaml", _cached_load_yaml)
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

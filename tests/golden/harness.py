@@ -52,9 +52,7 @@ async def _read_call(request: web.Request) -> tuple[dict[str, Any], bytes]:
     if body and ctype == "application/json":
         call["json"] = json.loads(body)
     elif body and ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        clone = request.clone()
-        clone._read_bytes = body  # type: ignore[attr-defined]
-        form = await clone.post()
+        form = await request.post()  # the body read above is cached
         call["form"] = {k: str(v) for k, v in form.items()}
     elif body:
         call["text"] = body.decode("utf-8", "replace")
@@ -74,8 +72,11 @@ def _scripted_app(script: Script) -> web.Application:
         answer = script.responses.pop(0)
         if "json" in answer:
             return web.json_response(answer["json"], status=answer.get("status", 200))
-        return web.Response(text=answer.get("text", ""), status=answer.get("status", 200),
-                            content_type=answer.get("content_type", "text/html"))
+        return web.Response(
+            text=answer.get("text", ""),
+            status=answer.get("status", 200),
+            content_type=answer.get("content_type", "text/html"),
+        )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -85,9 +86,12 @@ def _scripted_app(script: Script) -> web.Application:
 async def _forward(request: web.Request, body: bytes, script: Script) -> web.StreamResponse:
     assert script.upstream is not None
     headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authtoken")}
-    async with aiohttp.ClientSession() as session, session.request(
-        request.method, script.upstream.rstrip("/") + request.path_qs, data=body or None, headers=headers
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            request.method, script.upstream.rstrip("/") + request.path_qs, data=body or None, headers=headers
+        ) as resp,
+    ):
         raw = await resp.read()
         answer: dict[str, Any] = {"status": resp.status}
         try:
@@ -125,12 +129,17 @@ def gateway_settings(backend_url: str, data_dir: Path, request: dict[str, Any]) 
 
 async def send(base: str, request: dict[str, Any]) -> tuple[int, str, bytes]:
     async with aiohttp.ClientSession() as session:
-        kwargs: dict[str, Any] = {"params": request.get("query") or None, "headers": request.get("headers") or None}
+        kwargs: dict[str, Any] = {
+            "params": request.get("query") or None,
+            "headers": request.get("headers") or None,
+        }
         if "form" in request:
             kwargs["data"] = request["form"]
         if "json" in request:
             kwargs["json"] = request["json"]
-        async with session.request(request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs) as r:
+        async with session.request(
+            request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs
+        ) as r:
             return r.status, r.content_type, await r.read()
 
 
@@ -160,8 +169,13 @@ async def run_case(case: Path, upstream: str | None = None) -> Outcome:
             app = create_app(gateway_settings(backend_url, Path(tmp), request))
             async with serve(app) as gateway_url:
                 status, ctype, body = await send(gateway_url, request)
-    return Outcome(status, ctype, mask(body, request.get("mask", [])), script.calls,
-                   script.responses if upstream else responses)
+    return Outcome(
+        status,
+        ctype,
+        mask(body, request.get("mask", [])),
+        script.calls,
+        script.responses if upstream else responses,
+    )
 
 
 def response_file(case: Path) -> Path | None:
@@ -189,12 +203,18 @@ async def record(case: Path) -> None:
     expect = request.setdefault("expect", {})
     expect["status"] = outcome.status
     expect["content_type"] = outcome.content_type
-    (case / "request.json").write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (case / "request.json").write_text(
+        json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (case / "backend-calls.json").write_text(
-        json.dumps(outcome.calls, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(outcome.calls, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (case / "backend-responses.json").write_text(
-        json.dumps(outcome.responses, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(outcome.content_type, "txt")
+        json.dumps(outcome.responses, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(
+        outcome.content_type, "txt"
+    )
     for old in RESPONSE_FILES:
         (case / old).unlink(missing_ok=True)
     body = outcome.body

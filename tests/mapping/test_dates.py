@@ -56,7 +56,9 @@ def test_parser_reads_naive_text_in_its_zone() -> None:
     assert parsed.astimezone(UTC) == datetime(2020, 7, 1, 10, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "13/45/2014 10:00:00 AM", "2014-02-30 00:00:00", "4/24/2014 13:00:00 PM"])
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "13/45/2014 10:00:00 AM", "2014-02-30 00:00:00", "4/24/2014 13:00:00 PM"]
+)
 def test_bad_dates_raise(text: str) -> None:
     with pytest.raises(DateFormatError):
         compile_parser("n/j/Y g:i:s A" if "/" in text else "Y-m-d H:i:s", UTC)(text)

@@ -57,14 +57,21 @@ def test_compiled_models_round_trip(tmp_path: Path) -> None:
     ticket = c.Ticket.model_validate(m.model("row")(row))
     assert ticket.status is c.Status.CLOSED
     assert ticket.created_at == datetime(2019, 4, 10, 3, 8, 21, tzinfo=UTC)
-    assert m.model("out")(ticket) == {"id": "7", "status": "5", "date": "2019-04-10 03:08:21", "replies": {"reply": []}}
+    assert m.model("out")(ticket) == {
+        "id": "7",
+        "status": "5",
+        "date": "2019-04-10 03:08:21",
+        "replies": {"reply": []},
+    }
 
 
 def test_unknown_enum_value_passes_through_visibly(tmp_path: Path) -> None:
     write(tmp_path, "v", "a.yaml", BASE)
     seen: list[tuple[str, str, str]] = []
     m = load_mappings(roots=[tmp_path], on_unmapped=lambda *a: seen.append(a))["v"]
-    ticket = c.Ticket.model_validate(m.model("row")({"ticketid": "1", "status": "9", "status_name": "Escalated"}))
+    ticket = c.Ticket.model_validate(
+        m.model("row")({"ticketid": "1", "status": "9", "status_name": "Escalated"})
+    )
     assert ticket.status == c.Unmapped(vendor="v", code="9", label="Escalated")
     assert m.model("out")(ticket)["status"] == "Escalated"
     assert ("v", "status", "9") in seen
@@ -77,7 +84,14 @@ def test_absent_input_stays_absent(tmp_path: Path) -> None:
 
 
 def test_errors_name_file_line_column_and_field(tmp_path: Path) -> None:
-    path = write(tmp_path, "v", "a.yaml", BASE.replace('"date:d"}\n  out', '"dat:d"}\n  out').replace("subject: subject", "subject: {from: subject, transform: nope}"))
+    path = write(
+        tmp_path,
+        "v",
+        "a.yaml",
+        BASE.replace('"date:d"}\n  out', '"dat:d"}\n  out').replace(
+            "subject: subject", "subject: {from: subject, transform: nope}"
+        ),
+    )
     with pytest.raises(MappingErrors) as info:
         load_mappings(roots=[tmp_path])
     text = str(info.value)
@@ -86,7 +100,15 @@ def test_errors_name_file_line_column_and_field(tmp_path: Path) -> None:
 
 
 def test_paths_are_checked_against_the_canonical_model(tmp_path: Path) -> None:
-    path = write(tmp_path, "v", "a.yaml", BASE.replace("from: created_at, transform: \"date:d\"}\n      replies", "from: created, transform: \"date:d\"}\n      replies"))
+    path = write(
+        tmp_path,
+        "v",
+        "a.yaml",
+        BASE.replace(
+            'from: created_at, transform: "date:d"}\n      replies',
+            'from: created, transform: "date:d"}\n      replies',
+        ),
+    )
     with pytest.raises(MappingErrors) as info:
         load_mappings(roots=[tmp_path])
     assert f"{path}:23:7: models.out.date: Ticket has no field 'created'" in str(info.value)
@@ -117,20 +139,30 @@ def test_each_kind_of_mistake_is_reported(tmp_path: Path, text: str, message: st
 def test_overlay_replaces_entries_and_files(tmp_path: Path) -> None:
     packaged, overlay = tmp_path / "p", tmp_path / "o"
     write(packaged, "v", "a.yaml", BASE)
-    write(overlay, "v", "statuses.yaml", 'enums:\n  status:\n    canonical: Status\n    values: {"1": open, "5": closed, "6": on_hold}\n')
+    write(
+        overlay,
+        "v",
+        "statuses.yaml",
+        'enums:\n  status:\n    canonical: Status\n    values: {"1": open, "5": closed, "6": on_hold}\n',
+    )
     m = load_mappings(overlay, roots=[packaged])["v"]
     ticket = c.Ticket.model_validate(m.model("row")({"ticketid": "1", "status": "6"}))
     assert ticket.status is c.Status.ON_HOLD
 
 
 def test_required_and_invalid_messages(tmp_path: Path) -> None:
-    write(tmp_path, "v", "a.yaml", """
+    write(
+        tmp_path,
+        "v",
+        "a.yaml",
+        """
     actions:
       Get:
         operation: get_ticket
         params:
           ticket_id: {from: ticketid, transform: int, required: Ticket ID Not Found, invalid: Bad id}
-    """)
+    """,
+    )
     spec = load_mappings(roots=[tmp_path])["v"].actions["Get"]
     assert spec.params({"ticketid": "12"}) == {"ticket_id": 12}
     with pytest.raises(InvalidInput, match="Ticket ID Not Found"):
@@ -145,14 +177,24 @@ def test_packaged_mappings_load() -> None:
 
 
 def test_gateway_check_prints_file_line_and_exits_1(tmp_path: Path) -> None:
-    broken = write(tmp_path, "whmcs", "broken.yaml", "models:\n  m:\n    source: Ticket\n    fields:\n      x: {from: id, transform: dat}\n")
+    broken = write(
+        tmp_path,
+        "whmcs",
+        "broken.yaml",
+        "models:\n  m:\n    source: Ticket\n    fields:\n      x: {from: id, transform: dat}\n",
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "check", "--mappings", str(tmp_path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "gateway", "check", "--mappings", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert f"{broken}:5:7: models.m.x: unknown transform 'dat'" in result.stdout
 
 
 def test_gateway_check_passes_on_packaged_mappings() -> None:
-    result = subprocess.run([sys.executable, "-m", "gateway", "check"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "check"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
