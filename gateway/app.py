@@ -153,14 +153,31 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
     state.store = SQLiteStore(settings.store_url)
+    admin: web.AppRunner | None = None
     try:
         state.runtime = build_runtime(state, settings)
+        if settings.metrics_port is not None:
+            admin = await _start_admin(state, settings)
         yield
     finally:
+        if admin is not None:
+            await admin.cleanup()
         await state.session.close()
         await state.store.close()
         if state.sim_runner is not None:
             await state.sim_runner.cleanup()
+
+
+async def _start_admin(state: State, settings: Settings) -> web.AppRunner:
+    """``/metrics`` (and health) on a separate admin port, e.g. one not exposed to clients."""
+    admin = web.Application()
+    admin[STATE] = state
+    admin.router.add_get("/metrics", metrics)
+    admin.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(admin, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.metrics_port, reuse_port=True).start()
+    return runner
 
 
 def reload(app: web.Application, settings: Settings) -> None:

@@ -239,43 +239,37 @@ def serve(settings: Settings, config: Path | None, flags: dict[str, Any]) -> int
     return _serve_one(settings, config, flags, reuse_port=False)
 
 
-def _serve_one(
-    settings: Settings,
-    config: Path | None,
-    flags: dict[str, Any],
-    reuse_port: bool,
-    sock: socket.socket | None = None,
-) -> int:
+def _serve_one(settings: Settings, config: Path | None, flags: dict[str, Any], reuse_port: bool) -> int:
     _install_uvloop()
-    app = create_app(settings)
+    return asyncio.run(_serve_async(settings, config, flags, reuse_port))
 
-    async def on_startup(app: web.Application) -> None:
+
+async def _serve_async(settings: Settings, config: Path | None, flags: dict[str, Any], reuse_port: bool) -> int:
+    """Listen, print the banner once the port accepts, then wait for SIGTERM/SIGINT (drain) or SIGHUP (reload)."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        settings.host,
+        settings.port,
+        ssl_context=_ssl_context(settings),
+        reuse_port=reuse_port or None,
+        shutdown_timeout=settings.backend.timeout,
+    )
+    try:
+        await site.start()
         _banner(settings, app)
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         if hasattr(signal, "SIGHUP"):
             loop.add_signal_handler(signal.SIGHUP, _reload, app, config, flags)
-
-    app.on_startup.append(on_startup)
-    if sock is not None:
-        web.run_app(
-            app,
-            sock=sock,
-            ssl_context=_ssl_context(settings),
-            print=None,
-            access_log=None,
-            shutdown_timeout=settings.backend.timeout,
-        )
-    else:
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            ssl_context=_ssl_context(settings),
-            print=None,
-            access_log=None,
-            reuse_port=reuse_port,
-            shutdown_timeout=settings.backend.timeout,
-        )
+        await stop.wait()
+    finally:
+        # stops accepting, lets in-flight requests finish (up to the backend timeout), then closes
+        await runner.cleanup()
     return 0
 
 

@@ -4,7 +4,8 @@ Layout: ``<root>/<vendor>/*.yaml``.  The packaged root ships inside the
 ``gateway`` package; an operator's ``--mappings DIR`` is laid over it: a file
 with the same relative path replaces the packaged one, other files add to it,
 and an entry (enum, date, model, action, setting) they define replaces the
-packaged entry of the same name.
+keys it restates of the packaged entry of the same name (an overlay's status
+table restating ``values:`` keeps the packaged ``canonical:``).
 
 Top-level keys of a vendor file:
 
@@ -158,6 +159,16 @@ def _merge(docs: list[LocDict], errors: list[MappingError]) -> dict[str, LocDict
                 continue
             target = merged.setdefault(top, _empty(section.loc))
             for key, value in section.items():
+                previous = target.get(key)
+                if isinstance(previous, LocDict) and isinstance(value, LocDict):
+                    # a later layer's entry keeps what it does not restate (an overlay's
+                    # status table inherits `canonical:` and `unmapped:`), replaces the rest
+                    merged_entry = _empty(value.loc)
+                    merged_entry.update(previous)
+                    merged_entry.key_locs = dict(previous.key_locs)
+                    merged_entry.update(value)
+                    merged_entry.key_locs.update(value.key_locs)
+                    value = merged_entry
                 target[key] = value
                 target.key_locs[key] = section.loc_of(key)
     return merged

@@ -198,3 +198,12 @@ def test_gateway_check_passes_on_packaged_mappings() -> None:
         [sys.executable, "-m", "gateway", "check"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_overlay_entry_inherits_what_it_does_not_restate(tmp_path: Path) -> None:
+    packaged, overlay = tmp_path / "p", tmp_path / "o"
+    write(packaged, "v", "a.yaml", BASE)
+    bad = write(overlay, "v", "statuses.yaml", "enums:\n  status:\n    values: {Open: opne}\n")
+    with pytest.raises(MappingErrors) as info:
+        load_mappings(overlay, roots=[packaged])
+    assert f"{bad}:3:20: enums.status.values.Open: 'opne' is not a canonical Status" in str(info.value)
