@@ -206,4 +206,4 @@ def test_overlay_entry_inherits_what_it_does_not_restate(tmp_path: Path) -> None
     bad = write(overlay, "v", "statuses.yaml", "enums:\n  status:\n    values: {Open: opne}\n")
     with pytest.raises(MappingErrors) as info:
         load_mappings(overlay, roots=[packaged])
-    assert f"{bad}:3:20: enums.status.values.Open: 'opne' is not a canonical Status" in str(info.value)
+    assert f"{bad}:3:14: enums.status.values.Open: 'opne' is not a canonical Status" in str(info.value)
