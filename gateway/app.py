@@ -31,7 +31,7 @@ from gateway.middlewares import make_context_middleware
 from gateway.runtime import Runtime
 from gateway.service import Service
 from gateway.settings import ClientCredential, Settings, SettingsError
-from gateway.store import SQLiteStore, Store
+from gateway.store import Store, open_store
 
 log = logging.getLogger("gateway")
 
@@ -139,22 +139,22 @@ def build_runtime(state: State, settings: Settings) -> Runtime:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     settings = state.settings
-    if settings.embedded_backend:
-        from gateway import pmp_sim
-
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        state.sim_runner, state.backend_url = await pmp_sim.start_simulator(
-            "127.0.0.1", 0, db_path=settings.data_dir / "pmp-sim.sqlite3", token=pmp_sim.DEFAULT_TOKEN
-        )
-        state.backend_token = pmp_sim.DEFAULT_TOKEN
-    else:
-        state.backend_url = settings.backend.url or ""
-        state.backend_token = settings.backend.token or ""
-    connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
-    state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
-    state.store = SQLiteStore(settings.store_url)
+    state.store = await open_store(settings.store_url)
     admin: web.AppRunner | None = None
     try:
+        if settings.embedded_backend:
+            from gateway import pmp_sim
+
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            state.sim_runner, state.backend_url = await pmp_sim.start_simulator(
+                "127.0.0.1", 0, db_path=settings.data_dir / "pmp-sim.sqlite3", token=pmp_sim.DEFAULT_TOKEN
+            )
+            state.backend_token = pmp_sim.DEFAULT_TOKEN
+        else:
+            state.backend_url = settings.backend.url or ""
+            state.backend_token = settings.backend.token or ""
+        connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
+        state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         state.runtime = build_runtime(state, settings)
         if settings.metrics_port is not None:
             admin = await _start_admin(state, settings)
@@ -162,7 +162,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     finally:
         if admin is not None:
             await admin.cleanup()
-        await state.session.close()
+        if state.session is not None:
+            await state.session.close()
         await state.store.close()
         if state.sim_runner is not None:
             await state.sim_runner.cleanup()

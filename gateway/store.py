@@ -56,16 +56,8 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
-        self._has_links = self._count_links() > 0
-
-    def _count_links(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM links").fetchone()
-        return int(row[0])
 
     async def numbers_for(self, kind: str, backend_ids: Iterable[int]) -> dict[int, str]:
-        if not self._has_links:
-            return {}
         ids = list(backend_ids)
         if not ids:
             return {}
@@ -78,8 +70,6 @@ class SQLiteStore:
         return {int(r[0]): str(r[1]) for r in rows}
 
     async def id_for(self, kind: str, number: str) -> int | None:
-        if not self._has_links:
-            return None
         with self._lock:
             row = self._db.execute(
                 "SELECT backend_id FROM links WHERE kind = ? AND number = ?", (kind, number)
@@ -92,7 +82,6 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO links (kind, number, backend_id) VALUES (?, ?, ?)",
                 (kind, number, backend_id),
             )
-        self._has_links = True
 
     async def claim(self, kind: str, backend_id: int) -> bool:
         with self._lock:

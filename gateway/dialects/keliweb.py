@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form
+from gateway.dialects.whmcs import reword_refusal
 from gateway.errors import (
     AuthError,
     BackendError,
@@ -94,6 +95,8 @@ class KeliwebDialect(Dialect):
             message = str(per_action.get(exc.kind) or (self._texts.get("not_found") or {}).get(exc.kind) or message)
         elif isinstance(exc, BackendTimeout):
             message = str(self._texts.get("timeout", message))
+        elif isinstance(exc, InvalidInput):
+            message = reword_refusal(self._actions.get(inbound.action), exc)
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, round(exc.retry_after)))

@@ -15,6 +15,8 @@ clients do on the wire and how it answers (reference/whmcs-api.md):
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -29,6 +31,7 @@ from gateway.errors import (
     BackendTimeout,
     Forbidden,
     GatewayError,
+    InvalidInput,
     NotFound,
     PayloadTooLarge,
     UnknownAction,
@@ -39,6 +42,29 @@ from gateway.mapping.loader import ActionSpec
 JSON = "application/json"
 XML = "application/xml"
 TEXT = "text/plain"
+
+
+@lru_cache(maxsize=256)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.IGNORECASE)
+
+
+def reword_refusal(spec: ActionSpec | None, exc: GatewayError) -> str:
+    """A backend's refusal in WHMCS's words.
+
+    An action's ``options.refused`` maps a regular expression over the backend's
+    message to WHMCS's text (``This Email is already exists`` -> ``Duplicate Email
+    Address``).  Only refusals that came from the backend (an InvalidInput naming no
+    field) are reworded; what the gateway added after the backend's sentence (``(the
+    customer was not created)``) stays.
+    """
+    if spec is None or not isinstance(exc, InvalidInput) or exc.field:
+        return exc.message
+    for pattern, text in (spec.options.get("refused") or {}).items():
+        reworded, n = _pattern(str(pattern)).subn(str(text).replace("\\", "\\\\"), exc.message, count=1)
+        if n:
+            return reworded
+    return exc.message
 
 
 class WhmcsDialect(Dialect):
@@ -106,7 +132,7 @@ class WhmcsDialect(Dialect):
             return 200, str(texts.get("backend_auth", "The backend is unavailable: it refused the gateway"))
         if isinstance(exc, BackendError):
             return 200, exc.message or str(texts.get("unavailable", "The backend is unavailable"))
-        return 200, exc.message
+        return 200, reword_refusal(self._actions.get(inbound.action.casefold()), exc)
 
     def _respond(self, inbound: Inbound, payload: dict[str, Any], status: int) -> web.Response:
         fmt = inbound.fmt or self._format(None)

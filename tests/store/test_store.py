@@ -102,10 +102,6 @@ async def test_persists_across_reopen(opener: Opener) -> None:
 
 
 async def test_link_seen_by_a_store_opened_before_it(opener: Opener, store_url: str) -> None:
-    if not store_url.startswith("postgresql://"):
-        # SQLiteStore caches "no links yet" per process (_has_links), so a link written by another
-        # process (--workers N, an import run) stays invisible until restart.
-        pytest.xfail("SQLiteStore._has_links hides links made by other processes")
     reader, writer = await opener(), await opener()
     assert await reader.id_for("ticket", "LATE-1") is None
     await writer.link("ticket", "LATE-1", 12)
