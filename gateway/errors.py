@@ -13,6 +13,7 @@
         ├── BackendAuthError     the backend refused the gateway's token
         ├── BackendTimeout       the request's deadline passed
         ├── BackendUnavailable   down, refused, 5xx, garbage, breaker open
+        │   └── InternalError    a gateway bug (logged; the client sees no details)
         └── WriteOutcomeUnknown  a write was sent and its outcome could not be verified
 
 Library exceptions (aiohttp, sqlite, yaml) are translated at the boundary that
@@ -85,3 +86,7 @@ class BackendUnavailable(BackendError):
 
 class WriteOutcomeUnknown(BackendError):
     pass
+
+
+class InternalError(BackendUnavailable):
+    """A bug in the gateway: logged with its traceback, answered as the dialect's 'unavailable' error."""

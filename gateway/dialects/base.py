@@ -13,6 +13,7 @@ parameters and credential are in a request (:meth:`read`,
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,10 +23,12 @@ from multidict import MultiDictProxy
 
 from gateway import context
 from gateway.auth import Credentials, Principal, authorize
-from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge, UnknownAction, Unsupported
+from gateway.errors import GatewayError, InternalError, InvalidInput, PayloadTooLarge, UnknownAction, Unsupported
 from gateway.mapping.loader import ActionSpec, VendorMappings
 from gateway.service import build_args
 from gateway.settings import DialectSettings
+
+log = logging.getLogger("gateway")
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -117,6 +120,10 @@ class Dialect(abc.ABC):
         except GatewayError as exc:
             runtime.metrics.error(self.name, type(exc).__name__)
             return self.error(inbound, exc)
+        except Exception:
+            log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
+            runtime.metrics.error(self.name, "InternalError")
+            return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
 
 
 # ------------------------------------------------------------ request helpers

@@ -136,6 +136,7 @@ class WhmcsDialect(Dialect):
 
     def _respond(self, inbound: Inbound, payload: dict[str, Any], status: int) -> web.Response:
         fmt = inbound.fmt or self._format(None)
+        payload = _lists(payload)
         if fmt == "json":
             return web.Response(body=formats.json_bytes(payload), status=status, content_type=JSON)
         if fmt == "nvp" or (fmt == "legacy" and formats.is_flat(payload)):
@@ -148,6 +149,15 @@ class WhmcsDialect(Dialect):
         formats.xml_elements(payload, out)
         out.append("</whmcsapi>")
         return "\n".join(out).encode()
+
+
+def _lists(value: Any) -> Any:
+    """Tuples (a mapping's ``list`` transform) as lists, so XML repeats them and NVP sees them as nested."""
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
 
 
 DIALECT = WhmcsDialect

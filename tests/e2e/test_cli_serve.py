@@ -114,8 +114,15 @@ def test_access_log_redacts_secrets_in_urls(tmp_path: Path, via_env: bool) -> No
         url = f"http://127.0.0.1:{port}/API/default.aspx?key=ops-secret&action=get_tickets&tid=1&format=json"
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
-        query = urlencode({"action": "GetTicket", "ticketid": "1", "responsetype": "json", "identifier": "ops",
-                           "secret": "ops-secret"})
+        query = urlencode(
+            {
+                "action": "GetTicket",
+                "ticketid": "1",
+                "responsetype": "json",
+                "identifier": "ops",
+                "secret": "ops-secret",
+            }
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/includes/api.php?{query}", data=b"", timeout=10) as r:
             assert json.loads(r.read())["result"] == "success"
     finally:

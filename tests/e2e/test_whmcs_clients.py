@@ -110,7 +110,11 @@ async def test_get_clients_empty_shape(gateway: Gateway) -> None:
 
 async def test_get_clients_paginated_call(whmcspy_client: whmcspy.WHMCS) -> None:
     def collect() -> list[int]:
-        return [c["id"] for page in whmcspy_client.paginated_call("GetClients", limitnum=2) for c in page["clients"]["client"]]
+        return [
+            c["id"]
+            for page in whmcspy_client.paginated_call("GetClients", limitnum=2)
+            for c in page["clients"]["client"]
+        ]
 
     assert await in_thread(collect) == [1, 2, 3]
 
@@ -275,9 +279,7 @@ async def test_update_client(gateway: Gateway, whmcs_api: whmcs_client.DefaultAp
 
 
 async def test_update_client_email_and_names(gateway: Gateway, whmcspy_client: whmcspy.WHMCS) -> None:
-    out = await in_thread(
-        whmcspy_client.call, "UpdateClient", clientid=2, firstname="An", email="an@trungbinh.example"
-    )
+    out = await in_thread(whmcspy_client.call, "UpdateClient", clientid=2, firstname="An", email="an@trungbinh.example")
     assert out == {"result": "success", "clientid": "2"}
     _, d = await gateway.whmcs("GetClientsDetails", email="an@trungbinh.example")
     assert d["result"] == "success", d
@@ -334,7 +336,9 @@ async def test_delete_client(gateway: Gateway, whmcspy_client: whmcspy.WHMCS) ->
 
 async def test_get_contacts_paginated(whmcspy_client: whmcspy.WHMCS) -> None:
     def collect() -> list[dict[str, Any]]:
-        return [c for page in whmcspy_client.paginated_call("GetContacts", limitnum=3) for c in page["contacts"]["contact"]]
+        return [
+            c for page in whmcspy_client.paginated_call("GetContacts", limitnum=3) for c in page["contacts"]["contact"]
+        ]
 
     rows = await in_thread(collect)
     assert [c["id"] for c in rows] == [1, 2, 3, 4]  # contact 5 is inactive

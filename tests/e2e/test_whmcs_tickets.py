@@ -10,7 +10,6 @@ from whmcspy import exceptions as whmcspy_errors
 
 from tests.conftest import Gateway
 from tests.e2e.conftest import (
-    NOTE_KEYS,
     REPLY_KEYS,
     TICKET_KEYS,
     all_strings,
@@ -224,7 +223,9 @@ async def test_open_ticket_client_read_back(gateway: Gateway, whmcspy_client: wh
 
 
 async def test_open_ticket_contact_and_guest(gateway: Gateway) -> None:
-    _, out = await gateway.whmcs("OpenTicket", deptid="1", subject="From Jane", message="hi", clientid="1", contactid="2")
+    _, out = await gateway.whmcs(
+        "OpenTicket", deptid="1", subject="From Jane", message="hi", clientid="1", contactid="2"
+    )
     assert out["result"] == "success", out
     _, t = await gateway.whmcs("GetTicket", ticketid=out["id"])
     assert (t["userid"], t["contactid"], t["email"]) == ("1", "2", "jane.oconnor@acme.example")
@@ -280,8 +281,14 @@ async def test_open_ticket_padding_trimmed_by_backend(gateway: Gateway) -> None:
         ({"message": "m"}, "Subject is required"),
         ({"subject": "s", "deptid": ""}, "Department ID not found"),
         ({"subject": "s", "message": "m", "deptid": "x"}, "Department ID not found"),
-        ({"subject": "s", "message": "m", "priority": "Urgent"}, "Invalid Ticket Priority. Valid priorities are: Low,Medium,High"),
-        ({"subject": "s", "message": "m", "attachments": "W3sibmFtZSI6ImEudHh0IiwiZGF0YSI6IllRPT0ifV0="}, "Attachments"),
+        (
+            {"subject": "s", "message": "m", "priority": "Urgent"},
+            "Invalid Ticket Priority. Valid priorities are: Low,Medium,High",
+        ),
+        (
+            {"subject": "s", "message": "m", "attachments": "W3sibmFtZSI6ImEudHh0IiwiZGF0YSI6IllRPT0ifV0="},
+            "Attachments",
+        ),
         ({"subject": "s", "message": "m", "customfields": "YToxOntpOjE7czoxOiJ4Ijt9"}, "Custom fields"),
         ({"subject": "s", "message": "m", "customfields[1]": "x"}, "Custom fields"),
         ({"subject": "s", "message": "m", "email": "not-an-email", "name": "X"}, "Email Address Invalid"),

@@ -1,162 +1,12 @@
-"""One real gateway (and its embedded PMP simulator) per test module, driven over raw sockets.
-
-The hostile suite sends bytes no polite HTTP client would produce (raw 0xFF in the
-request line, broken multipart, CR/LF in values, 2 MB bodies), so it talks to the
-gateway through a plain socket and reads the answer with :mod:`http.client`.  The
-gateway runs in a background thread with its own event loop, which lets the
-Hypothesis tests stay synchronous and share one server across all their examples.
-"""
+"""One real gateway (and its embedded PMP simulator) per hostile test module; see server.py."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import http.client
-import socket
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from aiohttp import web
 
-from gateway.app import STATE, create_app
-from gateway.pmp_sim import STATS_KEY
-from gateway.settings import ClientCredential, Settings
-
-HOST = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    requests: int
-    writes: int
-    tickets: int
-    customers: int
-    contacts: int
-    digest: str
-
-
-class HostileGateway:
-    """A gateway on a loopback port, in a thread; raw requests; simulator bookkeeping."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="hostile-gateway", daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.cases = 0
-
-    # -- lifecycle ------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-
-    async def _start(self) -> None:
-        settings = Settings(
-            data_dir=self.data_dir,
-            access_log=False,
-            clients=(ClientCredential(identifier="ops", secret="ops-secret"),),
-        )
-        self._runner = web.AppRunner(create_app(settings), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    @property
-    def app(self) -> web.Application:
-        assert self._runner is not None
-        return self._runner.app
-
-    # -- bookkeeping ------------------------------------------------------------
-
-    def snapshot(self) -> Snapshot:
-        runner = self.app[STATE].sim_runner
-        assert runner is not None
-        stats = runner.app[STATS_KEY]
-        db = self.data_dir / "pmp-sim.sqlite3"
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-        try:
-            counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _COUNTED]
-            digest = hashlib.sha256()
-            for table in _FINGERPRINTED:
-                for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
-                    digest.update(repr(row).encode())
-        finally:
-            conn.close()
-        return Snapshot(stats.requests, stats.writes, *counts, digest.hexdigest())
-
-    # -- requests ------------------------------------------------------------------
-
-    def raw(self, data: bytes, *, timeout: float = 20.0) -> Reply:
-        """Send ``data`` verbatim on a fresh connection; read one HTTP answer."""
-        with socket.create_connection((HOST, self.port), timeout=timeout) as sock:
-            try:
-                sock.sendall(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the server may answer (413) and close before it read everything
-            resp = http.client.HTTPResponse(sock)
-            resp.begin()
-            body = resp.read()
-            headers = {k.lower(): v for k, v in resp.getheaders()}
-            return Reply(resp.status, headers, body)
-
-    def request(
-        self,
-        method: str,
-        target: str | bytes,
-        body: bytes | str = b"",
-        headers: Mapping[str, str | bytes] | None = None,
-        *,
-        content_length: int | None = None,
-    ) -> Reply:
-        """One HTTP/1.1 request; ``target`` and header values go on the wire as given."""
-        self.cases += 1
-        if isinstance(body, str):
-            body = body.encode()
-        tgt = target.encode("latin-1") if isinstance(target, str) else target
-        lines = [method.encode() + b" " + tgt + b" HTTP/1.1", b"Host: " + f"{HOST}:{self.port}".encode()]
-        hdrs: dict[str, Any] = dict(headers or {})
-        for name, value in hdrs.items():
-            raw_value = value.encode("latin-1") if isinstance(value, str) else value
-            lines.append(name.encode() + b": " + raw_value)
-        if body or method in ("POST", "PUT", "PATCH"):
-            length = len(body) if content_length is None else content_length
-            lines.append(b"Content-Length: " + str(length).encode())
-        lines.append(b"Connection: close")
-        return self.raw(b"\r\n".join(lines) + b"\r\n\r\n" + body)
-
-
-_COUNTED = ("tbltickets", "tblclients", "tblcontacts")
-_FINGERPRINTED = ("tbltickets", "tblclients", "tblcontacts", "tbltaggables", "tbltags")
+from tests.hostile.server import CASES, HostileGateway
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +17,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileGateway
         yield gw
     finally:
         gw.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if CASES.sent:
+        terminalreporter.write_line(f"hostile: {CASES.sent} hostile requests sent")
