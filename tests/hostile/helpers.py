@@ -31,6 +31,7 @@ FORBIDDEN = (
     *SECRETS,
     *(hashlib.md5(s.encode()).hexdigest() for s in SECRETS),
     "root:x:0:0",  # /etc/passwd through an external entity
+    "Internal gateway error",  # an unhandled exception, even when the dialect wraps it
 )
 
 WHMCS_AUTH = "identifier=demo&secret=demo-secret"
@@ -156,6 +157,19 @@ def _parse_readydesk(fmt: str, ctype: str, text: str) -> tuple[bool, Any]:
     return False, root
 
 
+# messages of errors raised while reading or validating the request: never after a backend call
+_VALIDATION_MARKERS = ("Malformed", "JSON body", "nested values")
+
+
+def message_of(dialect: str, payload: Any) -> str:
+    if isinstance(payload, ET.Element):
+        return payload.findtext("message") or payload.text or ""
+    if isinstance(payload, dict):
+        value = payload.get("message", payload.get("error", ""))
+        return value if isinstance(value, str) else ""
+    return ""
+
+
 def judge(gw: HostileGateway, case: Case) -> Verdict:
     """Send ``case`` and assert every invariant of the hostile suite."""
     before = gw.snapshot()
@@ -181,6 +195,8 @@ def judge(gw: HostileGateway, case: Case) -> Verdict:
     elif case.expect == "ok":
         assert not is_error, f"expected a correct answer: {where}"
 
+    if is_error and any(m in message_of(case.dialect, payload) for m in _VALIDATION_MARKERS):
+        assert after.requests == before.requests, f"backend call for a refused request: {where}"
     if not case.backend:
         assert after.requests == before.requests, f"{after.requests - before.requests} backend call(s): {where}"
     if not case.write:
