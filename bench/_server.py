@@ -27,7 +27,9 @@ def parse_args(description: str) -> argparse.Namespace:
     return p.parse_args()
 
 
-async def _serve(make_app: Callable[[argparse.Namespace], web.Application], ns: argparse.Namespace, reuse: bool) -> None:
+async def _serve(
+    make_app: Callable[[argparse.Namespace], web.Application], ns: argparse.Namespace, reuse: bool
+) -> None:
     runner = web.AppRunner(make_app(ns), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", ns.port, reuse_port=reuse or None)

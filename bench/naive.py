@@ -34,8 +34,9 @@ def make_app(ns: argparse.Namespace) -> web.Application:
         await app[SESSION].close()
 
     def error(message: str, status: int = 200) -> web.Response:
-        return web.Response(body=orjson.dumps({"result": "error", "message": message}), status=status,
-                            content_type="application/json")
+        return web.Response(
+            body=orjson.dumps({"result": "error", "message": message}), status=status, content_type="application/json"
+        )
 
     async def api(request: web.Request) -> web.Response:
         form = await request.post()

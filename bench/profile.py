@@ -79,8 +79,12 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
-    p.add_argument("--target", choices=("gateway", "passthrough", "naive"), default="gateway",
-                   help="profile a reference server instead (bench/passthrough.py, bench/naive.py)")
+    p.add_argument(
+        "--target",
+        choices=("gateway", "passthrough", "naive"),
+        default="gateway",
+        help="profile a reference server instead (bench/passthrough.py, bench/naive.py)",
+    )
     ns = p.parse_args()
     pyspy = shutil.which("py-spy")
     if not pyspy:
@@ -96,7 +100,9 @@ def main() -> int:
             d.chmod(0o755)
         bport, gport = free_port(), free_port()
         conf = nginx_conf(
-            tmp, "backend", bport,
+            tmp,
+            "backend",
+            bport,
             f"""        default_type application/json;
         location = /api/tickets/1 {{ alias {static}/ticket-1.json; }}
         location = /api/tickets {{ alias {static}/tickets.json; }}""",
@@ -105,8 +111,16 @@ def main() -> int:
         if ns.target == "gateway":
             args = ["-m", "gateway.cli", "serve", "--config", str(gateway_config(tmp, gport, bport, ns.workers))]
         else:
-            args = ["-m", f"bench.{ns.target}", "--port", str(gport), "--backend-url", f"http://127.0.0.1:{bport}/",
-                    "--workers", str(ns.workers)]
+            args = [
+                "-m",
+                f"bench.{ns.target}",
+                "--port",
+                str(gport),
+                "--backend-url",
+                f"http://127.0.0.1:{bport}/",
+                "--workers",
+                str(ns.workers),
+            ]
         gw = start_python(ns.target, args, gport, ns.workers, ROOT)
         try:
             time.sleep(1.0 + 0.5 * ns.workers)
@@ -120,8 +134,20 @@ def main() -> int:
             load.start()
             time.sleep(1)
             out = tmp / "raw.txt"
-            cmd = [pyspy, "record", "--format", "raw", "--rate", "250", "--duration", str(ns.seconds),
-                   "--output", str(out), "--pid", str(gw.workers()[0])]
+            cmd = [
+                pyspy,
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--duration",
+                str(ns.seconds),
+                "--output",
+                str(out),
+                "--pid",
+                str(gw.workers()[0]),
+            ]
             # --nonblocking (no pauses of the target) cannot unwind native frames
             cmd.append("--native" if ns.native else "--nonblocking")
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -133,7 +159,10 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"profile-{ns.target}-{ns.call}.txt").write_text(raw)
     rps = next((line for line in result.get("out", "").splitlines() if "Requests/sec" in line), "")
-    print(f"{ns.target}, {ns.workers} proc(s), WHMCS {'GetTicket' if ns.call == 'one' else 'GetTickets(25)'}: {rps.strip()}")
+    print(
+        f"{ns.target}, {ns.workers} proc(s), WHMCS {'GetTicket' if ns.call == 'one' else 'GetTickets(25)'}: "
+        f"{rps.strip()}"
+    )
     print(summarize(raw, ns.top))
     return 0
 

@@ -120,7 +120,9 @@ def ten_replies(base: c.Ticket) -> c.Ticket:
                 author=author,
             )
         )
-    return base.model_copy(update={"replies": tuple(replies), "number": str(base.id), "last_reply_at": start + timedelta(hours=9)})
+    return base.model_copy(
+        update={"replies": tuple(replies), "number": str(base.id), "last_reply_at": start + timedelta(hours=9)}
+    )
 
 
 def build_cases(mappings: MappingSet) -> dict[str, list[Case]]:
@@ -143,8 +145,12 @@ def build_cases(mappings: MappingSet) -> dict[str, list[Case]]:
         cases: list[Case] = []
         if name in ("whmcs", "keliweb"):
             get_name, list_name = ("GetTicket", "GetTickets") if name == "whmcs" else ("get-ticket", "get-tickets")
-            ib1 = Inbound(action=get_name, params={"action": "GetTicket", "ticketid": "1", "responsetype": "json"}, fmt="json")
-            ib25 = Inbound(action=list_name, params={"action": "GetTickets", "limitnum": "25", "responsetype": "json"}, fmt="json")
+            ib1 = Inbound(
+                action=get_name, params={"action": "GetTicket", "ticketid": "1", "responsetype": "json"}, fmt="json"
+            )
+            ib25 = Inbound(
+                action=list_name, params={"action": "GetTickets", "limitnum": "25", "responsetype": "json"}, fmt="json"
+            )
             spec1 = dialect.find_action(ib1)
 
             async def g1(d: Dialect = dialect, ib: Inbound = ib1) -> web.Response:
@@ -200,8 +206,10 @@ def build_cases(mappings: MappingSet) -> dict[str, list[Case]]:
             async def h1() -> web.Response:
                 return hw.json_response(hw.readydesk_list_rows(orjson.loads(single_list)))
 
-            async def gr(d: Dialect = dialect, ib: Inbound = ib1, spec: Any = spec1) -> web.Response:
-                return d.success(ib, spec, one_ticket(rich))
+            async def gr(
+                d: Dialect = dialect, ib: Inbound = ib1, spec: Any = spec1, render: Any = one_ticket
+            ) -> web.Response:
+                return d.success(ib, spec, render(rich))
 
             async def hr() -> web.Response:
                 return hw.json_response(hw.readydesk_ticket(rich))

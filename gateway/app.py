@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
 from gateway import context
 from gateway.auth import Credentials
 from gateway.backends.base import Backend
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
+from gateway.canonical import Department
 from gateway.dialects.base import Dialect, Route
 from gateway.errors import BackendError
 from gateway.limits import RateLimiter
@@ -29,6 +31,7 @@ from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
 from gateway.metrics import Metrics
 from gateway.middlewares import make_context_middleware
 from gateway.runtime import Runtime
+from gateway.server import GatewayRunner
 from gateway.service import Service
 from gateway.settings import ClientCredential, Settings, SettingsError
 from gateway.store import Store, open_store
@@ -52,6 +55,7 @@ class State:
     metrics: Metrics = field(default_factory=Metrics)
     sim_runner: web.AppRunner | None = None
     breaker: CircuitBreaker | None = None
+    sim_departments: tuple[Department, ...] | None = None  # the embedded simulator's, known exactly
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +102,7 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         state.store,
         session=state.session,
         connect_timeout=settings.backend.connect_timeout,
+        departments=state.sim_departments,
     )
     if state.breaker is None:
         state.breaker = CircuitBreaker(
@@ -150,6 +155,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 "127.0.0.1", 0, db_path=settings.data_dir / "pmp-sim.sqlite3", token=pmp_sim.DEFAULT_TOKEN
             )
             state.backend_token = pmp_sim.DEFAULT_TOKEN
+            db = state.sim_runner.app[pmp_sim.DB_KEY]
+            state.sim_departments = tuple(Department(id=i, name=n) for i, n in db.list_departments())
         else:
             state.backend_url = settings.backend.url or ""
             state.backend_token = settings.backend.token or ""
@@ -175,10 +182,27 @@ async def _start_admin(state: State, settings: Settings) -> web.AppRunner:
     admin[STATE] = state
     admin.router.add_get("/metrics", metrics)
     admin.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(admin, access_log=None)
+    runner = GatewayRunner(admin, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.metrics_port, reuse_port=True).start()
     return runner
+
+
+def shape_protocol_error(app: web.Application) -> Callable[[BaseRequest, int], web.StreamResponse | None]:
+    """For the server: a request aiohttp could not parse, answered in its path's dialect."""
+
+    def shape(request: BaseRequest, status: int) -> web.StreamResponse | None:
+        runtime = app[STATE].runtime
+        if runtime is None:
+            return None
+        path = request.path
+        candidates = sorted(runtime.dialects.values(), key=lambda d: len(d.prefix), reverse=True)
+        for dialect in candidates:
+            if dialect.claims(path):
+                return dialect.protocol_error(request.query, status)
+        return None
+
+    return shape
 
 
 def reload(app: web.Application, settings: Settings) -> None:

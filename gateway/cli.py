@@ -16,9 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.app import DEMO_CLIENT, STATE, create_app, dialect_classes, reload, zone_config
+from gateway.app import DEMO_CLIENT, STATE, create_app, dialect_classes, reload, shape_protocol_error, zone_config
 from gateway.mapping.loader import load_mappings
 from gateway.mapping.source import MappingErrors
+from gateway.server import GatewayRunner
 from gateway.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("gateway")
@@ -212,7 +213,7 @@ def _banner(settings: Settings, app: web.Application) -> None:
         d = settings.dialect(name)
         if d.enabled:
             prefix = d.prefix if d.prefix is not None else cls.default_prefix
-            lines.append(f"  {name}: {base}{prefix}")
+            lines.append(f"  {name}: {base}{prefix}{cls.example_path}")
     ident = DEMO_CLIENT if settings.embedded_backend else None
     if ident:
         lines.append(
@@ -247,7 +248,7 @@ def _serve_one(settings: Settings, config: Path | None, flags: dict[str, Any], r
 async def _serve_async(settings: Settings, config: Path | None, flags: dict[str, Any], reuse_port: bool) -> int:
     """Listen, print the banner once the port accepts, then wait for SIGTERM/SIGINT (drain) or SIGHUP (reload)."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = GatewayRunner(app, access_log=None, handle_signals=False, shape_error=shape_protocol_error(app))
     await runner.setup()
     site = web.TCPSite(
         runner,

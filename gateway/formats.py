@@ -47,7 +47,7 @@ def xml_elements(value: Mapping[str, Any], out: list[str], indent: str = "") -> 
     """Dict -> elements.  ``{"k": [a, b]}`` repeats ``<k>``; nested dicts nest."""
     for key, item in value.items():
         name = xml_name(key)
-        if isinstance(item, list):
+        if isinstance(item, list | tuple):
             for entry in item:
                 _xml_one(name, entry, out, indent)
         else:
@@ -59,7 +59,7 @@ def _xml_one(name: str, item: Any, out: list[str], indent: str) -> None:
         out.append(f"{indent}<{name}>")
         xml_elements(item, out, indent)
         out.append(f"{indent}</{name}>")
-    elif isinstance(item, list):
+    elif isinstance(item, list | tuple):
         out.append(f"{indent}<{name}>")
         for entry in item:
             _xml_one(name, entry, out, indent)
@@ -69,7 +69,7 @@ def _xml_one(name: str, item: Any, out: list[str], indent: str) -> None:
 
 
 def is_flat(value: Mapping[str, Any]) -> bool:
-    return not any(isinstance(v, Mapping | list) for v in value.values())
+    return not any(isinstance(v, Mapping | list | tuple) for v in value.values())
 
 
 def nvp_bytes(value: Mapping[str, Any]) -> bytes:

@@ -40,8 +40,8 @@ class GetTicketArgs(TicketRefArgs):
 
 
 class ListTicketsArgs(_Args):
-    offset: int = 0
-    limit: int | None = None
+    offset: int = Field(default=0, ge=0, le=10**12)
+    limit: int | None = Field(default=None, ge=0, le=10**12)
     ticket_ids: tuple[int, ...] | None = None
     number_glob: str | None = None
     id_min: int | None = None
@@ -121,8 +121,8 @@ class CustomerRefArgs(_Args):
 
 
 class ListCustomersArgs(_Args):
-    offset: int = 0
-    limit: int | None = None
+    offset: int = Field(default=0, ge=0, le=10**12)
+    limit: int | None = Field(default=None, ge=0, le=10**12)
     search: str | None = None
     active: bool | None = None
     descending: bool = False
@@ -167,8 +167,8 @@ class UpdateCustomerArgs(CustomerRefArgs):
 
 
 class ListContactsArgs(_Args):
-    offset: int = 0
-    limit: int | None = None
+    offset: int = Field(default=0, ge=0, le=10**12)
+    limit: int | None = Field(default=None, ge=0, le=10**12)
     customer_id: int | None = None
     firstname: str | None = None
     lastname: str | None = None

@@ -9,6 +9,7 @@ hands back the result types of ``gateway.operations``.  It knows no vendor.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from gateway.errors import InvalidInput, NotFound, Unsupported
 from gateway.store import Store
 
 TICKET = "ticket"
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within a 64-bit id
 Handler = Callable[[Any], Awaitable[Any]]
 
 
@@ -77,7 +79,7 @@ class Service:
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
-            if ref.ticket_number.isdigit() and int(ref.ticket_number) > 0:
+            if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
                 return int(ref.ticket_number)
             raise NotFound(TICKET, "Ticket ID Not Found")
         raise InvalidInput("Ticket ID Not Found", "ticketid")
@@ -109,10 +111,33 @@ class Service:
         page = () if args.count_only else tuple(tickets[args.offset : end])
         return ops.TicketPage(items=page, total=len(tickets), offset=args.offset)
 
+    async def _check_department(self, department_id: int) -> None:
+        if department_id <= 0:
+            raise NotFound("department", "Department ID not found")
+        if self.backend.departments_known() and department_id not in {d.id for d in await self._departments()}:
+            raise NotFound("department", "Department ID not found")
+
+    async def _check_requester(self, customer_id: int, contact_id: int) -> int:
+        """The contact a ticket of this customer is opened by (0: none); NotFound for a wrong one."""
+        if customer_id <= 0:
+            if contact_id:
+                raise NotFound("contact", "Contact ID Not Found")
+            return 0
+        await self.backend.get_customer(customer_id)
+        if contact_id:
+            contacts = await self.backend.list_contacts(customer_id)
+            if contact_id not in {ct.id for ct in contacts}:
+                raise NotFound("contact", "Contact ID Not Found")
+        return contact_id
+
     async def open_ticket(self, args: ops.OpenTicketArgs) -> c.Ticket:
         if args.created_at is not None and isinstance(args.created_at, datetime):
             if args.created_at > datetime.now(args.created_at.tzinfo):
                 raise InvalidInput("Ticket creation date cannot be in the future", "created")
+        if not args.customer_id and not (args.name.strip() and args.email.strip()):
+            raise InvalidInput("Name and email address are required if not a client", "name")
+        await self._check_department(args.department_id)
+        await self._check_requester(args.customer_id, args.contact_id)
         new = c.NewTicket(
             subject=args.subject,
             message=args.message,
@@ -140,6 +165,15 @@ class Service:
         fields = args.model_dump(
             exclude_unset=True, exclude={"ticket_id", "ticket_number", "name", "email", "flag", "created_at"}
         )
+        if args.department_id is not None:
+            await self._check_department(args.department_id)
+        if args.customer_id is not None:
+            await self._check_requester(args.customer_id, args.contact_id or 0)
+            if args.contact_id is None and args.customer_id > 0:
+                # a ticket moved to another client is that client's primary contact's
+                contacts = await self.backend.list_contacts(args.customer_id)
+                primary = next((ct for ct in contacts if ct.is_primary), contacts[0] if contacts else None)
+                fields["contact_id"] = primary.id if primary is not None else 0
         patch = c.TicketPatch(**fields)
         updated = await self.backend.update_ticket(ticket_id, patch)
         return (await self._numbered([updated]))[0]
@@ -151,6 +185,7 @@ class Service:
 
     async def add_reply(self, args: ops.AddReplyArgs) -> ops.Done:
         ticket_id = await self._resolve(args)
+        await self.backend.get_ticket(ticket_id)  # a missing ticket is "not found", before "not supported"
         if args.staff_name:
             author = c.Author(kind="staff", name=args.staff_name)
         elif args.customer_id:
@@ -166,6 +201,7 @@ class Service:
 
     async def add_note(self, args: ops.AddNoteArgs) -> ops.Done:
         ticket_id = await self._resolve(args)
+        await self.backend.get_ticket(ticket_id)
         await self.backend.add_note(ticket_id, c.NewNote(message=args.message, staff_name=args.staff_name))
         return ops.Done(id=ticket_id)
 
@@ -269,6 +305,10 @@ class Service:
         customer_id = await self._customer_id(args)
         fields = args.model_dump(exclude_unset=True, exclude={"customer_id", "email", "new_email"})
         if args.new_email is not None:
+            wanted = args.new_email.strip().casefold()
+            for other in await self.backend.list_customers():
+                if other.id != customer_id and other.email.casefold() == wanted:
+                    raise InvalidInput("Duplicate Email Address", "email")
             fields["email"] = args.new_email
         return await self.backend.update_customer(customer_id, c.CustomerPatch(**fields))
 

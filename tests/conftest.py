@@ -11,8 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.app import STATE, create_app
+from gateway.app import STATE, create_app, shape_protocol_error
 from gateway.pmp_sim import STATS_KEY, SimDB
+from gateway.server import GatewayRunner
 from gateway.settings import ClientCredential, Settings
 
 WHMCS_AUTH = {"identifier": "demo", "secret": "demo-secret"}
@@ -48,7 +49,7 @@ class Gateway:
 
 async def start_gateway(settings: Settings) -> tuple[web.AppRunner, str]:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = GatewayRunner(app, access_log=None, shape_error=shape_protocol_error(app))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -210,6 +210,9 @@ class GuardedBackend:
     async def list_departments(self) -> Sequence[Department]:
         return await self._cached(("departments",), self.inner.list_departments)
 
+    def departments_known(self) -> bool:
+        return self.inner.departments_known()
+
     def statuses(self) -> Sequence[tuple[StatusValue, str]]:
         return self.inner.statuses()
 

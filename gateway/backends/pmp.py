@@ -216,6 +216,7 @@ class PMPBackend:
         *,
         session: aiohttp.ClientSession,
         connect_timeout: float = 5.0,
+        departments: Sequence[Department] | None = None,
     ) -> None:
         self._base = base_url if base_url.endswith("/") else base_url + "/"
         self._headers = {"authtoken": token, "Accept": "application/json"}
@@ -225,6 +226,14 @@ class PMPBackend:
         self._connect_timeout = connect_timeout
         s = mappings.settings
         self._settings = s
+        configured = s.get("departments")
+        self._departments: tuple[Department, ...] | None = (
+            tuple(departments)
+            if departments
+            else tuple(Department(id=int(d["id"]), name=str(d["name"])) for d in configured)
+            if configured
+            else None
+        )
         self._attempts = max(1, int(s.get("read_attempts", 3)))
         self._backoff = float(s.get("retry_backoff_seconds", 0.2))
         self._backoff_cap = float(s.get("retry_backoff_max_seconds", 2.0))
@@ -488,14 +497,16 @@ class PMPBackend:
         return []  # the module exposes no notes
 
     async def list_departments(self) -> Sequence[Department]:
-        configured = self._settings.get("departments")
-        if configured:
-            return [Department(id=int(d["id"]), name=str(d["name"])) for d in configured]
+        if self._departments is not None:
+            return list(self._departments)
         found: dict[int, Department] = {}
         for ticket in await self.list_tickets():
             if ticket.department is not None and ticket.department.id:
                 found.setdefault(ticket.department.id, ticket.department)
         return sorted(found.values(), key=lambda d: d.id)
+
+    def departments_known(self) -> bool:
+        return self._departments is not None
 
     def statuses(self) -> Sequence[tuple[StatusValue, str]]:
         table = self._m.enums["ticket_status"].to_canonical

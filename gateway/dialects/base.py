@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import abc
 import logging
+import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
 from gateway import context
@@ -65,6 +71,7 @@ class Dialect(abc.ABC):
     # -- what a dialect supplies ------------------------------------------
 
     route_table: ClassVar[tuple[Route, ...]]
+    example_path: ClassVar[str] = ""  # what the banner shows after the prefix
     max_body: int = 1 << 20
 
     @classmethod
@@ -86,6 +93,21 @@ class Dialect(abc.ABC):
     def error(self, inbound: Inbound, exc: GatewayError) -> web.Response: ...
 
     # -- shared -------------------------------------------------------------
+
+    def format_for(self, params: Mapping[str, str]) -> str:
+        """The answer format a request asks for (dialects with several formats override)."""
+        return "json"
+
+    def claims(self, path: str) -> bool:
+        """Whether a request path belongs to this dialect (for answering requests too broken to route)."""
+        return bool(self.prefix) and (path == self.prefix or path.startswith(self.prefix + "/"))
+
+    def protocol_error(self, query: Mapping[str, str], status: int) -> web.Response:
+        """A request aiohttp could not parse, answered in this dialect's shape."""
+        inbound = Inbound(fmt=self.format_for(query))
+        if status == 413:
+            return self.error(inbound, PayloadTooLarge("Request body too large"))
+        return self.error(inbound, InvalidInput("Malformed request", "body"))
 
     def find_action(self, inbound: Inbound) -> ActionSpec:
         spec = self._actions.get(inbound.action.casefold())
@@ -119,11 +141,37 @@ class Dialect(abc.ABC):
             return self.success(inbound, spec, body)
         except GatewayError as exc:
             runtime.metrics.error(self.name, type(exc).__name__)
-            return self.error(inbound, exc)
+            response = self.error(inbound, exc)
+            if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):
+                response.force_close()  # do not read on through an upload we refused
+            return response
         except Exception:
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
             runtime.metrics.error(self.name, "InternalError")
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
+
+
+@lru_cache(maxsize=256)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.IGNORECASE)
+
+
+def reword_refusal(spec: ActionSpec | None, exc: GatewayError) -> str:
+    """A backend's refusal in the dialect's words.
+
+    An action's ``options.refused`` maps a regular expression over the backend's
+    message to the vendor's text (``This Email is already exists`` -> ``Duplicate Email
+    Address``).  Only refusals that came from the backend (an InvalidInput naming no
+    field) are reworded; what the gateway added after the backend's sentence (``(the
+    customer was not created)``) stays.
+    """
+    if spec is None or not isinstance(exc, InvalidInput) or exc.field:
+        return exc.message
+    for pattern, text in (spec.options.get("refused") or {}).items():
+        reworded, n = _pattern(str(pattern)).subn(str(text).replace("\\", "\\\\"), exc.message, count=1)
+        if n:
+            return reworded
+    return exc.message
 
 
 # ------------------------------------------------------------ request helpers
@@ -137,20 +185,35 @@ async def read_form(request: web.Request, max_bytes: int) -> dict[str, Any]:
         ctype = request.content_type
         if request.content_length is not None and request.content_length > max_bytes:
             raise PayloadTooLarge("Request body too large")
-        if ctype == "application/json":
-            body = await _read_limited(request, max_bytes)
-            params.update(_json_params(body))
-        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
-            try:
-                form = await request.post()
-            except web.HTTPRequestEntityTooLarge:
-                raise PayloadTooLarge("Request body too large") from None
-            except (ValueError, UnicodeDecodeError, AssertionError) as exc:
-                raise InvalidInput(f"Malformed request body: {type(exc).__name__}", "body") from None
-            _merge_multi(params, form)
-        else:
-            await _read_limited(request, max_bytes)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        try:
+            if encoding not in ("", "identity"):
+                params.update(await _read_encoded(request, ctype, encoding, max_bytes))
+            elif ctype == "application/json":
+                params.update(_json_params(await _read_limited(request, max_bytes)))
+            elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
+                _merge_multi(params, await request.post())
+            else:
+                await _read_limited(request, max_bytes)
+        except web.HTTPRequestEntityTooLarge:
+            raise PayloadTooLarge("Request body too large") from None
+        except _MALFORMED as exc:
+            # nothing more will be read: the connection closes after the error answer
+            request.content.feed_eof()
+            raise InvalidInput(f"Malformed request body ({type(exc).__name__})", "body") from None
     return params
+
+
+# what a body that is not what its headers say raises on the way in: a bad charset,
+# a broken compression or multipart header, a truncated upload
+_MALFORMED: tuple[type[BaseException], ...] = (
+    ValueError,
+    UnicodeDecodeError,
+    AssertionError,
+    LookupError,
+    HttpProcessingError,
+    RequestPayloadError,
+)
 
 
 def _merge_multi(params: dict[str, Any], multi: MultiDictProxy[Any] | Mapping[str, Any]) -> None:
@@ -161,6 +224,34 @@ def _merge_multi(params: dict[str, Any], multi: MultiDictProxy[Any] | Mapping[st
         params[key] = text_values[-1]
         if key.endswith("[]"):
             params[key] = text_values
+
+
+async def _read_encoded(request: web.Request, ctype: str, encoding: str, max_bytes: int) -> dict[str, Any]:
+    """A compressed body (the server does not decompress: a bomb or garbage is ours to refuse)."""
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise InvalidInput(f"Unsupported Content-Encoding: {encoding[:20]}", "body")
+    raw = await _read_limited(request, max_bytes)
+    # gzip and zlib headers are detected (32); a bare deflate stream is tried next (-15)
+    try:
+        inflater = zlib.decompressobj(47 if encoding != "deflate" else 15 + 32)
+        data = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error:
+        try:
+            inflater = zlib.decompressobj(-15)
+            data = inflater.decompress(raw, max_bytes + 1)
+        except zlib.error:
+            raise InvalidInput(f"Malformed request body (not valid {encoding})", "body") from None
+    if len(data) > max_bytes or inflater.unconsumed_tail:
+        raise PayloadTooLarge("Request body too large")
+    if ctype == "application/json":
+        return _json_params(data)
+    if ctype in ("application/x-www-form-urlencoded", ""):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("Malformed request body (not UTF-8)", "body") from None
+        return dict(parse_qsl(text, keep_blank_values=True))
+    raise InvalidInput("A compressed body must be form-encoded or JSON", "body")
 
 
 async def _read_limited(request: web.Request, max_bytes: int) -> bytes:
@@ -189,9 +280,7 @@ def _json_params(body: bytes) -> dict[str, Any]:
     for key, item in value.items():
         if isinstance(item, dict | list):
             raise InvalidInput(f"{key}: nested values are not accepted", str(key))
-        out[str(key)] = (
-            "" if item is None else (("1" if item else "0") if isinstance(item, bool) else str(item))
-        )
+        out[str(key)] = "" if item is None else (("1" if item else "0") if isinstance(item, bool) else str(item))
     return out
 
 

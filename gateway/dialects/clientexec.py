@@ -53,6 +53,7 @@ class ClientexecDialect(Dialect):
     name: ClassVar[str] = "clientexec"
     vendor: ClassVar[str] = "clientexec"
     default_prefix: ClassVar[str] = "/api"
+    example_path: ClassVar[str] = "/ticket/{id}?apikey=KEY"
     route_table: ClassVar[tuple[Route, ...]] = (
         Route("GET", "/ticket/{id}", action="GetTicket"),
         Route("GET", "/ticket", action="GetTicket"),

@@ -16,8 +16,7 @@ from aiohttp import web
 
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
-from gateway.dialects.base import Dialect, Inbound, Route, read_form
-from gateway.dialects.whmcs import reword_refusal
+from gateway.dialects.base import Dialect, Inbound, Route, read_form, reword_refusal
 from gateway.errors import (
     AuthError,
     BackendError,
@@ -59,7 +58,9 @@ class KeliwebDialect(Dialect):
     name: ClassVar[str] = "keliweb"
     vendor: ClassVar[str] = "whmcs"
     default_prefix: ClassVar[str] = "/api/v2/keliweb"
-    route_table: ClassVar[tuple[Route, ...]] = (Route("POST", "/{action}"),)
+    example_path: ClassVar[str] = "/get-ticket (Authorization: Bearer KEY)"
+    # anything else under the prefix (another method, a deeper path) is Keliweb's 404, not aiohttp's page
+    route_table: ClassVar[tuple[Route, ...]] = (Route("POST", "/{action}"), Route("*", "/{tail:.*}"))
 
     def __init__(self, settings: DialectSettings, mappings: VendorMappings) -> None:
         super().__init__(settings, mappings)

@@ -20,6 +20,7 @@ Transport only; every field is in ``mappings/readydesk/*.yaml``.  On the wire:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
@@ -55,6 +56,7 @@ class ReadyDeskDialect(Dialect):
     name: ClassVar[str] = "readydesk"
     vendor: ClassVar[str] = "readydesk"
     default_prefix: ClassVar[str] = ""
+    example_path: ClassVar[str] = "/API/default.aspx?key=KEY&action=get_tickets&tid=*"
     route_table: ClassVar[tuple[Route, ...]] = (Route("GET", PATH), Route("POST", PATH))
 
     @property
@@ -71,6 +73,13 @@ class ReadyDeskDialect(Dialect):
         inbound.params = params
         inbound.fmt = self._format(params.get("format"))
         inbound.action = str(params.get("action") or "").strip()
+
+    def format_for(self, params: Mapping[str, str]) -> str:
+        return self._format(params.get("format"))
+
+    def claims(self, path: str) -> bool:
+        rest = path[len(self.prefix):] if path.startswith(self.prefix) else None
+        return rest is not None and re.fullmatch(r"/api(/(default\.aspx)?)?", rest, re.IGNORECASE) is not None
 
     def _format(self, requested: Any) -> str:
         value = str(requested or "").strip().lower()

@@ -15,15 +15,14 @@ clients do on the wire and how it answers (reference/whmcs-api.md):
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiohttp import web
 
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
-from gateway.dialects.base import Dialect, Inbound, Route, read_form
+from gateway.dialects.base import Dialect, Inbound, Route, read_form, reword_refusal
 from gateway.errors import (
     AuthError,
     BackendAuthError,
@@ -31,7 +30,6 @@ from gateway.errors import (
     BackendTimeout,
     Forbidden,
     GatewayError,
-    InvalidInput,
     NotFound,
     PayloadTooLarge,
     UnknownAction,
@@ -44,33 +42,11 @@ XML = "application/xml"
 TEXT = "text/plain"
 
 
-@lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text, re.IGNORECASE)
-
-
-def reword_refusal(spec: ActionSpec | None, exc: GatewayError) -> str:
-    """A backend's refusal in WHMCS's words.
-
-    An action's ``options.refused`` maps a regular expression over the backend's
-    message to WHMCS's text (``This Email is already exists`` -> ``Duplicate Email
-    Address``).  Only refusals that came from the backend (an InvalidInput naming no
-    field) are reworded; what the gateway added after the backend's sentence (``(the
-    customer was not created)``) stays.
-    """
-    if spec is None or not isinstance(exc, InvalidInput) or exc.field:
-        return exc.message
-    for pattern, text in (spec.options.get("refused") or {}).items():
-        reworded, n = _pattern(str(pattern)).subn(str(text).replace("\\", "\\\\"), exc.message, count=1)
-        if n:
-            return reworded
-    return exc.message
-
-
 class WhmcsDialect(Dialect):
     name: ClassVar[str] = "whmcs"
     vendor: ClassVar[str] = "whmcs"
     default_prefix: ClassVar[str] = "/includes/api.php"
+    example_path: ClassVar[str] = " (action=..., identifier+secret)"
     route_table: ClassVar[tuple[Route, ...]] = (Route("POST", ""), Route("GET", ""))
 
     @property
@@ -83,6 +59,9 @@ class WhmcsDialect(Dialect):
         inbound.params = params
         inbound.fmt = self._format(params.get("responsetype"))
         inbound.action = str(params.get("action") or "")
+
+    def format_for(self, params: Mapping[str, str]) -> str:
+        return self._format(params.get("responsetype"))
 
     def _format(self, requested: Any) -> str:
         value = str(requested or "").strip().lower()
@@ -136,7 +115,6 @@ class WhmcsDialect(Dialect):
 
     def _respond(self, inbound: Inbound, payload: dict[str, Any], status: int) -> web.Response:
         fmt = inbound.fmt or self._format(None)
-        payload = _lists(payload)
         if fmt == "json":
             return web.Response(body=formats.json_bytes(payload), status=status, content_type=JSON)
         if fmt == "nvp" or (fmt == "legacy" and formats.is_flat(payload)):
@@ -149,15 +127,6 @@ class WhmcsDialect(Dialect):
         formats.xml_elements(payload, out)
         out.append("</whmcsapi>")
         return "\n".join(out).encode()
-
-
-def _lists(value: Any) -> Any:
-    """Tuples (a mapping's ``list`` transform) as lists, so XML repeats them and NVP sees them as nested."""
-    if isinstance(value, dict):
-        return {k: _lists(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_lists(v) for v in value]
-    return value
 
 
 DIALECT = WhmcsDialect

@@ -56,7 +56,7 @@ class _Gen:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.ns: dict[str, Any] = {"_dig": _dig, "_oget": _oget, "_strip_none": _strip_none}
+        self.ns: dict[str, Any] = {"_dig": _dig, "_oget": _oget, "_strip_none": _strip_none, "_absent": _absent}
         self.counter = itertools.count()
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
@@ -234,11 +234,13 @@ class ModelCompiler:
                 inner = f"{name}({inner})"
             return inner
 
+        # several sources (`from: [a, b]`) are absent when every one of them is
+        absent = "_absent(_v)" if isinstance(spec.get("from"), list) else "(_v is None or _v == '')"
         if default is not None:
-            return f"({chain('_v')} if (_v := {value}) is not None and _v != '' else {gen.bind(default)})"
+            return f"({gen.bind(default)} if (_v := {value}, {absent})[1] else {chain('_v')})"
         if self.ctx.direction == "parse" and names:
             # absent input stays absent: no transform turns a missing value into a present one
-            return f"(None if (_v := {value}) is None or _v == '' else {chain('_v')})"
+            return f"(None if (_v := {value}, {absent})[1] else {chain('_v')})"
         return chain(value)
 
     def _each(
@@ -303,11 +305,18 @@ class ModelCompiler:
         return self.compile(name)
 
 
+def _absent(value: Any) -> bool:
+    """None, "", or a tuple of sources that are all absent."""
+    if value is None or value == "":
+        return True
+    return isinstance(value, tuple) and all(_absent(v) for v in value)
+
+
 def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param: Any) -> tr.Fn:
     field = param if isinstance(param, str) else ",".join(map(str, param))
 
     def guarded(value: Any) -> Any:
-        if value is None or value == "":
+        if _absent(value) or (required is not None and isinstance(value, str) and not value.strip()):
             if required is not None:
                 raise InvalidInput(str(required), field)
             return default

@@ -81,9 +81,19 @@ def to_int(value: Any) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not re.fullmatch(r"[+-]?\d{1,18}", text):
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
         raise ValueError(f"not an integer: {text[:40]!r}")
     return int(text)
+
+
+MAX_OFFSET = 10**12  # past any list a backend can hold; keeps offsets inside 64 bits
+
+
+def to_uint(value: Any) -> int:
+    number = to_int(value)
+    if number < 0:
+        raise ValueError(f"negative: {number}")
+    return number
 
 
 def to_opt_int(value: Any) -> int | None:
@@ -284,12 +294,12 @@ def _html_text(value: Any) -> str:
     return re.sub(r"<br\s*/?>(\r?\n)?", "\r\n", text)
 
 
-def _list(value: Any) -> tuple[Any, ...]:
+def _list(value: Any) -> list[Any]:
     if value in (None, ""):
-        return ()
+        return []
     if isinstance(value, list | tuple):
-        return tuple(value)
-    return (value,)
+        return list(value)
+    return [value]
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -343,7 +353,10 @@ def _page_offset(value: Any) -> int:
     page_n = to_int(page) if page not in (None, "") else 1
     if page_n < 1 or size_n < 0:
         raise ValueError("page numbers start at 1")
-    return (page_n - 1) * size_n
+    offset = (page_n - 1) * size_n
+    if offset > MAX_OFFSET:
+        raise ValueError("page out of range")
+    return offset
 
 
 # -- Clientexec (seed 000): counters, elapsed times, author ids ----------------
@@ -388,6 +401,7 @@ TRANSFORMS: dict[str, Factory] = {
     "str": _simple(to_str),
     "int": _simple(to_int),
     "int?": _simple(to_opt_int),
+    "uint": _simple(to_uint),
     "bool": _simple(to_bool),
     "yn": _simple(_yn),
     "strip": _simple(lambda v: to_str(v).strip()),

@@ -547,6 +547,11 @@ class SimDB:
         """The raw ``tbltickets`` row."""
         return self._one("SELECT * FROM tbltickets WHERE ticketid = ?", (ticket_id,))
 
+    def list_departments(self) -> list[tuple[int, str]]:
+        """(id, name) of every department: what an operator of this installation would configure."""
+        rows = self._all("SELECT departmentid, name FROM tbldepartments ORDER BY departmentid")
+        return [(int(str(r["departmentid"])), str(r["name"])) for r in rows]
+
     def list_ticket_rows(self) -> list[Row]:
         """All raw ``tbltickets`` rows, by id."""
         return self._all("SELECT * FROM tbltickets ORDER BY ticketid")

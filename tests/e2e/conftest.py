@@ -19,7 +19,7 @@ import whmcspy
 from defusedxml import ElementTree
 
 from gateway.app import STATE
-from gateway.mapping import loader as mapping_loader
+from gateway.mapping.source import load_yaml as _load_yaml
 from gateway.pmp_sim import STATS_KEY
 from tests.conftest import WHMCS_AUTH, Gateway
 
@@ -40,7 +40,6 @@ NOTE_KEYS = {"noteid", "date", "message", "admin"}
 
 
 _YAML_CACHE: dict[tuple[str, int, int, str | None], Any] = {}
-_load_yaml = mapping_loader.load_yaml
 
 
 def _cached_load_yaml(path: Path, display_name: str | None = None) -> Any:
@@ -55,7 +54,7 @@ def _cached_load_yaml(path: Path, display_name: str | None = None) -> Any:
 
 @pytest.fixture(autouse=True)
 def _fast_mapping_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mapping_loader, "load_yaml", _cached_load_yaml)
+    monkeypatch.setattr("gateway.mapping.loader.load_yaml", _cached_load_yaml)
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -21,9 +21,25 @@ HOSTILE = [
     "<![CDATA[ not ]]> <script>alert(1)</script> &amp; &#13;",
     "x" * 20000,
 ]
-RD_ENCODED = {"cid", "company_name", "contact", "phone", "email", "cc_addresses", "source", "category",
-              "sub_category", "status", "priority", "escalation_level", "updated_by", "assigned_group_name",
-              "customer_group_name", "subject", "summary"}
+RD_ENCODED = {
+    "cid",
+    "company_name",
+    "contact",
+    "phone",
+    "email",
+    "cc_addresses",
+    "source",
+    "category",
+    "sub_category",
+    "status",
+    "priority",
+    "escalation_level",
+    "updated_by",
+    "assigned_group_name",
+    "customer_group_name",
+    "subject",
+    "summary",
+}
 
 
 async def whmcs(gw: Gateway, fmt: str = "json", **params: str) -> Any:

@@ -165,6 +165,8 @@ async def test_a_failed_write_is_not_retried(tmp_path: Path) -> None:
     async def backend(request: web.Request) -> web.StreamResponse:
         if request.method == "POST":
             return await _500(request)
+        if request.path == "/api/customers/1":
+            return web.json_response({"userid": "1", "company": "Acme", "active": "1"})
         return web.json_response({"status": False, "message": "No data were found"}, status=404)
 
     async with serve(fault_app(backend, seen)) as url, serve(gateway_app(url, tmp_path)) as gw:

@@ -309,7 +309,6 @@ async def test_update_client_errors(gateway: Gateway, params: dict[str, str], me
     assert writes(gateway) == before
 
 
-@pytest.mark.xfail(strict=True, reason="UpdateClient does not refuse an email another contact already uses")
 async def test_update_client_duplicate_email(gateway: Gateway) -> None:
     _, body = await gateway.whmcs("UpdateClient", clientid="2", email="john.smith@acme.example")
     assert body == {"result": "error", "message": "Duplicate Email Address"}
