@@ -131,9 +131,9 @@ class Service:
         return contact_id
 
     async def open_ticket(self, args: ops.OpenTicketArgs) -> c.Ticket:
-        if args.created_at is not None and isinstance(args.created_at, datetime):
-            if args.created_at > datetime.now(args.created_at.tzinfo):
-                raise InvalidInput("Ticket creation date cannot be in the future", "created")
+        created = args.created_at
+        if isinstance(created, datetime) and created > datetime.now(created.tzinfo):
+            raise InvalidInput("Ticket creation date cannot be in the future", "created")
         if not args.customer_id and not (args.name.strip() and args.email.strip()):
             raise InvalidInput("Name and email address are required if not a client", "name")
         await self._check_department(args.department_id)

@@ -41,7 +41,7 @@ async def test_a_deflate_json_body_is_read(gateway: Gateway) -> None:
 async def test_a_compression_bomb_is_413_and_never_inflated_whole(gateway: Gateway) -> None:
     bomb = gzip.compress(b"a" * (20 << 20))  # 20 MiB of 'a' in ~20 KiB
     before = gateway.backend_calls
-    status, text = await _post(
+    status, _ = await _post(
         gateway, bomb, {"Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip"}
     )
     assert status == 413

@@ -169,31 +169,34 @@ async def test_a_failed_write_is_not_retried(tmp_path: Path) -> None:
             return web.json_response({"userid": "1", "company": "Acme", "active": "1"})
         return web.json_response({"status": False, "message": "No data were found"}, status=404)
 
-    async with serve(fault_app(backend, seen)) as url, serve(gateway_app(url, tmp_path)) as gw:
-        async with aiohttp.ClientSession() as session:
-            data = {"action": "OpenTicket", "deptid": "1", "clientid": "1", "subject": "s", "message": "m", **WHMCS}
-            async with session.post(gw + "includes/api.php", data=data) as r:
-                body = await r.json(content_type=None)
+    data = {"action": "OpenTicket", "deptid": "1", "clientid": "1", "subject": "s", "message": "m", **WHMCS}
+    async with (
+        serve(fault_app(backend, seen)) as url,
+        serve(gateway_app(url, tmp_path)) as gw,
+        aiohttp.ClientSession() as session,
+        session.post(gw + "includes/api.php", data=data) as r,
+    ):
+        body = await r.json(content_type=None)
     assert body["result"] == "error"
     assert seen.count("POST /api/tickets") == 1, seen
 
 
 async def test_breaker_opens_and_answers_fast(tmp_path: Path) -> None:
     seen: list[str] = []
-    async with serve(fault_app(_500, seen)) as url, serve(gateway_app(url, tmp_path)) as gw:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(8):
-                async with session.post(
-                    gw + "includes/api.php", data={"action": "GetTicket", "ticketid": "1", **WHMCS}
-                ):
-                    pass
-            calls = len(seen)
-            async with session.post(
-                gw + "includes/api.php", data={"action": "GetTicket", "ticketid": "1", **WHMCS}
-            ) as r:
-                body = await r.json(content_type=None)
-            async with session.get(gw + "readyz") as r:
-                ready = r.status
+    ask = {"action": "GetTicket", "ticketid": "1", **WHMCS}
+    async with (
+        serve(fault_app(_500, seen)) as url,
+        serve(gateway_app(url, tmp_path)) as gw,
+        aiohttp.ClientSession() as session,
+    ):
+        for _ in range(8):
+            async with session.post(gw + "includes/api.php", data=ask):
+                pass
+        calls = len(seen)
+        async with session.post(gw + "includes/api.php", data=ask) as r:
+            body = await r.json(content_type=None)
+        async with session.get(gw + "readyz") as r:
+            ready = r.status
     assert "circuit breaker" in body["message"]
     assert len(seen) == calls, "an open breaker must not call the backend"
     assert ready == 503
