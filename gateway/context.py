@@ -20,6 +20,7 @@ class RequestContext:
     dialect: str = ""
     action: str = ""
     credential: str = ""
+    failed: str = ""  # the error class a dialect answered with, if any
     backend_calls: int = 0
     backend_seconds: float = 0.0
     observe: Callable[[str, int, float], None] | None = None  # backend method, status, seconds

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # label children looked up once: labels() takes a lock and builds a key per call
+        self._request_children: dict[tuple[str, str, str], Any] = {}
+        self._latency_children: dict[str, Any] = {}
+        self._backend_children: dict[tuple[str, int], Any] = {}
         self.requests = Counter(
             "gateway_requests_total",
             "Client requests",
@@ -35,6 +41,24 @@ class Metrics:
             ["vendor", "enum"],
             registry=self.registry,
         )
+
+    def request_done(self, dialect: str, action: str, result: str, seconds: float) -> None:
+        key = (dialect, action, result)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.requests.labels(dialect, action, result)
+        child.inc()
+        hist = self._latency_children.get(dialect)
+        if hist is None:
+            hist = self._latency_children[dialect] = self.latency.labels(dialect)
+        hist.observe(seconds)
+
+    def backend_call(self, method: str, status: int, seconds: float) -> None:
+        key = (method, status)
+        hist = self._backend_children.get(key)
+        if hist is None:
+            hist = self._backend_children[key] = self.backend_latency.labels(method, str(status))
+        hist.observe(seconds)
 
     def error(self, dialect: str, kind: str) -> None:
         self.errors.labels(dialect, kind).inc()

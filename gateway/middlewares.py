@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -31,8 +31,8 @@ def redact_url(path_qs: str) -> str:
 
 
 def request_id_of(request: web.Request) -> str:
-    given = request.headers.get("X-Request-ID", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    given = request.headers.get("X-Request-ID")
+    return given if given and _REQUEST_ID.match(given) else secrets.token_hex(16)
 
 
 def make_context_middleware(
@@ -43,9 +43,7 @@ def make_context_middleware(
         started = time.monotonic()
         m = metrics()
         ctx = context.RequestContext(
-            request_id=request_id_of(request),
-            deadline=started + timeout(),
-            observe=lambda method, status, seconds: m.backend_latency.labels(method, str(status)).observe(seconds),
+            request_id=request_id_of(request), deadline=started + timeout(), observe=m.backend_call
         )
         token = context.begin(ctx)
         status = 500
@@ -70,9 +68,8 @@ def make_context_middleware(
             elapsed = time.monotonic() - started
             context.end(token)
             if ctx.dialect:
-                result = "success" if status < 400 else "error"
-                m.requests.labels(ctx.dialect, ctx.action or "-", result).inc()
-                m.latency.labels(ctx.dialect).observe(elapsed)
+                result = "error" if ctx.failed or status >= 400 else "success"
+                m.request_done(ctx.dialect, ctx.action or "-", result, elapsed)
             if access_log and request.path not in ("/healthz", "/metrics"):
                 _write_access(request, ctx, status, elapsed)
 

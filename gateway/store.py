@@ -56,11 +56,24 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
+        self._empty: bool | None = None  # the links table's emptiness as last seen ...
+        self._seen_version = -1  # ... at this PRAGMA data_version (other connections' commits bump it)
+
+    def _no_links(self) -> bool:
+        """True while the links table is empty; re-checked only when some connection changed the file."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version or self._empty is None:
+            self._empty = self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM links)").fetchone()[0] == 1
+            self._seen_version = version
+        return self._empty
 
     async def numbers_for(self, kind: str, backend_ids: Iterable[int]) -> dict[int, str]:
         ids = list(backend_ids)
         if not ids:
             return {}
+        with self._lock:
+            if self._no_links():
+                return {}
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
@@ -82,6 +95,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO links (kind, number, backend_id) VALUES (?, ?, ?)",
                 (kind, number, backend_id),
             )
+            self._empty = False  # our own writes do not change data_version
 
     async def claim(self, kind: str, backend_id: int) -> bool:
         with self._lock:

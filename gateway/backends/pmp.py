@@ -64,11 +64,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from pydantic import ValidationError
 
 from gateway.backends import http
@@ -116,6 +116,7 @@ _SPACE = re.compile(r"\s+")
 _DATA_ERRORS = (ValueError, TypeError, KeyError, DateFormatError, ValidationError)
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- answers
@@ -243,6 +244,8 @@ class PMPBackend:
         self._contacts_cache: TTLCache[int, tuple[Contact, ...]] | None = (
             TTLCache(maxsize=4096, ttl=ttl) if ttl > 0 else None
         )
+        # path -> (the body last answered, what it converted to); see _read_memo
+        self._memo: LRUCache[str, tuple[bytes, Any]] = LRUCache(maxsize=int(s.get("read_memo_size", 1024)))
         self._locks = {"ticket": asyncio.Lock(), "customer": asyncio.Lock(), "contact": asyncio.Lock()}
         countries = s.get("countries") or {}
         self._country_iso = {str(k): str(v).upper() for k, v in countries.items()}
@@ -285,6 +288,25 @@ class PMPBackend:
 
     async def _read(self, path: str) -> Any:
         """GET with retries; the JSON answer, or a _Refused for a ``status: false`` one."""
+        return self._interpret(await self._fetch(path))
+
+    async def _read_memo(self, path: str, convert: Callable[[Any], T]) -> T:
+        """A read whose conversion is reused while the backend answers the very same bytes.
+
+        Polling clients read mostly unchanged records: comparing the body (a memcmp) is far
+        cheaper than decoding and mapping it again.  Canonical records are immutable."""
+        reply = await self._fetch(path)
+        hit = self._memo.get(path)
+        if hit is not None and reply.status == 200 and hit[0] == reply.body:
+            value: T = hit[1]
+            return value
+        value = convert(self._interpret(reply))
+        if reply.status == 200:
+            self._memo[path] = (reply.body, value)
+        return value
+
+    async def _fetch(self, path: str) -> http.Reply:
+        """GET with retries on connection errors and 429/502/503/504, within the deadline."""
         tries = 0
         while True:
             try:
@@ -302,7 +324,7 @@ class PMPBackend:
                 wait = asked if asked is not None else self._backoff_for(tries)
                 if tries < self._attempts and await http.pause(wait):
                     continue
-            return self._interpret(reply)
+            return reply
 
     def _backoff_for(self, tries: int) -> float:
         return http.backoff(tries - 1, self._backoff, self._backoff_cap)
@@ -360,7 +382,9 @@ class PMPBackend:
 
     async def _rows(self, path: str) -> list[Row]:
         """A list route: its rows, [] for ``No data were found``."""
-        data = await self._read(path)
+        return self._rows_of(await self._read(path))
+
+    def _rows_of(self, data: Any) -> list[Row]:
         if isinstance(data, _Refused):
             if data.status == 404:
                 return []
@@ -371,7 +395,9 @@ class PMPBackend:
 
     async def _row(self, path: str, kind: str, missing: str, id_key: str) -> Row:
         """A single-record route: its row, NotFound for a 404."""
-        data = await self._read(path)
+        return self._row_of(await self._read(path), kind, missing, id_key)
+
+    def _row_of(self, data: Any, kind: str, missing: str, id_key: str) -> Row:
         if isinstance(data, _Refused):
             if data.status == 404:
                 raise NotFound(kind, missing)
@@ -411,10 +437,13 @@ class PMPBackend:
     async def get_ticket(self, ticket_id: int) -> Ticket:
         if ticket_id <= 0:
             raise NotFound("ticket", "Ticket ID Not Found")
-        return self._ticket(await self._ticket_row(ticket_id))
+        return await self._read_memo(
+            f"api/tickets/{ticket_id}",
+            lambda data: self._ticket(self._row_of(data, "ticket", "Ticket ID Not Found", "ticketid")),
+        )
 
     async def list_tickets(self) -> Sequence[Ticket]:
-        return [self._ticket(row) for row in await self._rows("api/tickets")]
+        return await self._read_memo("api/tickets", lambda data: [self._ticket(row) for row in self._rows_of(data)])
 
     async def open_ticket(self, new: NewTicket) -> Ticket:
         if new.customer_id and not new.contact_id:

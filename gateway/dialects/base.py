@@ -140,12 +140,14 @@ class Dialect(abc.ABC):
             body = spec.result(result) if spec.result is not None else {}
             return self.success(inbound, spec, body)
         except GatewayError as exc:
-            runtime.metrics.error(self.name, type(exc).__name__)
+            ctx.failed = type(exc).__name__
+            runtime.metrics.error(self.name, ctx.failed)
             response = self.error(inbound, exc)
             if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):
                 response.force_close()  # do not read on through an upload we refused
             return response
         except Exception:
+            ctx.failed = "InternalError"
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
             runtime.metrics.error(self.name, "InternalError")
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))

