@@ -11,7 +11,9 @@ translation of the same payload (``bench/handwritten.py``):
   message, so a canonical Ticket with ten replies is built directly and
   rendered (result mapping + envelope + JSON + ``web.Response``);
 * ``GetTickets, 25``: a list of 25 rows -> the client's page of 25, end to end;
-* ``PMP row parse``: one row's bytes -> canonical Ticket (part of the first).
+* ``PMP row parse``: one row's bytes -> canonical Ticket (part of the first);
+* the "changed" rows: the same, with the adapter's memo of unchanged answers
+  defeated, so every answer is decoded and mapped from scratch.
 
 The backend is a :class:`gateway.backends.pmp.PMPBackend` whose transport
 answers pre-encoded bytes (like ``gateway translate``'s replay, without
@@ -54,12 +56,15 @@ VOLATILE = {"timestamp", "elapsed", "time_elapsed_in_minutes"}
 class ReplayPMP(PMPBackend):
     """The real adapter; its transport answers fixed bytes (no network, no re-encoding)."""
 
-    def __init__(self, mappings: MappingSet, one: bytes, many: bytes) -> None:
+    def __init__(self, mappings: MappingSet, one: bytes, many: bytes, cold: bool = False) -> None:
         super().__init__("http://replay.invalid/", "x", mappings["pmp"], MemoryStore(), session=None)  # type: ignore[arg-type]
         self._one = http.Reply(200, {"Content-Type": "application/json"}, one)
         self._many = http.Reply(200, {"Content-Type": "application/json"}, many)
+        self.cold = cold
 
     async def _exchange(self, method: str, path: str, **kw: Any) -> http.Reply:
+        if self.cold:
+            self._memo.clear()  # as if the backend's answer had changed: decode and map it again
         return self._many if path.rstrip("/") == "api/tickets" else self._one
 
 
@@ -125,12 +130,12 @@ def ten_replies(base: c.Ticket) -> c.Ticket:
     )
 
 
-def build_cases(mappings: MappingSet) -> dict[str, list[Case]]:
+def build_cases(mappings: MappingSet, cold: bool = False) -> dict[str, list[Case]]:
     one, many = payload.ticket_bytes(), payload.list_bytes(25)
     single_list = orjson.dumps([payload.ticket_row(1)])
-    backend = ReplayPMP(mappings, one, many)
+    backend = ReplayPMP(mappings, one, many, cold)
     service = Service(backend, MemoryStore())
-    rd_backend = ReplayPMP(mappings, one, single_list)
+    rd_backend = ReplayPMP(mappings, one, single_list, cold)
     rd_service = Service(rd_backend, MemoryStore())
     settings = Settings()
     parsed = backend._parse("ticket", orjson.loads(one), c.Ticket)
@@ -222,10 +227,16 @@ def build_cases(mappings: MappingSet) -> dict[str, list[Case]]:
 
         else:
             continue
-        cases.append(Case("GetTicket (row -> bytes)", g1, h1))
-        cases.append(Case("ticket, 10 replies (render)", gr, hr))
-        cases.append(Case("GetTickets, 25 (rows -> bytes)", g25, h25))
+        if cold:
+            cases.append(Case("GetTicket, changed row (row -> bytes)", g1, h1))
+            cases.append(Case("GetTickets, 25 changed (rows -> bytes)", g25, h25))
+        else:
+            cases.append(Case("GetTicket (row -> bytes)", g1, h1))
+            cases.append(Case("ticket, 10 replies (render)", gr, hr))
+            cases.append(Case("GetTickets, 25 (rows -> bytes)", g25, h25))
         out[name] = cases
+    if cold:
+        return out
 
     async def parse() -> Any:
         return backend._parse("ticket", orjson.loads(one), c.Ticket)
@@ -266,7 +277,11 @@ async def _check(name: str, case: Case) -> str | None:
 
 async def run(quick: bool = False) -> tuple[list[Row], list[str]]:
     mappings = load_mappings(None, zone_config(Settings()))
+    # warm: the backend answers what it answered before (the adapter reuses its mapping);
+    # cold: every answer is new, decoded and mapped from scratch
     cases = build_cases(mappings)
+    for name, items in build_cases(mappings, cold=True).items():
+        cases[name] = [*cases.get(name, []), *items]
     budget, repeats = (0.05, 5) if quick else (0.2, 7)
     rows: list[Row] = []
     problems: list[str] = []

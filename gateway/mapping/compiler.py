@@ -309,7 +309,7 @@ def _absent(value: Any) -> bool:
     """None, "", or a tuple of sources that are all absent."""
     if value is None or value == "":
         return True
-    return isinstance(value, tuple) and all(_absent(v) for v in value)
+    return type(value) is tuple and all(v is None or v == "" for v in value)
 
 
 def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param: Any) -> tr.Fn:

@@ -62,6 +62,8 @@ def _need(arg: str | None, name: str) -> str:
 
 
 def to_str(value: Any) -> str:
+    if type(value) is str:  # the common case first: vendors send strings
+        return value
     if value is None:
         return ""
     if value is True:
@@ -73,7 +75,12 @@ def to_str(value: Any) -> str:
     return str(value)
 
 
+_INT = re.compile(r"[+-]?[0-9]{1,18}")
+
+
 def to_int(value: Any) -> int:
+    if type(value) is str and value.isdigit() and value.isascii() and len(value) <= 18:
+        return int(value)  # the common case: a plain id in a string
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
@@ -81,7 +88,7 @@ def to_int(value: Any) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+    if not _INT.fullmatch(text):
         raise ValueError(f"not an integer: {text[:40]!r}")
     return int(text)
 
