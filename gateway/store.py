@@ -58,13 +58,20 @@ class SQLiteStore:
             self._db.executescript(_SCHEMA)
         self._empty: bool | None = None  # the links table's emptiness as last seen ...
         self._seen_version = -1  # ... at this PRAGMA data_version (other connections' commits bump it)
+        self._checked_at = 0.0
 
     def _no_links(self) -> bool:
-        """True while the links table is empty; re-checked only when some connection changed the file."""
+        """True while the links table is empty.  Most installations have no links at all, and
+        this sits on every read: emptiness is re-checked at most once a second (and when
+        another connection changed the file), so a link made by another process shows within it."""
+        now = time.monotonic()
+        if self._empty and now - self._checked_at < 1.0:
+            return True
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._seen_version or self._empty is None:
             self._empty = self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM links)").fetchone()[0] == 1
             self._seen_version = version
+        self._checked_at = now
         return self._empty
 
     async def numbers_for(self, kind: str, backend_ids: Iterable[int]) -> dict[int, str]:
