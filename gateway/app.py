@@ -103,6 +103,7 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         session=state.session,
         connect_timeout=settings.backend.connect_timeout,
         departments=state.sim_departments,
+        retries=settings.backend.retries,
     )
     if state.breaker is None:
         state.breaker = CircuitBreaker(

@@ -133,9 +133,7 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
         ident = str(_first_id(document))
         params = {"ticketid": ident, "ticket": ident, "clientid": ident, "tid": ident}
         params.update(_params(ns.params or ""))
-        inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or "")
-        if not inbound.fmt and hasattr(dialect, "_format"):
-            inbound.fmt = dialect._format(None)
+        inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or dialect.format_for({}))
         return await _run(dialect, Service(backend, MemoryStore()), inbound)
     return await _record(dialect, mappings, ns, _params(raw))
 

@@ -218,6 +218,7 @@ class PMPBackend:
         session: aiohttp.ClientSession,
         connect_timeout: float = 5.0,
         departments: Sequence[Department] | None = None,
+        retries: int | None = None,
     ) -> None:
         self._base = base_url if base_url.endswith("/") else base_url + "/"
         self._headers = {"authtoken": token, "Accept": "application/json"}
@@ -235,7 +236,7 @@ class PMPBackend:
             if configured
             else None
         )
-        self._attempts = max(1, int(s.get("read_attempts", 3)))
+        self._attempts = max(1, retries + 1 if retries is not None else int(s.get("read_attempts", 3)))
         self._backoff = float(s.get("retry_backoff_seconds", 0.2))
         self._backoff_cap = float(s.get("retry_backoff_max_seconds", 2.0))
         self._find_reserve = float(s.get("find_reserve_seconds", 2.0))
