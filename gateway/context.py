@@ -18,7 +18,8 @@ class RequestContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     deadline: float = field(default_factory=lambda: time.monotonic() + 30.0)
     dialect: str = ""
-    action: str = ""
+    action: str = ""  # the mapped action's name: a bounded set, safe as a metric label
+    requested: str = ""  # the action as the client wrote it (logged, truncated)
     credential: str = ""
     failed: str = ""  # the error class a dialect answered with, if any
     backend_calls: int = 0

@@ -84,7 +84,7 @@ def _write_access(request: web.Request, ctx: context.RequestContext, status: int
         "method": request.method,
         "path": redact_url(request.path_qs),
         "dialect": ctx.dialect or None,
-        "action": ctx.action or None,
+        "action": ctx.action or ctx.requested or None,
         "client": ctx.credential or None,
         "status": status,
         "backend_calls": ctx.backend_calls,

@@ -127,7 +127,7 @@ class Dialect(abc.ABC):
         ctx.dialect = self.name
         try:
             await self.read(request, route, inbound)
-            ctx.action = inbound.action
+            ctx.requested = inbound.action[:64]
             principal = self.authenticate(request, inbound, runtime.credentials)
             ctx.credential = principal.identifier
             spec = self.find_action(inbound)
