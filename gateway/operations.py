@@ -15,6 +15,7 @@ from gateway.canonical import (
     Contact,
     Customer,
     Department,
+    NewCustomer,
     Note,
     PriorityValue,
     StatusValue,
@@ -126,25 +127,6 @@ class ListCustomersArgs(_Args):
     search: str | None = None
     active: bool | None = None
     descending: bool = False
-
-
-class AddCustomerArgs(_Args):
-    firstname: str
-    lastname: str
-    email: str
-    company: str = ""
-    phone: str = ""
-    address1: str = ""
-    address2: str = ""
-    city: str = ""
-    state: str = ""
-    postcode: str = ""
-    country: str = ""
-    website: str = ""
-    vat: str = ""
-    language: str = ""
-    currency: int = 0
-    password: str = ""
 
 
 class UpdateCustomerArgs(CustomerRefArgs):
@@ -316,7 +298,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("ticket_counts", NoArgs, False),
         Operation("list_customers", ListCustomersArgs, False),
         Operation("get_customer", CustomerRefArgs, False),
-        Operation("add_customer", AddCustomerArgs, True),
+        Operation("add_customer", NewCustomer, True),  # the canonical record as it is
         Operation("update_customer", UpdateCustomerArgs, True),
         Operation("delete_customer", CustomerRefArgs, True),
         Operation("list_contacts", ListContactsArgs, False),

@@ -294,12 +294,12 @@ class Service:
     async def get_customer(self, args: ops.CustomerRefArgs) -> c.Customer:
         return await self.backend.get_customer(await self._customer_id(args, "Client Not Found"))
 
-    async def add_customer(self, args: ops.AddCustomerArgs) -> c.Customer:
+    async def add_customer(self, args: c.NewCustomer) -> c.Customer:
         email = args.email.strip().casefold()
         for existing in await self.backend.list_customers():
             if existing.email.casefold() == email:
                 raise InvalidInput("A user already exists with that email address", "email")
-        return await self.backend.add_customer(c.NewCustomer(**args.model_dump()))
+        return await self.backend.add_customer(args)
 
     async def update_customer(self, args: ops.UpdateCustomerArgs) -> c.Customer:
         customer_id = await self._customer_id(args)

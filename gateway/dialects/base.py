@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import re
 import zlib
 from collections.abc import Callable, Mapping
@@ -29,7 +30,21 @@ from multidict import MultiDictProxy
 
 from gateway import context
 from gateway.auth import Credentials, Principal, authorize
-from gateway.errors import GatewayError, InternalError, InvalidInput, PayloadTooLarge, UnknownAction, Unsupported
+from gateway.errors import (
+    AuthError,
+    BackendAuthError,
+    BackendError,
+    BackendTimeout,
+    Forbidden,
+    GatewayError,
+    InternalError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnknownAction,
+    Unsupported,
+)
 from gateway.mapping.loader import ActionSpec, VendorMappings
 from gateway.service import build_args
 from gateway.settings import DialectSettings
@@ -67,6 +82,7 @@ class Dialect(abc.ABC):
         self.mappings = mappings
         self.prefix = (settings.prefix if settings.prefix is not None else self.default_prefix).rstrip("/")
         self._actions = {name.casefold(): spec for name, spec in mappings.actions.items()}
+        self._texts: Mapping[str, Any] = dict(mappings.settings.get("errors") or {})
 
     # -- what a dialect supplies ------------------------------------------
 
@@ -108,6 +124,19 @@ class Dialect(abc.ABC):
         if status == 413:
             return self.error(inbound, PayloadTooLarge("Request body too large"))
         return self.error(inbound, InvalidInput("Malformed request", "body"))
+
+    def error_text(self, inbound: Inbound, exc: GatewayError) -> str:
+        """What a client is told: the mapping's ``settings.errors`` texts, an action's
+        ``options.not_found``, a backend refusal in the vendor's words, else the error's own."""
+        texts = self._texts
+        if isinstance(exc, NotFound):
+            spec = self._actions.get(inbound.action.casefold())
+            per_action = (spec.options.get("not_found") or {}) if spec else {}
+            return str(per_action.get(exc.kind) or (texts.get("not_found") or {}).get(exc.kind) or exc.message)
+        if isinstance(exc, InvalidInput):
+            return reword_refusal(self._actions.get(inbound.action.casefold()), exc)
+        key = next((k for cls, k in _TEXT_KEYS if isinstance(exc, cls)), None)
+        return str(texts.get(key, exc.message)) if key else exc.message
 
     def find_action(self, inbound: Inbound) -> ActionSpec:
         spec = self._actions.get(inbound.action.casefold())
@@ -151,6 +180,40 @@ class Dialect(abc.ABC):
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
             runtime.metrics.error(self.name, "InternalError")
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
+
+
+# the key of settings.errors that words each error; the others carry their own message
+_TEXT_KEYS: tuple[tuple[type[GatewayError], str], ...] = (
+    (AuthError, "auth"),
+    (UnknownAction, "unknown_action"),
+    (PayloadTooLarge, "too_large"),
+    (RateLimited, "rate_limited"),
+    (BackendTimeout, "timeout"),
+    (BackendAuthError, "backend_auth"),
+)
+
+# INTERFACE's error table for the dialects that speak HTTP statuses (Keliweb, Clientexec)
+REST_STATUS: tuple[tuple[type[GatewayError], int], ...] = (
+    (AuthError, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (UnknownAction, 404),
+    (InvalidInput, 422),
+    (Unsupported, 501),
+    (RateLimited, 429),
+    (PayloadTooLarge, 413),
+    (BackendTimeout, 504),
+    (BackendError, 503),
+)
+
+
+def rest_status(exc: GatewayError) -> int:
+    return next((code for cls, code in REST_STATUS if isinstance(exc, cls)), 500)
+
+
+def retry_after(exc: GatewayError) -> dict[str, str]:
+    """The ``Retry-After`` header a rate-limited answer carries."""
+    return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if isinstance(exc, RateLimited) else {}
 
 
 @lru_cache(maxsize=256)

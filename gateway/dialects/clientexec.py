@@ -15,7 +15,6 @@ Transport only; every field is in ``mappings/clientexec/*.yaml``.
 from __future__ import annotations
 
 import contextvars
-import math
 import time
 from typing import Any, ClassVar
 
@@ -23,21 +22,9 @@ from aiohttp import web
 
 from gateway import formats
 from gateway.auth import Credentials, Principal
-from gateway.dialects.base import Dialect, Inbound, Route, read_form
+from gateway.dialects.base import Dialect, Inbound, Route, read_form, rest_status, retry_after
 from gateway.errors import (
-    AuthError,
-    BackendAuthError,
-    BackendError,
-    BackendTimeout,
-    Forbidden,
     GatewayError,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    UnknownAction,
-    Unsupported,
-    WriteOutcomeUnknown,
 )
 from gateway.mapping.loader import ActionSpec
 from gateway.mapping.transforms import to_int
@@ -94,42 +81,10 @@ class ClientexecDialect(Dialect):
         return web.Response(body=formats.json_bytes(payload), status=200, content_type=JSON)
 
     def error(self, inbound: Inbound, exc: GatewayError) -> web.Response:
-        status, message = self._error_text(exc)
-        headers = {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        payload = {"error": True, "message": message}
+        payload = {"error": True, "message": self.error_text(inbound, exc)}
         return web.Response(
-            body=formats.json_bytes(payload), status=status, content_type=JSON, headers=headers
+            body=formats.json_bytes(payload), status=rest_status(exc), content_type=JSON, headers=retry_after(exc)
         )
-
-    def _error_text(self, exc: GatewayError) -> tuple[int, str]:
-        texts: dict[str, Any] = dict(self.mappings.settings.get("errors") or {})
-        if isinstance(exc, AuthError):
-            return 401, str(texts.get("auth", "Invalid or missing application key"))
-        if isinstance(exc, Forbidden):
-            return 403, exc.message
-        if isinstance(exc, UnknownAction):
-            return 404, str(texts.get("unknown_action", "Unknown API call"))
-        if isinstance(exc, NotFound):
-            return 404, str((texts.get("not_found") or {}).get(exc.kind) or exc.message)
-        if isinstance(exc, InvalidInput):
-            return 422, exc.message
-        if isinstance(exc, Unsupported):
-            return 501, exc.message
-        if isinstance(exc, RateLimited):
-            return 429, exc.message
-        if isinstance(exc, PayloadTooLarge):
-            return 413, str(texts.get("too_large", "Request body too large"))
-        if isinstance(exc, BackendTimeout):
-            return 504, str(texts.get("timeout", "The backend did not answer in time"))
-        if isinstance(exc, WriteOutcomeUnknown):
-            return 503, exc.message
-        if isinstance(exc, BackendAuthError):
-            return 503, str(texts.get("backend_auth", "The backend is unavailable"))
-        if isinstance(exc, BackendError):
-            return 503, str(texts.get("unavailable", "The backend is unavailable"))
-        return 400, exc.message
 
     @staticmethod
     def _elapsed() -> str:

@@ -16,38 +16,15 @@ from aiohttp import web
 
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
-from gateway.dialects.base import Dialect, Inbound, Route, read_form, reword_refusal
+from gateway.dialects.base import Dialect, Inbound, Route, read_form, rest_status, retry_after
 from gateway.errors import (
     AuthError,
-    BackendError,
-    BackendTimeout,
-    Forbidden,
     GatewayError,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    UnknownAction,
-    Unsupported,
 )
 from gateway.mapping.loader import ActionSpec, VendorMappings
 from gateway.settings import DialectSettings
 
 _KEBAB = re.compile(r"(?<!^)(?=[A-Z])")
-
-_STATUS: tuple[tuple[type[GatewayError], int], ...] = (
-    (AuthError, 401),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (UnknownAction, 404),
-    (InvalidInput, 422),
-    (Unsupported, 501),
-    (RateLimited, 429),
-    (PayloadTooLarge, 413),
-    (BackendTimeout, 504),
-    (BackendError, 503),
-)
-
 
 def kebab(action: str) -> str:
     """GetTicket -> get-ticket, GetClientsDetails -> get-clients-details."""
@@ -66,7 +43,6 @@ class KeliwebDialect(Dialect):
         super().__init__(settings, mappings)
         # the kebab-case name is the only one Keliweb serves
         self._actions = {kebab(name): spec for name, spec in mappings.actions.items()}
-        self._texts: dict[str, Any] = dict(mappings.settings.get("errors") or {})
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
         inbound.fmt = "json"
@@ -86,26 +62,11 @@ class KeliwebDialect(Dialect):
         return web.Response(body=formats.json_bytes(payload), content_type="application/json")
 
     def error(self, inbound: Inbound, exc: GatewayError) -> web.Response:
-        status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
-        message = exc.message
-        if isinstance(exc, AuthError):
-            message = "Unauthenticated."
-        elif isinstance(exc, NotFound):
-            spec = self._actions.get(inbound.action)
-            per_action = (spec.options.get("not_found") or {}) if spec else {}
-            message = str(per_action.get(exc.kind) or (self._texts.get("not_found") or {}).get(exc.kind) or message)
-        elif isinstance(exc, BackendTimeout):
-            message = str(self._texts.get("timeout", message))
-        elif isinstance(exc, InvalidInput):
-            message = reword_refusal(self._actions.get(inbound.action), exc)
-        headers = {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         return web.Response(
-            body=formats.json_bytes({"result": "error", "message": message}),
-            status=status,
+            body=formats.json_bytes({"result": "error", "message": self.error_text(inbound, exc)}),
+            status=rest_status(exc),
             content_type="application/json",
-            headers=headers,
+            headers=retry_after(exc),
         )
 
 

@@ -31,17 +31,8 @@ from gateway import formats
 from gateway.auth import Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form
 from gateway.errors import (
-    AuthError,
-    BackendAuthError,
-    BackendError,
-    BackendTimeout,
-    Forbidden,
     GatewayError,
-    NotFound,
     PayloadTooLarge,
-    RateLimited,
-    UnknownAction,
-    WriteOutcomeUnknown,
 )
 from gateway.mapping.loader import ActionSpec
 from gateway.mapping.transforms import to_bool
@@ -101,37 +92,14 @@ class ReadyDeskDialect(Dialect):
         return self._records(inbound.fmt, list(body.get("tickets") or ()))
 
     def error(self, inbound: Inbound, exc: GatewayError) -> web.Response:
-        status, message = self._error_text(exc)
+        status = 413 if isinstance(exc, PayloadTooLarge) else 200
+        message = self.error_text(inbound, exc)
         fmt = inbound.fmt or self._format(None)
         if fmt == "json":
             return _json({"error": message}, status)
         if fmt == "url":
             return _text(f"error={quote_plus(message)}", status)
         return _xml(f"{XML_DECL}\n<error>{formats.xml_text(message)}</error>", status)
-
-    def _error_text(self, exc: GatewayError) -> tuple[int, str]:
-        texts = self.texts
-        if isinstance(exc, PayloadTooLarge):
-            return 413, str(texts.get("too_large", exc.message))
-        if isinstance(exc, AuthError):
-            return 200, str(texts.get("auth", exc.message))
-        if isinstance(exc, UnknownAction):
-            return 200, str(texts.get("unknown_action", exc.message))
-        if isinstance(exc, Forbidden):
-            return 200, exc.message or str(texts.get("forbidden", "Access denied"))
-        if isinstance(exc, RateLimited):
-            return 200, str(texts.get("rate_limited", exc.message))
-        if isinstance(exc, NotFound):
-            return 200, str((texts.get("not_found") or {}).get(exc.kind) or exc.message)
-        if isinstance(exc, BackendTimeout):
-            return 200, str(texts.get("timeout", exc.message))
-        if isinstance(exc, WriteOutcomeUnknown):
-            return 200, exc.message
-        if isinstance(exc, BackendAuthError):
-            return 200, str(texts.get("backend_auth", exc.message))
-        if isinstance(exc, BackendError):
-            return 200, exc.message or str(texts.get("unavailable", "The backend is unavailable"))
-        return 200, exc.message
 
     def _count(self, fmt: str, count: int) -> web.Response:
         if fmt == "json":

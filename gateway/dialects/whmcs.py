@@ -22,18 +22,12 @@ from aiohttp import web
 
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
-from gateway.dialects.base import Dialect, Inbound, Route, read_form, reword_refusal
+from gateway.dialects.base import Dialect, Inbound, Route, read_form
 from gateway.errors import (
     AuthError,
-    BackendAuthError,
-    BackendError,
-    BackendTimeout,
     Forbidden,
     GatewayError,
-    NotFound,
     PayloadTooLarge,
-    UnknownAction,
-    WriteOutcomeUnknown,
 )
 from gateway.mapping.loader import ActionSpec
 
@@ -85,33 +79,8 @@ class WhmcsDialect(Dialect):
         return self._respond(inbound, payload, 200)
 
     def error(self, inbound: Inbound, exc: GatewayError) -> web.Response:
-        status, message = self._error_text(inbound, exc)
-        return self._respond(inbound, {"result": "error", "message": message}, status)
-
-    def _error_text(self, inbound: Inbound, exc: GatewayError) -> tuple[int, str]:
-        texts: dict[str, Any] = dict(self.mappings.settings.get("errors") or {})
-        if isinstance(exc, AuthError):
-            return 403, AUTH_FAILED
-        if isinstance(exc, Forbidden):
-            return 403, exc.message
-        if isinstance(exc, PayloadTooLarge):
-            return 413, str(texts.get("too_large", "Request body too large"))
-        if isinstance(exc, UnknownAction):
-            return 200, "Command Not Found"
-        if isinstance(exc, NotFound):
-            spec = self._actions.get(inbound.action.casefold())
-            per_action = (spec.options.get("not_found") or {}) if spec else {}
-            defaults = texts.get("not_found") or {}
-            return 200, str(per_action.get(exc.kind) or defaults.get(exc.kind) or exc.message)
-        if isinstance(exc, BackendTimeout):
-            return 200, str(texts.get("timeout", "The backend did not answer in time (timed out)"))
-        if isinstance(exc, WriteOutcomeUnknown):
-            return 200, exc.message
-        if isinstance(exc, BackendAuthError):
-            return 200, str(texts.get("backend_auth", "The backend is unavailable: it refused the gateway"))
-        if isinstance(exc, BackendError):
-            return 200, exc.message or str(texts.get("unavailable", "The backend is unavailable"))
-        return 200, reword_refusal(self._actions.get(inbound.action.casefold()), exc)
+        status = 403 if isinstance(exc, AuthError | Forbidden) else 413 if isinstance(exc, PayloadTooLarge) else 200
+        return self._respond(inbound, {"result": "error", "message": self.error_text(inbound, exc)}, status)
 
     def _respond(self, inbound: Inbound, payload: dict[str, Any], status: int) -> web.Response:
         fmt = inbound.fmt or self._format(None)
