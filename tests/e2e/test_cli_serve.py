@@ -130,3 +130,33 @@ def test_access_log_redacts_secrets_in_urls(tmp_path: Path, via_env: bool) -> No
     out = proc.stdout.read() if proc.stdout else ""
     assert "ops-secret" not in out
     assert "[redacted]" in out
+
+
+def test_tls_workers_and_admin_metrics_port(tmp_path: Path) -> None:
+    """What an operator turns on for clients that hard-code https, and for more cores."""
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    admin = _free_port()
+    proc, port = _start(
+        tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), "--workers", "2", "--metrics-port", str(admin)
+    )
+    try:
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        data = urlencode({**AUTH, "responsetype": "json", "action": "GetTicket", "ticketid": "1"}).encode()
+        for _ in range(6):  # spread over both workers
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/includes/api.php", data=data, timeout=10,
+                                        context=ctx) as resp:
+                assert json.loads(resp.read())["ticketid"] == "1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as resp:
+            assert b"gateway_requests_total" in resp.read()
+    finally:
+        assert _stop(proc) == 0
