@@ -8,7 +8,6 @@ per-request objects sit in one :class:`Runtime` that a reload swaps whole.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +18,6 @@ import aiohttp
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from gateway import context
 from gateway.auth import Credentials
 from gateway.backends.base import Backend
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
@@ -56,7 +54,6 @@ class State:
     sim_runner: web.AppRunner | None = None
     breaker: CircuitBreaker | None = None
     sim_departments: tuple[Department, ...] | None = None  # the embedded simulator's, known exactly
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 STATE = web.AppKey("gateway_state", State)
@@ -264,11 +261,3 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
-
-
-def current_context() -> context.RequestContext:
-    return context.current()
-
-
-async def wait_forever() -> None:
-    await asyncio.Event().wait()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,8 +47,6 @@ class Unmapped(BaseModel):
     def __str__(self) -> str:
         return self.label or self.code
 
-
-T = TypeVar("T")
 
 StatusValue = Status | Unmapped
 PriorityValue = Priority | Unmapped
@@ -195,51 +193,6 @@ class Ticket(_Record):
         return self.replies[0].message if self.replies else ""
 
 
-class Page(BaseModel, Generic[T]):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-    items: tuple[T, ...]
-    total: int
-    offset: int = 0
-
-
-class StatusCount(_Record):
-    status: StatusValue
-    count: int
-
-
-# ---------------------------------------------------------------- operations
-
-
-class TicketRef(_Record):
-    """A ticket as a client names it: by backend id or by its public number."""
-
-    id: int | None = None
-    number: str | None = None
-
-
-class TicketFilter(_Record):
-    ids: tuple[int, ...] | None = None
-    id_min: int | None = None
-    id_max: int | None = None
-    number_glob: str | None = None  # '*' wildcard
-    department_id: int | None = None
-    customer_id: int | None = None
-    customer_min: str | None = None
-    customer_max: str | None = None
-    email: str | None = None
-    statuses: frozenset[StatusValue] | None = None
-    priorities: frozenset[PriorityValue] | None = None
-    subject: str | None = None  # substring, case-insensitive
-    keyword: str | None = None  # substring of subject or message
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-
-
-class SortOrder(_Record):
-    field: str = "id"
-    descending: bool = False
-
-
 class NewTicket(_Record):
     subject: str
     message: str
@@ -285,12 +238,6 @@ class NewNote(_Record):
     staff_name: str = ""
 
 
-class CustomerFilter(_Record):
-    search: str | None = None
-    email: str | None = None
-    active: bool | None = None
-
-
 class NewCustomer(_Record):
     firstname: str
     lastname: str
@@ -330,14 +277,6 @@ class CustomerPatch(_Record):
 
     def is_empty(self) -> bool:
         return not self.model_fields_set
-
-
-class ContactFilter(_Record):
-    customer_id: int | None = None
-    firstname: str | None = None
-    lastname: str | None = None
-    email: str | None = None
-    phone: str | None = None
 
 
 class NewContact(_Record):

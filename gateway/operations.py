@@ -270,9 +270,6 @@ class Done(_Result):
 
     id: int = 0
     ticket: Ticket | None = None
-    customer: Customer | None = None
-    contact: Contact | None = None
-    extra: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

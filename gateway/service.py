@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -210,7 +210,7 @@ class Service:
         notes = tuple(await self.backend.list_notes(ticket.id)) or ticket.notes
         return ops.NotePage(ticket=ticket, items=notes)
 
-    async def _departments(self, tickets: Iterable[c.Ticket] | None = None) -> list[c.Department]:
+    async def _departments(self) -> list[c.Department]:
         return sorted(await self.backend.list_departments(), key=lambda d: d.id)
 
     async def list_departments(self, args: ops.DepartmentStatsArgs) -> ops.DepartmentPage:

@@ -71,7 +71,7 @@ class _RecordingPMP(PMPBackend):
     ) -> http.Reply:
         call: dict[str, Any] = {
             "method": method,
-            "path": "api/" + path.removeprefix("api/"),
+            "path": path,
             "headers": {"authtoken": REDACTED},
         }
         if form is not None:
