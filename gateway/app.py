@@ -103,9 +103,7 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         retries=settings.backend.retries,
     )
     if state.breaker is None:
-        state.breaker = CircuitBreaker(
-            settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics
-        )
+        state.breaker = CircuitBreaker(settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics)
     return GuardedBackend(
         pmp,
         state.breaker,

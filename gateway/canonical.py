@@ -165,7 +165,22 @@ class Note(_Record):
     created_at: datetime | None = None
     message: str = ""
     staff_name: str = ""
+    staff_id: int = 0
     attachments: tuple[str, ...] = ()
+
+
+class Staff(_Record):
+    """A helpdesk staff member (WHMCS admin user, Perfex staff)."""
+
+    id: int
+    firstname: str = ""
+    lastname: str = ""
+    email: str = ""
+    active: bool = True
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.firstname} {self.lastname}".strip()
 
 
 class Ticket(_Record):
@@ -187,6 +202,7 @@ class Ticket(_Record):
     replies: tuple[Reply, ...] = ()  # the opening message is replies[0]
     notes: tuple[Note, ...] = ()
     tags: str = ""
+    opened_by_staff: str = ""  # the name of the staff member who opened it (WHMCS "admin"), "" for a client
 
     @property
     def message(self) -> str:
@@ -231,11 +247,14 @@ class NewReply(_Record):
     message: str
     author: Author = Field(default_factory=Author)
     status: StatusValue | None = None
+    created_at: datetime | None = None  # an original date (imports, WHMCS "created"); None: now
 
 
 class NewNote(_Record):
     message: str
     staff_name: str = ""
+    staff_id: int = 0
+    created_at: datetime | None = None
 
 
 class NewCustomer(_Record):

@@ -117,9 +117,7 @@ def check(paths: list[Path], config: Path | None, mappings: Path | None) -> int:
     mapping_dirs = [p for p in paths if p.is_dir()]
     loose_mapping_files = [p for p in paths if p.is_file() and p not in config_files]
     try:
-        settings = load_settings(
-            config or (config_files[0] if config_files else None), {"mappings": mappings}
-        )
+        settings = load_settings(config or (config_files[0] if config_files else None), {"mappings": mappings})
     except SettingsError as exc:
         problems.extend(str(exc).splitlines())
     overlay = mappings or (settings.mappings if settings else None)
@@ -202,9 +200,7 @@ def _banner(settings: Settings, app: web.Application) -> None:
     base = f"{scheme}://{settings.host}:{settings.port}"
     lines = [f"gateway listening on {base} (pid {os.getpid()})"]
     if settings.embedded_backend:
-        lines.append(
-            f"  backend: embedded PMP simulator at {state.backend_url} (data in {settings.data_dir}/)"
-        )
+        lines.append(f"  backend: embedded PMP simulator at {state.backend_url} (data in {settings.data_dir}/)")
         lines.append(f"  demo credentials: {DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}")
     else:
         lines.append(f"  backend: {settings.backend.url}")
@@ -312,8 +308,7 @@ def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any
         }
         settings = load_settings(config, flags)
     procs = [
-        multiprocessing.Process(target=_worker, args=(config, flags), daemon=False)
-        for _ in range(settings.workers)
+        multiprocessing.Process(target=_worker, args=(config, flags), daemon=False) for _ in range(settings.workers)
     ]
     for p in procs:
         p.start()

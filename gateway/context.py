@@ -30,9 +30,7 @@ class RequestContext:
         return self.deadline - time.monotonic()
 
 
-_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
-    "gateway_request", default=None
-)
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("gateway_request", default=None)
 
 
 def current() -> RequestContext:

@@ -23,7 +23,5 @@ class RateLimiter:
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
-            raise RateLimited(
-                "Rate limit exceeded, retry later", retry_after=max(1.0, (1.0 - tokens) / self.rate)
-            )
+            raise RateLimited("Rate limit exceeded, retry later", retry_after=max(1.0, (1.0 - tokens) / self.rate))
         self._buckets[key] = (tokens - 1.0, now)

@@ -29,9 +29,7 @@ class Metrics:
         self.backend_latency = Histogram(
             "gateway_backend_seconds", "Backend call latency", ["method", "status"], registry=self.registry
         )
-        self.cache = Counter(
-            "gateway_cache_total", "Cache lookups", ["cache", "outcome"], registry=self.registry
-        )
+        self.cache = Counter("gateway_cache_total", "Cache lookups", ["cache", "outcome"], registry=self.registry)
         self.breaker = Gauge(
             "gateway_breaker_open", "1 while the backend circuit breaker is open", registry=self.registry
         )

@@ -194,9 +194,7 @@ class Service:
             author = c.Author(kind="guest", name=args.name, email=args.email)
         else:
             raise InvalidInput("Name and email address are required if not a client", "name")
-        await self.backend.add_reply(
-            ticket_id, c.NewReply(message=args.message, author=author, status=args.status)
-        )
+        await self.backend.add_reply(ticket_id, c.NewReply(message=args.message, author=author, status=args.status))
         return ops.Done(id=ticket_id)
 
     async def add_note(self, args: ops.AddNoteArgs) -> ops.Done:
@@ -231,9 +229,7 @@ class Service:
     async def list_statuses(self, args: ops.DepartmentStatsArgs) -> ops.StatusPage:
         tickets = await self._all_tickets()
         if args.department_id is not None:
-            tickets = [
-                t for t in tickets if t.department is not None and t.department.id == args.department_id
-            ]
+            tickets = [t for t in tickets if t.department is not None and t.department.id == args.department_id]
         return ops.StatusPage(items=tuple(self._status_counts(tickets)))
 
     def _status_counts(self, tickets: Sequence[c.Ticket]) -> list[ops.StatusStats]:
@@ -287,9 +283,7 @@ class Service:
             customers = [cu for cu in customers if cu.active == args.active]
         customers.sort(key=lambda cu: cu.id, reverse=args.descending)
         end = args.offset + args.limit if args.limit is not None else None
-        return ops.CustomerPage(
-            items=tuple(customers[args.offset : end]), total=len(customers), offset=args.offset
-        )
+        return ops.CustomerPage(items=tuple(customers[args.offset : end]), total=len(customers), offset=args.offset)
 
     async def get_customer(self, args: ops.CustomerRefArgs) -> c.Customer:
         return await self.backend.get_customer(await self._customer_id(args, "Client Not Found"))
@@ -330,9 +324,7 @@ class Service:
                 contacts = [ct for ct in contacts if getattr(ct, attr).casefold() == wanted.casefold()]
         contacts.sort(key=lambda ct: ct.id)
         end = args.offset + args.limit if args.limit is not None else None
-        return ops.ContactPage(
-            items=tuple(contacts[args.offset : end]), total=len(contacts), offset=args.offset
-        )
+        return ops.ContactPage(items=tuple(contacts[args.offset : end]), total=len(contacts), offset=args.offset)
 
     async def add_contact(self, args: ops.AddContactArgs) -> c.Contact:
         await self.backend.get_customer(args.customer_id)

@@ -88,9 +88,7 @@ class PostgresStore:
         self._pool = pool
 
     @classmethod
-    async def connect(
-        cls, url: str, *, min_size: int = 1, max_size: int = 10, wait: float = 30.0
-    ) -> PostgresStore:
+    async def connect(cls, url: str, *, min_size: int = 1, max_size: int = 10, wait: float = 30.0) -> PostgresStore:
         """Open a pool and migrate; retries for up to ``wait`` seconds while the server is starting."""
         asyncpg = _asyncpg()
         transient = (OSError, asyncio.TimeoutError, asyncpg.CannotConnectNowError)
@@ -98,9 +96,7 @@ class PostgresStore:
         delay = 0.2
         while True:
             try:
-                pool = await asyncpg.create_pool(
-                    url, min_size=min_size, max_size=max_size, command_timeout=30
-                )
+                pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=30)
                 break
             except transient as exc:
                 if time.monotonic() + delay > deadline:
@@ -130,9 +126,7 @@ class PostgresStore:
         return {int(r["backend_id"]): str(r["number"]) for r in rows}
 
     async def id_for(self, kind: str, number: str) -> int | None:
-        value = await self._pool.fetchval(
-            "SELECT backend_id FROM links WHERE kind = $1 AND number = $2", kind, number
-        )
+        value = await self._pool.fetchval("SELECT backend_id FROM links WHERE kind = $1 AND number = $2", kind, number)
         return None if value is None else int(value)
 
     async def link(self, kind: str, number: str, backend_id: int) -> None:

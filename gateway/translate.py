@@ -51,9 +51,7 @@ class _ReplayPMP(PMPBackend):
             answer: Any = {"status": True, "message": "ok", "record_id": _first_id(doc)}
         elif isinstance(doc, list):
             answer = (
-                doc
-                if _is_list_route(path)
-                else (doc[0] if doc else {"status": False, "message": "No data were found"})
+                doc if _is_list_route(path) else (doc[0] if doc else {"status": False, "message": "No data were found"})
             )
         else:
             answer = [doc] if _is_list_route(path) else doc
@@ -138,9 +136,7 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
     return await _record(dialect, mappings, ns, _params(raw))
 
 
-async def _record(
-    dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace, params: dict[str, Any]
-) -> bytes:
+async def _record(dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace, params: dict[str, Any]) -> bytes:
     from gateway import pmp_sim
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,8 +9,9 @@ anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 from gateway.canonical import (
     Contact,
@@ -23,10 +24,43 @@ from gateway.canonical import (
     NewReply,
     NewTicket,
     Note,
+    Staff,
     StatusValue,
     Ticket,
     TicketPatch,
 )
+
+
+FeatureState = Literal["yes", "no", "read-only"]
+
+#: What a backend may offer, as ``gateway check --backend`` prints it (``feature: yes|no|read-only``).
+FEATURES: tuple[str, ...] = (
+    "paging",  # lists served a page at a time by the backend
+    "record_ids",  # creates answer the new record's id
+    "idempotent_creates",  # an Idempotency-Key (or equivalent) makes a repeated create safe
+    "staff",  # staff members can be listed
+    "notes",  # ticket notes (read; yes = write too)
+    "replies",  # ticket replies (read; yes = write too)
+    "departments",  # the full department list can be read
+)
+
+#: How an operation is served: ("full", ()), ("loss", (loss ids...)) or ("refused", (reason,)).
+Support = tuple[Literal["full", "loss", "refused"], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What discovery found the installation offers (see INTERFACE "Backends")."""
+
+    kind: str  # "pmp" | "whmcs"
+    generation: str = ""  # "3" / "2" for PMP module generations
+    features: Mapping[str, FeatureState] = field(default_factory=dict)
+
+    def has(self, feature: str) -> bool:
+        return self.features.get(feature, "no") != "no"
+
+    def writable(self, feature: str) -> bool:
+        return self.features.get(feature, "no") == "yes"
 
 
 class Backend(Protocol):
@@ -60,4 +94,17 @@ class Backend(Protocol):
     async def list_contacts(self, customer_id: int) -> Sequence[Contact]: ...
     async def get_contact(self, contact_id: int) -> Contact: ...
     async def add_contact(self, new: NewContact) -> Contact: ...
+    async def list_staff(self) -> Sequence[Staff]: ...
+    async def discover(self) -> Capabilities:
+        """Find out, with requests that change nothing, what the installation offers; remembered."""
+        ...
+
+    def capabilities(self) -> Capabilities:
+        """What the last discovery found (before any: what configuration pins)."""
+        ...
+
+    def support(self, operation: str) -> Support:
+        """How a canonical operation (``gateway.operations`` name) is served on this backend."""
+        ...
+
     async def close(self) -> None: ...

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
-from gateway.backends.base import Backend
+from gateway.backends.base import Backend, Capabilities, Support
 from gateway.canonical import (
     Contact,
     Customer,
@@ -32,6 +32,7 @@ from gateway.canonical import (
     NewReply,
     NewTicket,
     Note,
+    Staff,
     StatusValue,
     Ticket,
     TicketPatch,
@@ -102,9 +103,7 @@ class GuardedBackend:
         self.breaker = breaker
         self.metrics = metrics
         self.cache_tickets = cache_tickets
-        self._cache: TTLCache[tuple[Any, ...], Any] | None = (
-            TTLCache(maxsize=size, ttl=ttl) if ttl > 0 else None
-        )
+        self._cache: TTLCache[tuple[Any, ...], Any] | None = TTLCache(maxsize=size, ttl=ttl) if ttl > 0 else None
         self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     # -- plumbing -------------------------------------------------------------
@@ -251,6 +250,18 @@ class GuardedBackend:
             return await self._call(lambda: self.inner.add_contact(new))
         finally:
             self._drop("contacts", "contact", "customers", "customer")
+
+    async def list_staff(self) -> Sequence[Staff]:
+        return await self._cached(("staff",), lambda: self._call(self.inner.list_staff))
+
+    async def discover(self) -> Capabilities:
+        return await self._call(self.inner.discover)
+
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities()
+
+    def support(self, operation: str) -> Support:
+        return self.inner.support(operation)
 
     async def close(self) -> None:
         await self.inner.close()

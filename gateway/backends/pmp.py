@@ -72,6 +72,7 @@ from cachetools import LRUCache, TTLCache
 from pydantic import ValidationError
 
 from gateway.backends import http
+from gateway.backends.base import Capabilities, Support
 from gateway.canonical import (
     Contact,
     Customer,
@@ -84,6 +85,7 @@ from gateway.canonical import (
     NewTicket,
     Note,
     Priority,
+    Staff,
     Status,
     StatusValue,
     Ticket,
@@ -425,6 +427,34 @@ class PMPBackend:
 
     async def close(self) -> None:
         """Nothing to release: the HTTP session belongs to the app."""
+
+    # ============================================================ capabilities
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            kind=VENDOR,
+            generation="2",
+            features={
+                "paging": "no",
+                "record_ids": "no",
+                "idempotent_creates": "no",
+                "staff": "no",
+                "notes": "no",
+                "replies": "no",
+                "departments": "read-only" if self._departments is not None else "no",
+            },
+        )
+
+    async def discover(self) -> Capabilities:
+        return self.capabilities()
+
+    def support(self, operation: str) -> Support:
+        if operation in ("add_reply", "add_note"):
+            return ("refused", ("the backend has no API for ticket replies and notes",))
+        return ("full", ())
+
+    async def list_staff(self) -> Sequence[Staff]:
+        return []
 
     # ============================================================ tickets
 
@@ -814,9 +844,7 @@ class PMPBackend:
                 return candidate
         return None
 
-    async def _put(
-        self, path: str, body: Row, changes: Row, reread: Callable[[], Awaitable[Row]], noun: str
-    ) -> None:
+    async def _put(self, path: str, body: Row, changes: Row, reread: Callable[[], Awaitable[Row]], noun: str) -> None:
         """PUT the merged record; settle "nothing changed" and dropped connections by re-reading."""
 
         async def holds() -> bool:
@@ -843,9 +871,7 @@ class PMPBackend:
             if not done:
                 raise _unavailable(f"the connection dropped; the {noun} was NOT changed") from None
 
-    async def _delete(
-        self, path: str, missing: NotFound, exists: Callable[[], Awaitable[bool]], noun: str
-    ) -> None:
+    async def _delete(self, path: str, missing: NotFound, exists: Callable[[], Awaitable[bool]], noun: str) -> None:
         try:
             await self._write("DELETE", path, reserve=self._reserve())
         except _WriteRefused as exc:

@@ -26,6 +26,7 @@ from gateway.settings import DialectSettings
 
 _KEBAB = re.compile(r"(?<!^)(?=[A-Z])")
 
+
 def kebab(action: str) -> str:
     """GetTicket -> get-ticket, GetClientsDetails -> get-clients-details."""
     return _KEBAB.sub("-", action).lower()

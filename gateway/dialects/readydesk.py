@@ -69,7 +69,7 @@ class ReadyDeskDialect(Dialect):
         return self._format(params.get("format"))
 
     def claims(self, path: str) -> bool:
-        rest = path[len(self.prefix):] if path.startswith(self.prefix) else None
+        rest = path[len(self.prefix) :] if path.startswith(self.prefix) else None
         return rest is not None and re.fullmatch(r"/api(/(default\.aspx)?)?", rest, re.IGNORECASE) is not None
 
     def _format(self, requested: Any) -> str:

@@ -106,9 +106,7 @@ class ModelCompiler:
         fields = spec.get("fields")
         source = _model_class(spec.get("source"))
         if spec.get("source") is not None and source is None and spec.get("source") != "dict":
-            self.errors.append(
-                MappingError(spec.loc_of("source"), f"{name}.source", "unknown canonical model")
-            )
+            self.errors.append(MappingError(spec.loc_of("source"), f"{name}.source", "unknown canonical model"))
         target = _model_class(spec.get("target"))
         if not isinstance(fields, LocDict):
             self.errors.append(MappingError(spec.loc, name, "a model needs 'fields:'"))
@@ -145,14 +143,10 @@ class ModelCompiler:
             fpath = f"{path}.{key}"
             if key == "<<":
                 # spread: the fields of another model (or nested fields) merged in here
-                items.append(
-                    "**" + self._field(gen, spec, fields.loc_of(key), fpath, source, target, from_dict, key)
-                )
+                items.append("**" + self._field(gen, spec, fields.loc_of(key), fpath, source, target, from_dict, key))
                 continue
             if target is not None and key not in target.model_fields:
-                self.errors.append(
-                    MappingError(fields.loc_of(key), fpath, f"{target.__name__} has no field '{key}'")
-                )
+                self.errors.append(MappingError(fields.loc_of(key), fpath, f"{target.__name__} has no field '{key}'"))
             sub_target = _field_model(target, key)
             expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
             items.append(f"{key!r}: {expr}")
@@ -163,9 +157,7 @@ class ModelCompiler:
         self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool
     ) -> str:
         if isinstance(path, list):
-            return (
-                "(" + "".join(self._getter(gen, p, loc, fpath, source, from_dict) + ", " for p in path) + ")"
-            )
+            return "(" + "".join(self._getter(gen, p, loc, fpath, source, from_dict) + ", " for p in path) + ")"
         if not isinstance(path, str) or not path:
             self.errors.append(MappingError(loc, fpath, "'from' must be a path or a list of paths"))
             return "None"
@@ -243,9 +235,7 @@ class ModelCompiler:
             return f"(None if (_v := {value}, {absent})[1] else {chain('_v')})"
         return chain(value)
 
-    def _each(
-        self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool
-    ) -> str:
+    def _each(self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool) -> str:
         items = self._getter(gen, spec["each"], loc, fpath, source, from_dict)
         item_fn = self._sub_model(spec, loc, fpath + "[]")
         index = spec.get("index")

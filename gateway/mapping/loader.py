@@ -132,9 +132,7 @@ def load_mappings(
                 errors.append(exc)
                 continue
             if not isinstance(doc, LocDict):
-                errors.append(
-                    MappingError(Loc(_display(files[name]), 1, 1), "", "a mapping file holds a mapping")
-                )
+                errors.append(MappingError(Loc(_display(files[name]), 1, 1), "", "a mapping file holds a mapping"))
                 continue
             docs.append(doc)
         vendors[vendor] = _compile_vendor(vendor, docs, zone_cfg, on_unmapped, errors)
@@ -149,9 +147,7 @@ def _merge(docs: list[LocDict], errors: list[MappingError]) -> dict[str, LocDict
         for top, section in doc.items():
             if top not in _TOP_KEYS:
                 errors.append(
-                    MappingError(
-                        doc.loc_of(top), top, f"unknown section (expected one of {sorted(_TOP_KEYS)})"
-                    )
+                    MappingError(doc.loc_of(top), top, f"unknown section (expected one of {sorted(_TOP_KEYS)})")
                 )
                 continue
             if not isinstance(section, LocDict):
@@ -206,19 +202,13 @@ def _compile_vendor(
     dates = _dates(merged.get("dates"), zones, vendor, errors)
     resolver = _zone_resolver(vendor, zones)
     model_specs = merged.get("models") or _empty(Loc(vendor, 0, 0))
-    parse_specs = {
-        n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") == "parse"
-    }
-    render_specs = {
-        n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") != "parse"
-    }
+    parse_specs = {n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") == "parse"}
+    render_specs = {n: s for n, s in model_specs.items() if isinstance(s, LocDict) and s.get("direction") != "parse"}
     for n, s in model_specs.items():
         if not isinstance(s, LocDict):
             errors.append(MappingError(model_specs.loc_of(n), f"models.{n}", "must be a mapping"))
         elif s.get("direction", "render") not in ("parse", "render"):
-            errors.append(
-                MappingError(s.loc_of("direction"), f"models.{n}.direction", "must be parse or render")
-            )
+            errors.append(MappingError(s.loc_of("direction"), f"models.{n}.direction", "must be parse or render"))
     parse_ctx = CompileContext(vendor, "parse", enums, dates, resolver, hook)
     render_ctx = CompileContext(vendor, "render", enums, dates, resolver, hook)
     parser = ModelCompiler(parse_ctx, parse_specs, errors)
@@ -230,9 +220,7 @@ def _compile_vendor(
         models[name] = renderer.compile(name)
     actions = _actions(merged.get("actions"), parser, renderer, errors)
     settings = dict(merged.get("settings") or {})
-    return VendorMappings(
-        vendor, enums, dates, models, actions, settings, tuple(str(d.loc.file) for d in docs)
-    )
+    return VendorMappings(vendor, enums, dates, models, actions, settings, tuple(str(d.loc.file) for d in docs))
 
 
 def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, EnumTable]:
@@ -241,9 +229,7 @@ def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, Enu
         path = f"enums.{name}"
         if not isinstance(spec, LocDict) or not isinstance(spec.get("values"), LocDict):
             where = spec.loc if isinstance(spec, LocDict) else section.loc_of(name)  # type: ignore[union-attr]
-            errors.append(
-                MappingError(where, path, "an enum needs 'values:' (vendor value: canonical value)")
-            )
+            errors.append(MappingError(where, path, "an enum needs 'values:' (vendor value: canonical value)"))
             continue
         kind_name = spec.get("canonical")
         kind: type[canonical.Status] | type[canonical.Priority] | None = None
@@ -252,16 +238,12 @@ def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, Enu
         elif kind_name == "Priority":
             kind = canonical.Priority
         elif kind_name is not None:
-            errors.append(
-                MappingError(spec.loc_of("canonical"), f"{path}.canonical", "must be Status or Priority")
-            )
+            errors.append(MappingError(spec.loc_of("canonical"), f"{path}.canonical", "must be Status or Priority"))
         values: LocDict = spec["values"]
         to_canonical: dict[str, Any] = {}
         inverse: dict[Any, str] = {}
         for vendor_value, canon in values.items():
-            converted = _canon_value(
-                kind, canon, values.loc_of(vendor_value), f"{path}.values.{vendor_value}", errors
-            )
+            converted = _canon_value(kind, canon, values.loc_of(vendor_value), f"{path}.values.{vendor_value}", errors)
             to_canonical[str(vendor_value).casefold()] = converted
             if not isinstance(converted, frozenset):
                 inverse.setdefault(converted, str(vendor_value))
@@ -293,9 +275,7 @@ def _canon_value(kind: Any, value: Any, loc: Loc, path: str, errors: list[Mappin
         return str(value)
 
 
-def _dates(
-    section: LocDict | None, zones: ZoneConfig, vendor: str, errors: list[MappingError]
-) -> dict[str, DateSpec]:
+def _dates(section: LocDict | None, zones: ZoneConfig, vendor: str, errors: list[MappingError]) -> dict[str, DateSpec]:
     from gateway.mapping.dates import DateFormatError, compile_formatter
 
     specs: dict[str, DateSpec] = {}
@@ -314,9 +294,7 @@ def _dates(
             try:
                 _zone(zone)
             except (ZoneInfoNotFoundError, ValueError):
-                errors.append(
-                    MappingError(spec.loc_of("zone"), f"{path}.zone", f"unknown time zone '{zone}'")
-                )
+                errors.append(MappingError(spec.loc_of("zone"), f"{path}.zone", f"unknown time zone '{zone}'"))
                 continue
         specs[name] = DateSpec(name, spec["format"], zone)
     return specs
@@ -337,9 +315,7 @@ def _actions(
         op_name = spec.get("operation")
         operation = OPERATIONS.get(op_name) if isinstance(op_name, str) else None
         if operation is None:
-            errors.append(
-                MappingError(spec.loc_of("operation"), f"{path}.operation", f"unknown operation '{op_name}'")
-            )
+            errors.append(MappingError(spec.loc_of("operation"), f"{path}.operation", f"unknown operation '{op_name}'"))
             continue
         params_spec = spec.get("params") or _empty(spec.loc)
         params = _inline(parser, params_spec, f"{path}.params", "dict", operation.args.__name__, errors)
@@ -347,18 +323,14 @@ def _actions(
         result: Compiled | None = None
         if isinstance(result_spec, str):
             if result_spec not in renderer.specs:
-                errors.append(
-                    MappingError(spec.loc_of("result"), f"{path}.result", f"unknown model '{result_spec}'")
-                )
+                errors.append(MappingError(spec.loc_of("result"), f"{path}.result", f"unknown model '{result_spec}'"))
             else:
                 result = renderer.compile(result_spec)
         elif isinstance(result_spec, LocDict):
             result = _inline(renderer, result_spec, f"{path}.result", result_spec.get("source"), None, errors)
         unsupported = spec.get("unsupported") or {}
         options = spec.get("options") or {}
-        actions[name] = ActionSpec(
-            name, operation.name, params, result, dict(unsupported), dict(options), spec.loc
-        )
+        actions[name] = ActionSpec(name, operation.name, params, result, dict(unsupported), dict(options), spec.loc)
     return actions
 
 

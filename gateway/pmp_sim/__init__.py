@@ -110,9 +110,7 @@ async def start_simulator(
 
 def main(argv: list[str] | None = None) -> int:
     """``gateway pmp-sim [--host H] [--port 8090] [--db FILE] [--token TOKEN] [--record-id] [--no-demo]``."""
-    parser = argparse.ArgumentParser(
-        prog="gateway pmp-sim", description="Run the PMP (Perfex CRM API) simulator."
-    )
+    parser = argparse.ArgumentParser(prog="gateway pmp-sim", description="Run the PMP (Perfex CRM API) simulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--db", default=str(DEFAULT_DB_PATH), help="SQLite file (created with demo data)")

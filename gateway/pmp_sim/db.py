@@ -250,9 +250,7 @@ def app_generate_hash() -> str:
 
 
 _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_B64_TO_BCRYPT = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _BCRYPT_ALPHABET
-)
+_B64_TO_BCRYPT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _BCRYPT_ALPHABET)
 
 
 def app_hash_password(password: str) -> str:
@@ -479,9 +477,7 @@ class SimDB:
             if not changed:
                 return False
             assignments = ", ".join(f"{k} = ?" for k in changed)
-            self.conn.execute(
-                f"UPDATE {table} SET {assignments} WHERE {key} = ?", (*changed.values(), key_value)
-            )
+            self.conn.execute(f"UPDATE {table} SET {assignments} WHERE {key} = ?", (*changed.values(), key_value))
             return True
 
     def _delete(self, table: str, key: str, key_value: int) -> bool:
@@ -569,9 +565,7 @@ class SimDB:
         with self._lock:
             deleted = self._delete("tbltickets", "ticketid", ticket_id)
             if deleted:
-                self.conn.execute(
-                    "DELETE FROM tbltaggables WHERE rel_type = 'ticket' AND rel_id = ?", (ticket_id,)
-                )
+                self.conn.execute("DELETE FROM tbltaggables WHERE rel_type = 'ticket' AND rel_id = ?", (ticket_id,))
             return deleted
 
     def ticket_tags(self, ticket_id: int) -> list[str]:
@@ -595,9 +589,7 @@ class SimDB:
         with self._lock:
             if names == self.ticket_tags(ticket_id):
                 return False
-            self.conn.execute(
-                "DELETE FROM tbltaggables WHERE rel_type = 'ticket' AND rel_id = ?", (ticket_id,)
-            )
+            self.conn.execute("DELETE FROM tbltaggables WHERE rel_type = 'ticket' AND rel_id = ?", (ticket_id,))
             for order, name in enumerate(names, start=1):
                 tag_id = self._scalar("SELECT id FROM tbltags WHERE name = ?", (name,))
                 if tag_id is None:
@@ -635,9 +627,7 @@ class SimDB:
                 "SELECT firstname, lastname FROM tblcontacts WHERE userid = ? AND is_primary = 1",
                 (row["userid"],),
             )
-            row["company"] = (
-                None if primary is None else f"{primary['firstname'] or ''} {primary['lastname'] or ''}"
-            )
+            row["company"] = None if primary is None else f"{primary['firstname'] or ''} {primary['lastname'] or ''}"
         return row
 
     def list_clients(self) -> list[Row]:
@@ -714,9 +704,7 @@ class SimDB:
             if not self._delete("tblclients", "userid", userid):
                 return False
             self.conn.execute("DELETE FROM tblcontacts WHERE userid = ?", (userid,))
-            for (tid,) in self.conn.execute(
-                "SELECT ticketid FROM tbltickets WHERE userid = ?", (userid,)
-            ).fetchall():
+            for (tid,) in self.conn.execute("SELECT ticketid FROM tbltickets WHERE userid = ?", (userid,)).fetchall():
                 self.delete_ticket(int(tid))
             self.conn.execute("DELETE FROM tblcustomer_groups WHERE customer_id = ?", (userid,))
             return True
@@ -958,9 +946,7 @@ def seed_demo_data(db: SimDB) -> None:
             },
         )
 
-    contact(
-        1, 1, 1, "John", "Smith", "john.smith@acme.example", "+44 20 7946 0001", "CTO", "2023-02-01 10:05:00"
-    )
+    contact(1, 1, 1, "John", "Smith", "john.smith@acme.example", "+44 20 7946 0001", "CTO", "2023-02-01 10:05:00")
     contact(
         2,
         1,
@@ -1027,9 +1013,7 @@ def seed_demo_data(db: SimDB) -> None:
         status=1,
         service=1,
         subject="Cannot log in to the control panel",
-        message=(
-            'Hello,\r\nsince this morning the login page says "invalid session".\r\n\r\nRegards,\r\nJohn'
-        ),
+        message=('Hello,\r\nsince this morning the login page says "invalid session".\r\n\r\nRegards,\r\nJohn'),
         date="2024-03-01 09:15:00",
         assigned=1,
         cc="",

@@ -81,9 +81,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def respond(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", charset="utf-8"
-    )
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", charset="utf-8")
 
 
 def fail(message: str, status: int = 404) -> web.Response:
@@ -560,9 +558,7 @@ async def contacts_post(request: web.Request) -> web.Response:
         "datecreated": now,
         "email_verified_at": now,
         "active": 1,
-        "password": (
-            app_hash_password(str(form["password"])) if php_truthy(posted(form, "password")) else None
-        ),
+        "password": (app_hash_password(str(form["password"])) if php_truthy(posted(form, "password")) else None),
     }
     if send_set_password:
         data["new_pass_key"] = app_generate_hash()
