@@ -30,7 +30,6 @@ from gateway.canonical import (
     TicketPatch,
 )
 
-
 FeatureState = Literal["yes", "no", "read-only"]
 
 #: What a backend may offer, as ``gateway check --backend`` prints it (``feature: yes|no|read-only``).
