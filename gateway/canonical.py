@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +70,17 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class RemoteData(BaseModel):
+    """The backend's raw record, carried beside the canonical one (as unified APIs keep ``remote_data``).
+
+    A dialect's mapping may read it only when dialect and backend are the same vendor, so
+    that a client in front of its own vendor sees exactly what that vendor sends."""
+
+    model_config = ConfigDict(frozen=True)
+    vendor: str
+    fields: dict[str, Any]
+
+
 class Department(_Record):
     id: int
     name: str
@@ -77,6 +88,7 @@ class Department(_Record):
 
 class Contact(_Record):
     id: int
+    remote: RemoteData | None = Field(default=None, repr=False)
     customer_id: int
     firstname: str = ""
     lastname: str = ""
@@ -104,6 +116,7 @@ class Customer(_Record):
     """A paying account (WHMCS "client", PMP "customer")."""
 
     id: int
+    remote: RemoteData | None = Field(default=None, repr=False)
     company: str = ""
     firstname: str = ""
     lastname: str = ""
@@ -154,6 +167,7 @@ class Author(_Record):
 
 class Reply(_Record):
     id: int
+    remote: RemoteData | None = Field(default=None, repr=False)
     created_at: datetime | None = None
     message: str = ""
     author: Author = Field(default_factory=Author)
@@ -162,6 +176,7 @@ class Reply(_Record):
 
 class Note(_Record):
     id: int
+    remote: RemoteData | None = Field(default=None, repr=False)
     created_at: datetime | None = None
     message: str = ""
     staff_name: str = ""
@@ -173,6 +188,7 @@ class Staff(_Record):
     """A helpdesk staff member (WHMCS admin user, Perfex staff)."""
 
     id: int
+    remote: RemoteData | None = Field(default=None, repr=False)
     firstname: str = ""
     lastname: str = ""
     email: str = ""
@@ -185,6 +201,7 @@ class Staff(_Record):
 
 class Ticket(_Record):
     id: int
+    remote: RemoteData | None = Field(default=None, repr=False)
     number: str = ""  # the number shown to end users (WHMCS tid)
     access_key: str = ""  # the client-area access key (WHMCS c)
     subject: str = ""
