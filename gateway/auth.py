@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from gateway.errors import AuthError, Forbidden
 from gateway.settings import ClientCredential
 
-AUTH_FAILED = "Authentication Failed"
+# kept for callers that still pass it; the words a client sees come from the dialect's mapping (code "auth")
+AUTH_FAILED = ""
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Credentials:
     def by_pair(self, identifier: str | None, secret: str | None) -> Principal:
         """identifier+secret, or username+password (secret itself or its MD5 hex)."""
         if not identifier or not secret:
-            raise AuthError(AUTH_FAILED)
+            raise AuthError()
         found: Principal | None = None
         for i, client in enumerate(self._clients):
             # evaluate every comparison: the time taken does not depend on which one matched
@@ -59,18 +60,18 @@ class Credentials:
             if id_ok and secret_ok and found is None:
                 found = self._principals[i]
         if found is None:
-            raise AuthError(AUTH_FAILED)
+            raise AuthError()
         return found
 
     def by_key(self, key: str | None) -> Principal:
         if not key:
-            raise AuthError(AUTH_FAILED)
+            raise AuthError()
         found: Principal | None = None
         for i, client in enumerate(self._clients):
             if _eq(key, client.secret) and found is None:
                 found = self._principals[i]
         if found is None:
-            raise AuthError(AUTH_FAILED)
+            raise AuthError()
         return found
 
 
@@ -80,10 +81,10 @@ def authorize(principal: Principal, action: str, operation: str, remote: str | N
         try:
             addr = ipaddress.ip_address(remote or "")
         except ValueError:
-            raise Forbidden(f"Invalid IP {remote or 'unknown'}") from None
+            raise Forbidden(reason="ip_not_allowed", ip=remote or "unknown") from None
         if not any(addr in net for net in principal.networks):
-            raise Forbidden(f"Invalid IP {addr}")
+            raise Forbidden(reason="ip_not_allowed", ip=str(addr))
     if principal.actions is not None and not (
         action.casefold() in principal.actions or operation.casefold() in principal.actions
     ):
-        raise Forbidden(f'Invalid Permissions: API action "{action.lower()}" is not allowed')
+        raise Forbidden(reason="action_not_allowed", action=action.lower())

@@ -36,8 +36,8 @@ def build_args(operation: str, values: dict[str, Any]) -> BaseModel:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ()))
         if first.get("type") == "missing":
-            raise InvalidInput(f"{field} is required", field) from None
-        raise InvalidInput(f"{field}: {first.get('msg', 'invalid value')}", field) from None
+            raise InvalidInput(field=field, reason="required") from None
+        raise InvalidInput(f"{field}: {first.get('msg', 'invalid value')}", field, reason="invalid") from None
 
 
 class Service:
@@ -73,7 +73,7 @@ class Service:
     async def _resolve(self, ref: ops.TicketRefArgs) -> int:
         if ref.ticket_id is not None:
             if ref.ticket_id <= 0:
-                raise NotFound(TICKET, "Ticket ID Not Found")
+                raise NotFound(TICKET)
             return ref.ticket_id
         if ref.ticket_number:
             linked = await self.store.id_for(TICKET, ref.ticket_number)
@@ -81,8 +81,8 @@ class Service:
                 return linked
             if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
                 return int(ref.ticket_number)
-            raise NotFound(TICKET, "Ticket ID Not Found")
-        raise InvalidInput("Ticket ID Not Found", "ticketid")
+            raise NotFound(TICKET)
+        raise InvalidInput(field="ticketid", reason="ticket_ref_required")
 
     async def _numbered(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         numbers = await self.store.numbers_for(TICKET, (t.id for t in tickets))
@@ -113,29 +113,29 @@ class Service:
 
     async def _check_department(self, department_id: int) -> None:
         if department_id <= 0:
-            raise NotFound("department", "Department ID not found")
+            raise NotFound("department")
         if self.backend.departments_known() and department_id not in {d.id for d in await self._departments()}:
-            raise NotFound("department", "Department ID not found")
+            raise NotFound("department")
 
     async def _check_requester(self, customer_id: int, contact_id: int) -> int:
         """The contact a ticket of this customer is opened by (0: none); NotFound for a wrong one."""
         if customer_id <= 0:
             if contact_id:
-                raise NotFound("contact", "Contact ID Not Found")
+                raise NotFound("contact")
             return 0
         await self.backend.get_customer(customer_id)
         if contact_id:
             contacts = await self.backend.list_contacts(customer_id)
             if contact_id not in {ct.id for ct in contacts}:
-                raise NotFound("contact", "Contact ID Not Found")
+                raise NotFound("contact")
         return contact_id
 
     async def open_ticket(self, args: ops.OpenTicketArgs) -> c.Ticket:
         created = args.created_at
         if isinstance(created, datetime) and created > datetime.now(created.tzinfo):
-            raise InvalidInput("Ticket creation date cannot be in the future", "created")
+            raise InvalidInput(field="created", reason="future_date")
         if not args.customer_id and not (args.name.strip() and args.email.strip()):
-            raise InvalidInput("Name and email address are required if not a client", "name")
+            raise InvalidInput(field="name", reason="requester_required")
         await self._check_department(args.department_id)
         await self._check_requester(args.customer_id, args.contact_id)
         new = c.NewTicket(
@@ -157,11 +157,11 @@ class Service:
     async def update_ticket(self, args: ops.UpdateTicketArgs) -> c.Ticket:
         ticket_id = await self._resolve(args)
         if args.name is not None or args.email is not None:
-            raise Unsupported("Changing the submitter name or email is not supported by the backend")
+            raise Unsupported("Changing the submitter name or email is not supported by the backend", reason="submitter")
         if args.flag is not None:
-            raise Unsupported("Flagging tickets is not supported by the backend")
+            raise Unsupported("Flagging tickets is not supported by the backend", reason="flag")
         if args.created_at is not None:
-            raise Unsupported("Changing the creation date is not supported by the backend")
+            raise Unsupported("Changing the creation date is not supported by the backend", reason="ticket_dates")
         fields = args.model_dump(
             exclude_unset=True, exclude={"ticket_id", "ticket_number", "name", "email", "flag", "created_at"}
         )
@@ -193,7 +193,7 @@ class Service:
         elif args.name and args.email:
             author = c.Author(kind="guest", name=args.name, email=args.email)
         else:
-            raise InvalidInput("Name and email address are required if not a client", "name")
+            raise InvalidInput(field="name", reason="requester_required")
         await self.backend.add_reply(ticket_id, c.NewReply(message=args.message, author=author, status=args.status))
         return ops.Done(id=ticket_id)
 
@@ -254,18 +254,18 @@ class Service:
 
     # ---------------------------------------------------------- customers
 
-    async def _customer_id(self, args: ops.CustomerRefArgs, missing: str = "Client ID Not Found") -> int:
+    async def _customer_id(self, args: ops.CustomerRefArgs) -> int:
         if args.customer_id is not None:
             if args.customer_id <= 0:
-                raise NotFound("customer", missing)
+                raise NotFound("customer")
             return args.customer_id
         if args.email:
             wanted = args.email.strip().casefold()
             for customer in await self.backend.list_customers():
                 if customer.email.casefold() == wanted:
                     return customer.id
-            raise NotFound("customer", missing)
-        raise InvalidInput("Either clientid Or email Is Required", "clientid")
+            raise NotFound("customer")
+        raise InvalidInput(field="clientid", reason="client_ref_required")
 
     async def list_customers(self, args: ops.ListCustomersArgs) -> ops.CustomerPage:
         customers = list(await self.backend.list_customers())
@@ -286,13 +286,13 @@ class Service:
         return ops.CustomerPage(items=tuple(customers[args.offset : end]), total=len(customers), offset=args.offset)
 
     async def get_customer(self, args: ops.CustomerRefArgs) -> c.Customer:
-        return await self.backend.get_customer(await self._customer_id(args, "Client Not Found"))
+        return await self.backend.get_customer(await self._customer_id(args))
 
     async def add_customer(self, args: c.NewCustomer) -> c.Customer:
         email = args.email.strip().casefold()
         for existing in await self.backend.list_customers():
             if existing.email.casefold() == email:
-                raise InvalidInput("A user already exists with that email address", "email")
+                raise InvalidInput(field="email", reason="duplicate_email")
         return await self.backend.add_customer(args)
 
     async def update_customer(self, args: ops.UpdateCustomerArgs) -> c.Customer:
@@ -302,7 +302,7 @@ class Service:
             wanted = args.new_email.strip().casefold()
             for other in await self.backend.list_customers():
                 if other.id != customer_id and other.email.casefold() == wanted:
-                    raise InvalidInput("Duplicate Email Address", "email")
+                    raise InvalidInput(field="email", reason="duplicate_email")
             fields["email"] = args.new_email
         return await self.backend.update_customer(customer_id, c.CustomerPatch(**fields))
 
@@ -403,5 +403,5 @@ _SORT_KEYS: dict[str, Callable[[c.Ticket], Any]] = {
 def _sorted(tickets: list[c.Ticket], order_by: str | None, descending: bool) -> list[c.Ticket]:
     key = _SORT_KEYS.get(order_by or "id")
     if key is None:
-        raise InvalidInput(f"cannot sort by {order_by!r}", "order")
+        raise InvalidInput(f"cannot sort by {order_by!r}", "order", reason="bad_sort")
     return sorted(tickets, key=key, reverse=descending)

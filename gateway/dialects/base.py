@@ -46,6 +46,7 @@ from gateway.errors import (
     Unsupported,
 )
 from gateway.mapping.loader import ActionSpec, VendorMappings
+from gateway.mapping.vendor_settings import error_texts
 from gateway.service import build_args
 from gateway.settings import DialectSettings
 
@@ -82,7 +83,7 @@ class Dialect(abc.ABC):
         self.mappings = mappings
         self.prefix = (settings.prefix if settings.prefix is not None else self.default_prefix).rstrip("/")
         self._actions = {name.casefold(): spec for name, spec in mappings.actions.items()}
-        self._texts: Mapping[str, Any] = dict(mappings.settings.get("errors") or {})
+        self._texts: Mapping[str, str] = error_texts(mappings.config) or error_texts(mappings.settings)
 
     # -- what a dialect supplies ------------------------------------------
 
@@ -126,29 +127,28 @@ class Dialect(abc.ABC):
         return self.error(inbound, InvalidInput("Malformed request", "body"))
 
     def error_text(self, inbound: Inbound, exc: GatewayError) -> str:
-        """What a client is told: the mapping's ``settings.errors`` texts, an action's
-        ``options.not_found``, a backend refusal in the vendor's words, else the error's own."""
-        texts = self._texts
-        if isinstance(exc, NotFound):
-            spec = self._actions.get(inbound.action.casefold())
-            per_action = (spec.options.get("not_found") or {}) if spec else {}
-            return str(per_action.get(exc.kind) or (texts.get("not_found") or {}).get(exc.kind) or exc.message)
-        if isinstance(exc, InvalidInput):
-            return reword_refusal(self._actions.get(inbound.action.casefold()), exc)
-        key = next((k for cls, k in _TEXT_KEYS if isinstance(exc, cls)), None)
-        return str(texts.get(key, exc.message)) if key else exc.message
+        """What a client is told: the text the action's ``options.errors`` or the mapping's
+        ``settings.errors`` gives the error's code, else a backend refusal in the vendor's
+        words, else the error's own message."""
+        spec = self._actions.get(inbound.action.casefold())
+        text = (spec.options.get("errors") or {}).get(exc.code) if spec else None
+        if text is None:
+            text = self._texts.get(exc.code)
+        if text is None:
+            return reword_refusal(spec, exc) if isinstance(exc, InvalidInput) else exc.message
+        return fill_text(str(text), exc)
 
     def find_action(self, inbound: Inbound) -> ActionSpec:
         spec = self._actions.get(inbound.action.casefold())
         if spec is None:
-            raise UnknownAction("Command Not Found")
+            raise UnknownAction()
         return spec
 
     def refuse_lost_params(self, inbound: Inbound, spec: ActionSpec) -> None:
         for param, message in spec.unsupported.items():
             value = inbound.params.get(param)
             if value not in (None, "", [], {}) or any(k.startswith(param + "[") for k in inbound.params):
-                raise Unsupported(str(message))
+                raise Unsupported(str(message), reason="lost_parameter", parameter=param)
 
     async def handle(self, request: web.Request, route: Route, runtime: Runtime) -> web.Response:
         inbound = Inbound(action=route.action or "")
@@ -182,15 +182,22 @@ class Dialect(abc.ABC):
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
 
 
-# the key of settings.errors that words each error; the others carry their own message
-_TEXT_KEYS: tuple[tuple[type[GatewayError], str], ...] = (
-    (AuthError, "auth"),
-    (UnknownAction, "unknown_action"),
-    (PayloadTooLarge, "too_large"),
-    (RateLimited, "rate_limited"),
-    (BackendTimeout, "timeout"),
-    (BackendAuthError, "backend_auth"),
-)
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill_text(text: str, exc: GatewayError) -> str:
+    """A mapping's error text with ``{field}``, ``{kind}``, ``{grant}``... from the error's details."""
+    if "{" not in text:
+        return text
+    values = _Blank(exc.details)
+    values.setdefault("message", exc.message)
+    try:
+        return text.format_map(values)
+    except (ValueError, IndexError, AttributeError):
+        return text  # the loader checks placeholders; a text it let through is shown as written
+
 
 # INTERFACE's error table for the dialects that speak HTTP statuses (Keliweb, Clientexec)
 REST_STATUS: tuple[tuple[type[GatewayError], int], ...] = (

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from gateway import formats
-from gateway.auth import AUTH_FAILED, Credentials, Principal
+from gateway.auth import Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form, rest_status, retry_after
 from gateway.errors import (
     AuthError,
@@ -54,7 +54,7 @@ class KeliwebDialect(Dialect):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError(AUTH_FAILED)
+            raise AuthError()
         return credentials.by_key(token.strip())
 
     def success(self, inbound: Inbound, spec: ActionSpec, body: Any) -> web.Response:

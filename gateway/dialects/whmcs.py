@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from gateway import formats
-from gateway.auth import AUTH_FAILED, Credentials, Principal
+from gateway.auth import Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form
 from gateway.errors import (
     AuthError,
@@ -69,7 +69,7 @@ class WhmcsDialect(Dialect):
             return credentials.by_pair(str(p.get("identifier")), str(p.get("secret") or ""))
         if p.get("username"):
             return credentials.by_pair(str(p.get("username")), str(p.get("password") or ""))
-        raise AuthError(AUTH_FAILED)
+        raise AuthError()
 
     # -- answers --------------------------------------------------------------
 

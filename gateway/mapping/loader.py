@@ -13,7 +13,7 @@ Top-level keys of a vendor file:
     dates:    {name: {format: "Y-m-d H:i:s", zone: backend|display|<IANA>}}
     models:   {name: {direction: parse|render, source: Model|dict, target: Model, fields: {...}}}
     actions:  {Name: {operation: op, params: {...}, result: model|{fields}, unsupported: {param: msg}, ...}}
-    settings: {free-form vendor data read by the dialect or backend}
+    settings: {vendor data read by the dialect or backend; typed per vendor in vendor_settings.py}
 
 ``gateway check`` and the server both call :func:`load_mappings`.
 """
@@ -31,6 +31,7 @@ from gateway import canonical
 from gateway.mapping.compiler import Compiled, ModelCompiler
 from gateway.mapping.source import Loc, LocDict, LocList, MappingError, MappingErrors, load_yaml
 from gateway.mapping.transforms import CompileContext, DateSpec, EnumTable, UnmappedHook
+from gateway.mapping.vendor_settings import VendorSettings, validate_settings
 from gateway.operations import OPERATIONS
 
 PACKAGED_ROOT = Path(__file__).resolve().parent.parent / "mappings"
@@ -58,6 +59,8 @@ class VendorMappings:
     actions: Mapping[str, ActionSpec]
     settings: Mapping[str, Any]
     files: tuple[str, ...] = ()
+    # the same settings, validated against the vendor's model (gateway.mapping.vendor_settings)
+    config: VendorSettings = field(default_factory=VendorSettings)
 
     def action(self, name: str) -> ActionSpec | None:
         return self.actions.get(name)
@@ -220,7 +223,9 @@ def _compile_vendor(
         models[name] = renderer.compile(name)
     actions = _actions(merged.get("actions"), parser, renderer, errors)
     settings = dict(merged.get("settings") or {})
-    return VendorMappings(vendor, enums, dates, models, actions, settings, tuple(str(d.loc.file) for d in docs))
+    config = validate_settings(vendor, merged.get("settings"), errors)
+    files = tuple(str(d.loc.file) for d in docs)
+    return VendorMappings(vendor, enums, dates, models, actions, settings, files, config)
 
 
 def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, EnumTable]:
