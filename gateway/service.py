@@ -40,6 +40,32 @@ def build_args(operation: str, values: dict[str, Any]) -> BaseModel:
         raise InvalidInput(f"{field}: {first.get('msg', 'invalid value')}", field, reason="invalid") from None
 
 
+# Argument fields that name a record, and the record's kind.  A negative id names none:
+# refused here, before any backend call (WHMCS, being PHP, takes `-5` for an id and finds
+# no such client; `0` is its "none", which the handlers treat as such where it may be none).
+ID_FIELDS: dict[str, str] = {
+    "ticket_id": "ticket",
+    "customer_id": "customer",
+    "contact_id": "contact",
+    "department_id": "department",
+    "assigned_staff_id": "staff",
+}
+# where an id is a filter, a negative one matches nothing instead
+_FILTERING = frozenset({"list_tickets", "list_customers", "list_contacts", "list_statuses", "list_departments"})
+# where even 0 must name a record (there is no "none")
+_NAMES_A_RECORD: frozenset[tuple[str, str]] = frozenset({("add_contact", "customer_id")})
+
+
+def refuse_bad_ids(operation: str, args: BaseModel) -> None:
+    """NotFound for an id that cannot name a record (<= 0 where 0 is not "none")."""
+    for name, kind in ID_FIELDS.items():
+        value = getattr(args, name, None)
+        if type(value) is not int:
+            continue
+        if value < 0 or (value == 0 and (operation, name) in _NAMES_A_RECORD):
+            raise NotFound(kind)
+
+
 class Service:
     def __init__(self, backend: Backend, store: Store) -> None:
         self.backend = backend
@@ -66,6 +92,8 @@ class Service:
         }
 
     async def run(self, operation: str, args: BaseModel) -> Any:
+        if operation not in _FILTERING:
+            refuse_bad_ids(operation, args)
         return await self._handlers[operation](args)
 
     # ------------------------------------------------------------ tickets
@@ -157,7 +185,9 @@ class Service:
     async def update_ticket(self, args: ops.UpdateTicketArgs) -> c.Ticket:
         ticket_id = await self._resolve(args)
         if args.name is not None or args.email is not None:
-            raise Unsupported("Changing the submitter name or email is not supported by the backend", reason="submitter")
+            raise Unsupported(
+                "Changing the submitter name or email is not supported by the backend", reason="submitter"
+            )
         if args.flag is not None:
             raise Unsupported("Flagging tickets is not supported by the backend", reason="flag")
         if args.created_at is not None:

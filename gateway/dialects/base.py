@@ -32,7 +32,6 @@ from gateway import context
 from gateway.auth import Credentials, Principal, authorize
 from gateway.errors import (
     AuthError,
-    BackendAuthError,
     BackendError,
     BackendTimeout,
     Forbidden,

@@ -52,11 +52,7 @@ class ReadyDeskDialect(Dialect):
 
     @property
     def custom_fields(self) -> tuple[str, ...]:
-        return tuple(str(n) for n in self.mappings.settings.get("custom_fields") or ())
-
-    @property
-    def texts(self) -> Mapping[str, Any]:
-        return dict(self.mappings.settings.get("errors") or {})
+        return tuple(str(n) for n in getattr(self.mappings.config, "custom_fields", ()))
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
         inbound.fmt = self._format(request.query.get("format"))
@@ -76,7 +72,7 @@ class ReadyDeskDialect(Dialect):
         value = str(requested or "").strip().lower()
         if value in FORMATS:
             return value
-        default = self.settings.default_format or str(self.mappings.settings.get("default_format", "xml"))
+        default = self.settings.default_format or str(getattr(self.mappings.config, "default_format", "xml"))
         return default if default in FORMATS else "xml"
 
     def authenticate(self, request: web.Request, inbound: Inbound, credentials: Credentials) -> Principal:

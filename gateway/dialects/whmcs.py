@@ -45,7 +45,7 @@ class WhmcsDialect(Dialect):
 
     @property
     def version(self) -> str:
-        return str(self.mappings.settings.get("version", "8.13.1"))
+        return str(getattr(self.mappings.config, "version", "8.13.1"))
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
         inbound.fmt = self._format(request.query.get("responsetype"))
@@ -61,7 +61,7 @@ class WhmcsDialect(Dialect):
         value = str(requested or "").strip().lower()
         if value in ("json", "xml", "nvp"):
             return value
-        return self.settings.default_format or str(self.mappings.settings.get("default_format", "legacy"))
+        return self.settings.default_format or str(getattr(self.mappings.config, "default_format", "legacy"))
 
     def authenticate(self, request: web.Request, inbound: Inbound, credentials: Credentials) -> Principal:
         p = inbound.params

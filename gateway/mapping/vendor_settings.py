@@ -127,21 +127,25 @@ def validate_settings(vendor: str, block: LocDict | None, errors: list[MappingEr
 
 
 def _known_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
-    current: type[BaseModel] = model
+    current: type[BaseModel] | None = model
     for part in path:
-        if part.isdigit():
-            continue
-        ann = current.model_fields[part].annotation if part in current.model_fields else None
-        inner = next((a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if inner is None:
-            for arg in getattr(ann, "__args__", ()):
-                inner = next(
-                    (a for a in getattr(arg, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)), inner
-                )
-        if inner is None:
+        if current is None:
             return []
-        current = inner
-    return list(current.model_fields)
+        if not part.isdigit():  # list positions stay on the item model
+            field = current.model_fields.get(part)
+            current = _model_in(field.annotation) if field is not None else None
+    return list(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (``list[X] | None`` -> X)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _locate(block: Any, path: tuple[str, ...]) -> Loc:
