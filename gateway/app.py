@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,14 +191,25 @@ def shape_protocol_error(app: web.Application) -> Callable[[BaseRequest, int], w
         runtime = app[STATE].runtime
         if runtime is None:
             return None
-        path = request.path
-        candidates = sorted(runtime.dialects.values(), key=lambda d: len(d.prefix), reverse=True)
-        for dialect in candidates:
-            if dialect.claims(path):
-                return dialect.protocol_error(request.query, status)
-        return None
+        dialect = claiming_dialect(runtime.dialects.values(), request.path)
+        return dialect.protocol_error(request.query, status) if dialect is not None else None
 
     return shape
+
+
+def claiming_dialect(dialects: Iterable[Dialect], path: str) -> Dialect | None:
+    """The dialect whose prefix holds ``path`` most specifically, if any."""
+    best = max(dialects, key=lambda d: d.claim(path), default=None)
+    return best if best is not None and best.claim(path) > 0 else None
+
+
+async def unrouted(request: web.Request) -> web.StreamResponse:
+    """No route took the request: under a dialect's prefix, that dialect's own answer."""
+    runtime = request.app[STATE].runtime
+    dialect = claiming_dialect(runtime.dialects.values(), request.path) if runtime is not None else None
+    if dialect is None or runtime is None:
+        raise web.HTTPNotFound()
+    return dialect.unrouted(request, runtime)
 
 
 def reload(app: web.Application, settings: Settings) -> None:
@@ -258,4 +269,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    # last: whatever no route above took (a path a {placeholder} refuses, another method)
+    app.router.add_route("*", "/{unrouted:.*}", unrouted)
     return app

@@ -118,6 +118,21 @@ class Dialect(abc.ABC):
         """Whether a request path belongs to this dialect (for answering requests too broken to route)."""
         return bool(self.prefix) and (path == self.prefix or path.startswith(self.prefix + "/"))
 
+    def claim(self, path: str) -> int:
+        """How specifically this dialect claims ``path`` (0: not at all); the most specific
+        claim answers a request no route matched (``/api/default.aspx`` is ReadyDesk's, not
+        Clientexec's, though it is under Clientexec's ``/api``)."""
+        return len(self.prefix) + 1 if self.claims(path) else 0
+
+    def unrouted(self, request: web.Request, runtime: Runtime) -> web.Response:
+        """A path or method under this dialect's prefix that none of its routes takes:
+        the dialect's own "unknown call" answer, never the server's plain-text page."""
+        ctx = context.current()
+        ctx.dialect, ctx.failed = self.name, "UnknownAction"
+        exc = UnknownAction()
+        runtime.metrics.error(self.name, ctx.failed)
+        return self.error(Inbound(fmt=self.format_for(request.query)), exc)
+
     def protocol_error(self, query: Mapping[str, str], status: int) -> web.Response:
         """A request aiohttp could not parse, answered in this dialect's shape."""
         inbound = Inbound(fmt=self.format_for(query))

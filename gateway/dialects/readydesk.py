@@ -68,6 +68,10 @@ class ReadyDeskDialect(Dialect):
         rest = path[len(self.prefix) :] if path.startswith(self.prefix) else None
         return rest is not None and re.fullmatch(r"/api(/(default\.aspx)?)?", rest, re.IGNORECASE) is not None
 
+    def claim(self, path: str) -> int:
+        # an exact path (any letter case): more specific than any prefix that holds it
+        return len(path) + 2 if self.claims(path) else 0
+
     def _format(self, requested: Any) -> str:
         value = str(requested or "").strip().lower()
         if value in FORMATS:

@@ -111,6 +111,6 @@ async def test_readydesk_refuses_ids_that_name_no_record(
 
 async def test_zero_is_whmcs_none_a_guest_still_needs_a_name(gateway: Gateway) -> None:
     before = writes(gateway)
-    status, body = await gateway.whmcs("OpenTicket", **OPEN, clientid="0")
+    _, body = await gateway.whmcs("OpenTicket", **OPEN, clientid="0")
     assert body == {"result": "error", "message": "Name and email address are required if not a client"}
     assert writes(gateway) == before
