@@ -125,7 +125,8 @@ def check(paths: list[Path], config: Path | None, mappings: Path | None) -> int:
     zones = zone_config(settings) if settings else None
     try:
         for root in roots:
-            load_mappings(root, zones)
+            overridden = load_mappings(root, zones).overrides
+            print("\n".join(f"overlay: {o}" for o in overridden), end="\n" if overridden else "")
         for file in loose_mapping_files:
             _check_file(file, zones)
     except MappingErrors as exc:

@@ -1,11 +1,16 @@
 """Load, validate and compile every vendor's mapping files, once.
 
 Layout: ``<root>/<vendor>/*.yaml``.  The packaged root ships inside the
-``gateway`` package; an operator's ``--mappings DIR`` is laid over it: a file
-with the same relative path replaces the packaged one, other files add to it,
-and an entry (enum, date, model, action, setting) they define replaces the
-keys it restates of the packaged entry of the same name (an overlay's status
-table restating ``values:`` keeps the packaged ``canonical:``).
+``gateway`` package; an operator's ``--mappings DIR`` is laid over it:
+
+* a file with the same relative path as a packaged one (``whmcs/common.yaml``)
+  is merged into it by key, at every depth: mappings merge, anything else (a
+  text, a list) replaces the packaged value, and ``null`` removes a packaged
+  entry (``Customer-Reply: null`` next to ``Awaiting Staff: customer_reply``
+  renames a status).  What it overrides is listed by ``gateway check``;
+* another file adds to the vendor, and an entry (enum, date, model, action,
+  setting) it defines replaces the keys it restates of the entry of the same
+  name (an overlay's status table restating ``values:`` keeps ``canonical:``).
 
 Top-level keys of a vendor file:
 
@@ -78,8 +83,23 @@ class ZoneConfig:
 
 
 @dataclass(frozen=True)
+class Override:
+    """One packaged entry an overlay file changes (``removed``: the overlay set it to null)."""
+
+    loc: Loc  # where the overlay says it
+    path: str  # the entry, e.g. enums.status.values.Customer-Reply
+    packaged: Loc  # where the packaged file says it
+    removed: bool = False
+
+    def __str__(self) -> str:
+        verb = "removes" if self.removed else "overrides"
+        return f"{self.loc}: {self.path}: {verb} the packaged entry ({self.packaged})"
+
+
+@dataclass(frozen=True)
 class MappingSet:
     vendors: Mapping[str, VendorMappings]
+    overrides: tuple[Override, ...] = ()
 
     def __getitem__(self, vendor: str) -> VendorMappings:
         return self.vendors[vendor]
@@ -92,15 +112,60 @@ def _noop_hook(vendor: str, enum: str, value: str) -> None:
     return None
 
 
-def collect_files(roots: Iterable[Path]) -> dict[str, dict[str, Path]]:
-    """vendor -> {relative name -> path}; later roots replace same-named files."""
-    found: dict[str, dict[str, Path]] = {}
+def collect_layers(roots: Iterable[Path]) -> dict[str, dict[str, list[Path]]]:
+    """vendor -> {relative name -> its files, packaged first, overlays after}."""
+    found: dict[str, dict[str, list[Path]]] = {}
     for root in roots:
         if not root.is_dir():
             continue
         for path in sorted(root.glob("*/*.yaml")) + sorted(root.glob("*/*.yml")):
-            found.setdefault(path.parent.name, {})[path.name] = path
+            found.setdefault(path.parent.name, {}).setdefault(path.name, []).append(path)
     return found
+
+
+def collect_files(roots: Iterable[Path]) -> dict[str, dict[str, Path]]:
+    """vendor -> {relative name -> the top layer's path}."""
+    return {v: {n: layers[-1] for n, layers in files.items()} for v, files in collect_layers(roots).items()}
+
+
+def overlay_merge(base: LocDict, over: LocDict, path: str, overrides: list[Override]) -> LocDict:
+    """``over`` laid on ``base`` by key at every depth; what it changes goes to ``overrides``."""
+    out = _empty(base.loc)
+    out.update(base)
+    out.key_locs = dict(base.key_locs)
+    for key, value in over.items():
+        where = f"{path}.{key}" if path else key
+        packaged = key in base
+        previous = base.get(key)
+        if value is None:
+            if packaged:
+                overrides.append(Override(over.loc_of(key), where, base.loc_of(key), removed=True))
+                del out[key]
+                out.key_locs.pop(key, None)
+            continue
+        if isinstance(previous, LocDict) and isinstance(value, LocDict):
+            out[key] = overlay_merge(previous, value, where, overrides)
+            continue
+        if packaged:
+            overrides.append(Override(over.loc_of(key), where, base.loc_of(key)))
+        out[key] = value
+        out.key_locs[key] = over.loc_of(key)
+    return out
+
+
+def _load_layers(layers: list[Path], errors: list[MappingError], overrides: list[Override]) -> LocDict | None:
+    merged: LocDict | None = None
+    for path in layers:
+        try:
+            doc = load_yaml(path, _display(path))
+        except MappingError as exc:
+            errors.append(exc)
+            continue
+        if not isinstance(doc, LocDict):
+            errors.append(MappingError(Loc(_display(path), 1, 1), "", "a mapping file holds a mapping"))
+            continue
+        merged = doc if merged is None else overlay_merge(merged, doc, "", overrides)
+    return merged
 
 
 def _display(path: Path) -> str:
@@ -126,22 +191,19 @@ def load_mappings(
         all_roots.append(overlay)
     zone_cfg = zones or ZoneConfig()
     vendors: dict[str, VendorMappings] = {}
-    for vendor, files in sorted(collect_files(all_roots).items()):
+    overrides: list[Override] = []
+    for vendor, files in sorted(collect_layers(all_roots).items()):
         docs = []
-        for name in sorted(files):
-            try:
-                doc = load_yaml(files[name], _display(files[name]))
-            except MappingError as exc:
-                errors.append(exc)
-                continue
-            if not isinstance(doc, LocDict):
-                errors.append(MappingError(Loc(_display(files[name]), 1, 1), "", "a mapping file holds a mapping"))
-                continue
-            docs.append(doc)
+        # packaged files first, then each overlay's new files: a later file's entries win,
+        # so an overlay's own file is never undone by a packaged one that sorts after it
+        for name in files:
+            doc = _load_layers(files[name], errors, overrides)
+            if doc is not None:
+                docs.append(doc)
         vendors[vendor] = _compile_vendor(vendor, docs, zone_cfg, on_unmapped, errors)
     if errors:
         raise MappingErrors(errors)
-    return MappingSet(vendors)
+    return MappingSet(vendors, tuple(overrides))
 
 
 def _merge(docs: list[LocDict], errors: list[MappingError]) -> dict[str, LocDict]:
@@ -375,6 +437,7 @@ __all__ = [
     "ActionSpec",
     "LocList",
     "MappingSet",
+    "Override",
     "VendorMappings",
     "ZoneConfig",
     "check_errors",
