@@ -11,6 +11,7 @@ import pytest
 from gateway import canonical as c
 from gateway.cli import check
 from gateway.mapping.loader import PACKAGED_ROOT, load_mappings
+from gateway.mapping.vendor_settings import ReadyDeskSettings
 from gateway.settings import ClientCredential, Settings
 from tests.conftest import WHMCS_AUTH, start_gateway
 
@@ -52,7 +53,8 @@ def test_lists_are_replaced_and_mappings_merged(tmp_path: Path) -> None:
     _overlay(tmp_path, "readydesk", "common.yaml", "settings:\n  custom_fields: [Server]\n  errors: {auth: Nope}\n")
     merged = load_mappings(tmp_path)["readydesk"].config
     packaged = load_mappings()["readydesk"].config
-    assert getattr(merged, "custom_fields") == ["Server"]
+    assert isinstance(merged, ReadyDeskSettings)
+    assert merged.custom_fields == ["Server"]
     assert merged.errors["auth"] == "Nope"
     assert {k: v for k, v in merged.errors.items() if k != "auth"} == {
         k: v for k, v in packaged.errors.items() if k != "auth"

@@ -26,7 +26,7 @@ def _overlay(root: Path, vendor: str, text: str) -> Path:
         ("whmcs", "settings:\n  defualt_format: json\n", "2:3: settings.defualt_format: unknown setting "
          "'defualt_format' (did you mean 'default_format'?)"),
         ("whmcs", "settings:\n  default_format: yaml\n", "2:3: settings.default_format: Input should be"),
-        ("readydesk", "settings:\n  custom_fields: Server\n", "2:3: settings.custom_fields: Input should be a valid list"),
+        ("readydesk", "settings:\n  custom_fields: Server\n", "2:3: settings.custom_fields: Input should be"),
         ("pmp", "settings:\n  statuses:\n    - {id: 1, name: Open, colour: red}\n",
          "3:27: settings.statuses.0.colour: unknown setting 'colour' (did you mean 'color'?)"),
         ("pmp", "settings:\n  contacts_cache_seconds: -1\n", "2:3: settings.contacts_cache_seconds: Input should be"),
