@@ -121,6 +121,10 @@ class CustomerRefArgs(_Args):
     email: str | None = None
 
 
+class CustomerDetailsArgs(CustomerRefArgs):
+    stats: bool = False  # also count what the backend can (WHMCS GetClientsDetails stats=true)
+
+
 class ListCustomersArgs(_Args):
     offset: int = Field(default=0, ge=0, le=10**12)
     limit: int | None = Field(default=None, ge=0, le=10**12)
@@ -265,6 +269,18 @@ class ContactPage(_Result):
         return len(self.items)
 
 
+class CustomerStats(_Result):
+    """What the backend can count for one customer (billing figures are not the hub's)."""
+
+    tickets: int = 0
+    active_tickets: int = 0
+
+
+class CustomerDetails(_Result):
+    customer: Customer
+    stats: CustomerStats | None = None  # only when asked for: counting reads every ticket
+
+
 class Done(_Result):
     """A write that answers only with the id it touched."""
 
@@ -300,5 +316,6 @@ OPERATIONS: dict[str, Operation] = {
         Operation("delete_customer", CustomerRefArgs, True),
         Operation("list_contacts", ListContactsArgs, False),
         Operation("add_contact", AddContactArgs, True),
+        Operation("customer_details", CustomerDetailsArgs, False),
     )
 }

@@ -89,6 +89,7 @@ class Service:
             "delete_customer": self.delete_customer,
             "list_contacts": self.list_contacts,
             "add_contact": self.add_contact,
+            "customer_details": self.customer_details,
         }
 
     async def run(self, operation: str, args: BaseModel) -> Any:
@@ -317,6 +318,15 @@ class Service:
 
     async def get_customer(self, args: ops.CustomerRefArgs) -> c.Customer:
         return await self.backend.get_customer(await self._customer_id(args))
+
+    async def customer_details(self, args: ops.CustomerDetailsArgs) -> ops.CustomerDetails:
+        customer = await self.get_customer(args)
+        if not args.stats:
+            return ops.CustomerDetails(customer=customer)
+        mine = [t for t in await self._all_tickets() if t.customer_id == customer.id]
+        active = sum(1 for t in mine if t.status in c.ACTIVE_STATUSES)
+        stats = ops.CustomerStats(tickets=len(mine), active_tickets=active)
+        return ops.CustomerDetails(customer=customer, stats=stats)
 
     async def add_customer(self, args: c.NewCustomer) -> c.Customer:
         email = args.email.strip().casefold()

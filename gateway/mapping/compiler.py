@@ -13,6 +13,7 @@ Field spec forms (``key`` is the output key):
     key: {fields: {...}}               # nested object (from: optional)
     key: {each: path, fields|model: ..., wrap: singular}   # list of objects
     key: {..., required: "message", invalid: "message"}    # parse direction only
+    key: {..., optional: true}         # render: left out when its value is None
 
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
@@ -47,6 +48,7 @@ _SPEC_KEYS = frozenset(
         "invalid",
         "source",
         "index",
+        "optional",
     }
 )
 
@@ -56,7 +58,13 @@ class _Gen:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.ns: dict[str, Any] = {"_dig": _dig, "_oget": _oget, "_strip_none": _strip_none, "_absent": _absent}
+        self.ns: dict[str, Any] = {
+            "_dig": _dig,
+            "_oget": _oget,
+            "_strip_none": _strip_none,
+            "_absent": _absent,
+            "_drop_none": _drop_none,
+        }
         self.counter = itertools.count()
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
@@ -83,6 +91,14 @@ def _oget(src: Any, path: tuple[str, ...]) -> Any:
 
 def _strip_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def _drop_none(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The ``optional`` keys whose value is None left out (an answer part only sent when asked for)."""
+    for key in keys:
+        if d.get(key, 0) is None:
+            del d[key]
+    return d
 
 
 class ModelCompiler:
@@ -139,6 +155,7 @@ class ModelCompiler:
         from_dict: bool,
     ) -> str:
         items = []
+        optional = tuple(k for k, v in fields.items() if isinstance(v, dict) and v.get("optional"))
         for key, spec in fields.items():
             fpath = f"{path}.{key}"
             if key == "<<":
@@ -151,7 +168,9 @@ class ModelCompiler:
             expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
             items.append(f"{key!r}: {expr}")
         body = "{" + ", ".join(items) + "}"
-        return f"_strip_none({body})" if self.ctx.direction == "parse" else body
+        if self.ctx.direction == "parse":
+            return f"_strip_none({body})"
+        return f"_drop_none({body}, {optional!r})" if optional else body
 
     def _getter(
         self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool

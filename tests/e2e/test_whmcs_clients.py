@@ -169,6 +169,30 @@ async def test_get_clients_details_errors(gateway: Gateway, params: dict[str, st
     assert status == 200 and body == {"result": "error", "message": message}
 
 
+async def test_get_clients_details_stats_counts_the_clients_tickets(
+    gateway: Gateway, whmcs_api: whmcs_client.DefaultApi
+) -> None:
+    _, plain = await gateway.whmcs("GetClientsDetails", clientid="1")
+    assert "stats" not in plain  # only when asked for
+    _, listed = await gateway.whmcs("GetTickets", clientid="1", limitnum="1000")
+    tickets = listed["tickets"]["ticket"] if listed["totalresults"] else []
+    active = [t for t in tickets if t["status"] != "Closed"]
+    _, body = await gateway.whmcs("GetClientsDetails", clientid="1", stats="true")
+    stats = body["stats"]
+    assert (stats["numtickets"], stats["numactivetickets"]) == (listed["totalresults"], len(active))
+    assert stats["numtickets"] > 0
+    # billing figures the backend cannot hold: zeros under WHMCS's names
+    assert stats["numdueinvoices"] == 0 and stats["income"] == "0.00" and stats["productsnumtotal"] == 0
+    assert body["client"]["id"] == 1
+    # a new ticket for the client is counted at once
+    await gateway.whmcs("OpenTicket", clientid="1", deptid="1", subject="stats", message="count me")
+    _, after = await gateway.whmcs("GetClientsDetails", clientid="1", stats="1")
+    assert after["stats"]["numtickets"] == stats["numtickets"] + 1
+    # a real client library that always sends stats=true still reads the client
+    out = await in_thread(whmcs_api.get_clients_details, **AUTH, clientid=1, stats=True)
+    assert out.result == "success" and out.client is not None
+
+
 async def test_get_clients_details_xml_nesting(gateway: Gateway) -> None:
     _, text = await gateway.whmcs("GetClientsDetails", fmt="xml", clientid="3")
     root = parse_xml(text)
