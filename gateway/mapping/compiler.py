@@ -22,17 +22,19 @@ result, so absent input stays absent (a patch changes only what was sent).
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
 from gateway import canonical, operations
-from gateway.errors import InvalidInput
+from gateway.errors import InternalError, InvalidInput
 from gateway.mapping import transforms as tr
 from gateway.mapping.source import LocDict, LocList, MappingError
 
 Compiled = Callable[[Any], Any]
+log = logging.getLogger("gateway")
 
 _SPEC_KEYS = frozenset(
     {
@@ -129,16 +131,12 @@ class ModelCompiler:
             fn: Compiled = lambda s: None  # noqa: E731
         else:
             gen = _Gen()
+            path = name if name.startswith("actions.") else f"models.{name}"
+            checks: list[tuple[str, str, str]] = []
             expr = self._object(
-                gen,
-                fields,
-                name if name.startswith("actions.") else f"models.{name}",
-                source,
-                target,
-                spec.get("source") == "dict" or source is None,
+                gen, fields, path, source, target, spec.get("source") == "dict" or source is None, checks
             )
-            gen.lines.append(f"def _model(s):\n    return {expr}\n")
-            fn = _exec(gen, name)
+            fn = self._finish(gen, expr, checks, path)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
@@ -153,6 +151,7 @@ class ModelCompiler:
         source: type[BaseModel] | None,
         target: type[BaseModel] | None,
         from_dict: bool,
+        checks: list[tuple[str, str, str]] | None = None,
     ) -> str:
         items = []
         optional = tuple(k for k, v in fields.items() if isinstance(v, dict) and v.get("optional"))
@@ -160,13 +159,17 @@ class ModelCompiler:
             fpath = f"{path}.{key}"
             if key == "<<":
                 # spread: the fields of another model (or nested fields) merged in here
-                items.append("**" + self._field(gen, spec, fields.loc_of(key), fpath, source, target, from_dict, key))
-                continue
-            if target is not None and key not in target.model_fields:
-                self.errors.append(MappingError(fields.loc_of(key), fpath, f"{target.__name__} has no field '{key}'"))
-            sub_target = _field_model(target, key)
-            expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
-            items.append(f"{key!r}: {expr}")
+                expr = self._field(gen, spec, fields.loc_of(key), fpath, source, target, from_dict, key)
+                items.append("**" + expr)
+            else:
+                if target is not None and key not in target.model_fields:
+                    where = fields.loc_of(key)
+                    self.errors.append(MappingError(where, fpath, f"{target.__name__} has no field '{key}'"))
+                sub_target = _field_model(target, key)
+                expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
+                items.append(f"{key!r}: {expr}")
+            if checks is not None:
+                checks.append((fpath, _source_of(spec, key), expr))
         body = "{" + ", ".join(items) + "}"
         if self.ctx.direction == "parse":
             return f"_strip_none({body})"
@@ -302,9 +305,26 @@ class ModelCompiler:
         src_name = spec.get("source")
         source = _model_class(src_name)
         gen = _Gen()
-        expr = self._object(gen, fields, fpath, source, target, src_name == "dict" or source is None)
-        gen.lines.append(f"def _model(s):\n    return {expr}\n")
-        return _exec(gen, fpath)
+        checks: list[tuple[str, str, str]] = []
+        expr = self._object(gen, fields, fpath, source, target, src_name == "dict" or source is None, checks)
+        return self._finish(gen, expr, checks, fpath)
+
+    def _finish(self, gen: _Gen, expr: str, checks: list[tuple[str, str, str]], path: str) -> Compiled:
+        """The model's function: one expression; on bad data, each field alone finds the culprit
+        (the slow path runs only then, so the fast path stays one dict display)."""
+        probes = []
+        for i, (fpath, src, field_expr) in enumerate(checks):
+            gen.lines.append(f"def _probe{i}(s):\n    return {field_expr}\n")
+            probes.append(f"({fpath!r}, {src!r}, _probe{i})")
+        gen.ns["_fail"] = _failure(self.ctx.direction, path.startswith("actions.") and ".params" in path)
+        gen.ns["_DATA_ERRORS"] = tr.DATA_ERRORS
+        gen.lines.append(f"_probes = ({''.join(p + ', ' for p in probes)})\n")
+        gen.lines.append(
+            "def _model(s):\n"
+            f"    try:\n        return {expr}\n"
+            f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
+        )
+        return _exec(gen, path)
 
     def _named(self, name: Any, loc: Any, fpath: str) -> Compiled:
         if not isinstance(name, str) or name not in self.specs:
@@ -312,6 +332,47 @@ class ModelCompiler:
             return lambda s: None
         # late-bound so models may be declared in any order
         return self.compile(name)
+
+
+def _source_of(spec: Any, key: str) -> str:
+    """The data field(s) a field spec reads, as the failure message names them."""
+    if isinstance(spec, str):
+        return spec
+    if not isinstance(spec, Mapping) or "const" in spec:
+        return ""
+    src = spec.get("from", spec.get("each", key if "fields" not in spec and "model" not in spec else ""))
+    return ",".join(map(str, src)) if isinstance(src, list) else str(src or "")
+
+
+class MappingDataFailure(InternalError):
+    """Data a compiled mapping could not translate: ``models.ticket.customer_id <- userid: not an
+    integer: 'abc'`` (logged; the client gets its dialect's "unavailable" answer)."""
+
+    default_code = "unavailable"
+
+    def __init__(self, spec_path: str, data_field: str, reason: str) -> None:
+        self.spec_path, self.data_field, self.reason = spec_path, data_field, reason
+        self.detail = f"{spec_path} <- {data_field}: {reason}" if data_field else f"{spec_path}: {reason}"
+        super().__init__("The gateway could not translate the backend's data")
+
+
+def _failure(direction: str, client_params: bool) -> Callable[[Any, Exception, Any, str], Exception]:
+    def fail(source: Any, exc: Exception, probes: Any, path: str) -> Exception:
+        spec_path, data_field, reason = path, "", f"{exc}"
+        for fpath, field, probe in probes:
+            try:
+                probe(source)
+            except tr.DATA_ERRORS as inner:
+                spec_path, data_field, reason = fpath, field, f"{inner}"
+                break
+        if client_params:
+            # the client's own parameter: its error, not the gateway's
+            return InvalidInput(f"{data_field or spec_path}: {reason}", data_field, reason="invalid")
+        failure = MappingDataFailure(spec_path, data_field, reason)
+        log.error("mapping failure (%s): %s", direction, failure.detail)
+        return failure
+
+    return fail
 
 
 def _absent(value: Any) -> bool:
