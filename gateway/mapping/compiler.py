@@ -12,7 +12,8 @@ Field spec forms (``key`` is the output key):
     key: {const: X}
     key: {fields: {...}}               # nested object (from: optional)
     key: {each: path, fields|model: ..., wrap: singular}   # list of objects
-    key: {..., required: "message", invalid: "message"}    # parse direction only
+    key: {..., required: "message", invalid: "message"}    # parse direction only; or an error
+                                       # code the dialect words: {not_found: ticket} | {reason: CODE}
     key: {..., optional: true}         # render: left out when its value is None
 
 In the parse direction a field whose value comes out None is left out of the
@@ -29,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway import canonical, operations
-from gateway.errors import InternalError, InvalidInput
+from gateway.errors import GatewayError, InternalError, InvalidInput, NotFound
 from gateway.mapping import transforms as tr
 from gateway.mapping.source import LocDict, LocList, MappingError
 
@@ -239,6 +240,10 @@ class ModelCompiler:
         default = spec.get("default")
         required, invalid = spec.get("required"), spec.get("invalid")
         if required is not None or invalid is not None:
+            for name, refusal in (("required", required), ("invalid", invalid)):
+                if refusal is not None and not _refusal_ok(refusal):
+                    where = spec.loc_of(name) if isinstance(spec, LocDict) else loc
+                    self.errors.append(MappingError(where, f"{fpath}.{name}", _REFUSAL_FORMS))
             fn = _guarded(fns, default, required, invalid, spec.get("from", key))
             return f"{gen.bind(fn, '_g')}({value})"
         names = [gen.bind(fn, "_t") for fn in fns]
@@ -382,19 +387,43 @@ def _absent(value: Any) -> bool:
     return type(value) is tuple and all(v is None or v == "" for v in value)
 
 
+_REFUSAL_FORMS = "must be a text, {not_found: KIND} or {reason: CODE}"
+
+
+def _refusal_ok(refusal: Any) -> bool:
+    if isinstance(refusal, str):
+        return True
+    return (
+        isinstance(refusal, Mapping)
+        and len(refusal) == 1
+        and next(iter(refusal)) in ("not_found", "reason")
+        and isinstance(next(iter(refusal.values())), str)
+    )
+
+
+def _refusal(refusal: Any, field: str, detail: str) -> GatewayError:
+    """A parameter's ``required:``/``invalid:``: a text, or an error code the dialect words
+    (``{not_found: ticket}``: WHMCS's "Ticket ID Not Found" for ``ticketid=abc``)."""
+    if isinstance(refusal, Mapping):
+        if "not_found" in refusal:
+            return NotFound(str(refusal["not_found"]))
+        return InvalidInput(field=field, reason=str(refusal.get("reason") or "invalid"))
+    return InvalidInput(str(refusal) if refusal is not None else detail, field)
+
+
 def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param: Any) -> tr.Fn:
     field = param if isinstance(param, str) else ",".join(map(str, param))
 
     def guarded(value: Any) -> Any:
         if _absent(value) or (required is not None and isinstance(value, str) and not value.strip()):
             if required is not None:
-                raise InvalidInput(str(required), field)
+                raise _refusal(required, field, f"{field} is required")
             return default
         try:
             for fn in fns:
                 value = fn(value)
         except tr.DATA_ERRORS as exc:
-            raise InvalidInput(str(invalid) if invalid is not None else f"{field}: {exc}", field) from None
+            raise _refusal(invalid, field, f"{field}: {exc}") from None
         return value
 
     return guarded

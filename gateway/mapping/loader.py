@@ -36,7 +36,7 @@ from gateway import canonical
 from gateway.mapping.compiler import Compiled, ModelCompiler
 from gateway.mapping.source import Loc, LocDict, LocList, MappingError, MappingErrors, load_yaml
 from gateway.mapping.transforms import CompileContext, DateSpec, EnumTable, UnmappedHook
-from gateway.mapping.vendor_settings import VendorSettings, validate_settings
+from gateway.mapping.vendor_settings import VendorSettings, check_placeholders, validate_settings
 from gateway.operations import OPERATIONS
 
 PACKAGED_ROOT = Path(__file__).resolve().parent.parent / "mappings"
@@ -397,8 +397,24 @@ def _actions(
             result = _inline(renderer, result_spec, f"{path}.result", result_spec.get("source"), None, errors)
         unsupported = spec.get("unsupported") or {}
         options = spec.get("options") or {}
+        _check_texts(options.get("errors") if isinstance(options, dict) else None, spec, f"{path}.options", errors)
         actions[name] = ActionSpec(name, operation.name, params, result, dict(unsupported), dict(options), spec.loc)
     return actions
+
+
+def _check_texts(texts: Any, spec: LocDict, path: str, errors: list[MappingError]) -> None:
+    """An action's ``options.errors``: error code -> text, with known placeholders."""
+    if texts is None:
+        return
+    options = spec.get("options")
+    where = options.loc_of("errors") if isinstance(options, LocDict) else spec.loc
+    if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
+        errors.append(MappingError(where, f"{path}.errors", "must map error codes to texts"))
+        return
+    try:
+        check_placeholders(texts)
+    except ValueError as exc:
+        errors.append(MappingError(where, f"{path}.errors", str(exc)))
 
 
 def _inline(

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from gateway import canonical
+from gateway.errors import GatewayError
 from gateway.mapping import transforms as tr
 from gateway.mapping.compiler import MappingDataFailure
 from gateway.mapping.loader import ZoneConfig, _zone_resolver, load_mappings
@@ -83,6 +84,14 @@ def test_compiler_case(case: dict[str, Any], tmp_path: Path) -> None:
     source = case["input"]
     if "source" in case:
         source = getattr(canonical, case["source"]).model_validate(source)
+    if "raises" in case:
+        with pytest.raises(GatewayError) as raised:
+            model(source)
+        expected = case["raises"]
+        assert raised.value.code == expected["code"]
+        assert getattr(raised.value, "field", "") == expected.get("field", "")
+        assert raised.value.message == expected.get("message", raised.value.message)
+        return
     if "error" in case:
         with pytest.raises(MappingDataFailure) as failure:
             model(source)
