@@ -349,9 +349,10 @@ def _source_of(spec: Any, key: str) -> str:
     return ",".join(map(str, src)) if isinstance(src, list) else str(src or "")
 
 
-class MappingDataFailure(InternalError):
+class MappingDataFailure(InternalError, ValueError):
     """Data a compiled mapping could not translate: ``models.ticket.customer_id <- userid: not an
-    integer: 'abc'`` (logged; the client gets its dialect's "unavailable" answer)."""
+    integer: 'abc'`` (logged; the client gets its dialect's "unavailable" answer).  A ValueError
+    too, so that a caller that handles bad data (the backend adapter) still does."""
 
     default_code = "unavailable"
 
@@ -363,6 +364,8 @@ class MappingDataFailure(InternalError):
 
 def _failure(direction: str, client_params: bool) -> Callable[[Any, Exception, Any, str], Exception]:
     def fail(source: Any, exc: Exception, probes: Any, path: str) -> Exception:
+        if isinstance(exc, MappingDataFailure | GatewayError):
+            return exc  # a nested model's failure, already located (and logged)
         spec_path, data_field, reason = path, "", f"{exc}"
         for fpath, field, probe in probes:
             try:

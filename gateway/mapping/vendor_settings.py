@@ -96,6 +96,7 @@ class PmpSettings(_Strict):
     find_reserve_seconds: float = Field(2.0, ge=0)
     contact_fetch_concurrency: int = Field(8, ge=1)
     contacts_cache_seconds: float = Field(10, ge=0)
+    read_memo_size: int = Field(1024, ge=1)  # unchanged backend reads kept decoded
 
 
 MODELS: dict[str, type[VendorSettings]] = {
