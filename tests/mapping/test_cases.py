@@ -99,3 +99,11 @@ def test_compiler_case(case: dict[str, Any], tmp_path: Path) -> None:
         assert "abc" not in failure.value.message  # the client is told nothing of the data
         return
     assert _plain(model(source)) == case["output"]
+
+
+def test_a_backend_row_the_mapping_cannot_read_is_logged_with_both_paths(caplog: pytest.LogCaptureFixture) -> None:
+    model = load_mappings()["pmp"].model("ticket")
+    with caplog.at_level("ERROR", logger="gateway"), pytest.raises(MappingDataFailure) as failure:
+        model({"ticketid": "1", "userid": "abc", "contactid": "0", "status": "1", "priority": "1"})
+    assert "models.ticket.customer_id <- userid: not an integer: 'abc'" in caplog.text
+    assert failure.value.code == "unavailable" and "abc" not in failure.value.message
