@@ -46,7 +46,12 @@ class Sim:
         return self.runner.app[STATS_KEY]
 
     async def raw(
-        self, action: str | None, *, auth: dict[str, str] | None = None, query: dict[str, str] | None = None, **params: Any
+        self,
+        action: str | None,
+        *,
+        auth: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        **params: Any,
     ) -> tuple[int, str, str]:
         """POST the form; return (HTTP status, content type, body text)."""
         data = {**(AUTH if auth is None else auth), **{k: str(v) for k, v in params.items()}}

@@ -152,11 +152,16 @@ async def test_permission_error_nvp(make_sim: SimFactory) -> None:
     sim = await make_sim(credentials=[Credential("r", "s", actions=frozenset())])
     status, _, text = await sim.raw("GetClients", auth={"identifier": "r", "secret": "s"})
     assert status == 403
-    assert parse_nvp(text) == {"result": "error", "message": 'Invalid Permissions: API action "getclients" is not allowed'}
+    assert parse_nvp(text) == {
+        "result": "error",
+        "message": 'Invalid Permissions: API action "getclients" is not allowed',
+    }
 
 
 async def test_get_is_answered_too(sim: Sim) -> None:
-    async with sim.session.get(sim.api, params={**AUTH, "action": "GetTicket", "ticketid": "1", "responsetype": "json"}) as r:
+    async with sim.session.get(
+        sim.api, params={**AUTH, "action": "GetTicket", "ticketid": "1", "responsetype": "json"}
+    ) as r:
         assert (await r.json())["tid"]
 
 
