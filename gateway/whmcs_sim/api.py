@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import clients, tickets
+from . import clients, staff, tickets
 from .common import ApiError, Call, Credential, Handler, Params
 from .db import SimDB
 from .wire import render
@@ -50,6 +50,7 @@ _ACTIONS: tuple[Action, ...] = (
     Action("DeleteClient", clients.delete_client, writes=True),
     Action("GetContacts", clients.get_contacts),
     Action("AddContact", clients.add_contact, writes=True),
+    Action("GetAdminUsers", staff.get_admin_users),
 )
 #: WHMCS matches the action name without regard to case (reference 1.3).
 ACTIONS: dict[str, Action] = {a.name.lower(): a for a in _ACTIONS}

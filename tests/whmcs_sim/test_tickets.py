@@ -445,3 +445,28 @@ async def test_get_ticket_counts(sim: Sim) -> None:
     assert body["status"]["customerreply"] == {"title": "Customer-Reply", "count": 0}
     assert body["status"]["onhold"] == {"title": "On Hold", "count": 1}
     assert set(body["status"]) == {"open", "answered", "customerreply", "onhold", "inprogress", "closed"}
+
+
+# ------------------------------------------------------------------ GetAdminUsers (staff list)
+
+
+async def test_get_admin_users(sim: Sim) -> None:
+    sim.db.execute("INSERT INTO tbladmins (id, username, firstname, lastname, email, disabled) VALUES (3, 'zed', "
+                   "'Aaron', 'Zed', 'zed@demo.example', 1)")  # fmt: skip
+    body = await sim.ok("GetAdminUsers")
+    assert body["count"] == 2 and isinstance(body["count"], int)
+    alice, bob = body["admin_users"]
+    assert (alice["id"], alice["username"], alice["firstname"], alice["lastname"], alice["email"]) == (
+        1,
+        "alice",
+        "Alice",
+        "Admin",
+        "alice.admin@demo.example",
+    )
+    assert alice["isDisabled"] is False and alice["supportDepartmentIds"] == ["1", "2", "3", "4"]
+    assert bob["username"] == "bob"
+    assert "password" not in str(body)
+    everyone = await sim.ok("GetAdminUsers", include_disabled="true")
+    assert [a["id"] for a in everyone["admin_users"]] == [3, 1, 2]  # by first name
+    found = await sim.ok("GetAdminUsers", email="bob@")
+    assert [a["id"] for a in found["admin_users"]] == [2]
