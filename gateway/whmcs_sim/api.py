@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+import aiohttp.http_exceptions
 from aiohttp import web
 
 from . import clients, staff, tickets
@@ -82,13 +85,23 @@ _SECRET_PARAMS = frozenset({"secret", "password", "accesskey", "password2"})
 
 
 async def read_params(request: web.Request) -> Params:
-    """Query string merged with the form body (url-encoded or multipart); the body wins."""
+    """Query string merged with the form body (url-encoded or multipart); the body wins.
+
+    Like PHP's ``$_POST``, a body that is not a form (JSON, a broken multipart) adds nothing;
+    bytes that are not UTF-8 become U+FFFD rather than failing the request.
+    """
     values = {k: v for k, v in request.query.items()}
-    if request.can_read_body:
-        form = await request.post()
-        for key, value in form.items():
-            if isinstance(value, str):
-                values[key] = value
+    if not request.can_read_body:
+        return Params(values)
+    if request.content_type.startswith("multipart/"):
+        try:
+            form = await request.post()
+        except (ValueError, web.HTTPException, aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError):
+            return Params(values)
+        values.update({k: v for k, v in form.items() if isinstance(v, str)})
+    elif request.content_type in ("application/x-www-form-urlencoded", "application/octet-stream", ""):
+        text = (await request.read()).decode("utf-8", "replace")
+        values.update(urllib.parse.parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
     return Params(values)
 
 

@@ -169,3 +169,30 @@ async def test_secrets_never_echoed(sim: Sim) -> None:
     for auth in ({"identifier": IDENT, "secret": "nope-secret-value"}, AUTH):
         _, _, text = await sim.raw("GetTicket", auth=auth, ticketid="1", responsetype="xml")
         assert "nope-secret-value" not in text and SECRET not in text
+
+
+async def test_hostile_bodies_get_whmcs_answers(sim: Sim) -> None:
+    form = "application/x-www-form-urlencoded"
+    cases = [
+        (b"\xff\xfe not utf-8", form),
+        (b'{"action": "GetTickets"}', "application/json"),  # PHP's $_POST ignores JSON bodies
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+        (b"", form),
+    ]
+    for body, ctype in cases:
+        async with sim.session.post(sim.api, data=body, headers={"Content-Type": ctype}) as resp:
+            assert resp.status == 403
+            assert await resp.text() == "result=error;message=Authentication Failed;"
+
+
+async def test_invalid_utf8_in_a_value_is_replaced(sim: Sim) -> None:
+    body = (
+        "&".join(f"{k}={v}" for k, v in AUTH.items()) + "&action=OpenTicket&deptid=1&clientid=1&subject=a%ffb&message=m"
+    )
+    async with sim.session.post(
+        sim.api, data=body.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    ) as resp:
+        out = parse_nvp(await resp.text())
+    assert out["result"] == "success"
+    ticket = await sim.ok("GetTicket", ticketid=out["id"])
+    assert ticket["subject"] == "a\ufffdb"
