@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,3 +116,35 @@ def page_bounds(params: Params) -> tuple[int, int]:
     start = max(params.num("limitstart", 0), 0)
     num = params.num("limitnum", 25) if params.text("limitnum").strip() else 25
     return start, max(num, 0)
+
+
+def stored_attachments(params: Params) -> str:
+    """``attachments`` (base64 of a JSON list of ``{name, data}``) as WHMCS stores it on the row:
+    ``NNNNNN_name`` file names joined with ``|``.  Undecodable input is ignored, as PHP's
+    json_decode of garbage gives null and the call carries on without attachments."""
+    raw = params.text("attachments").strip()
+    if not raw:
+        return ""
+    try:
+        items = json.loads(base64.b64decode(raw, validate=False))
+    except (binascii.Error, ValueError):
+        return ""
+    if not isinstance(items, list):
+        return ""
+    rng = random.SystemRandom()
+    names = []
+    for item in items:
+        if isinstance(item, dict) and str(item.get("name") or "").strip():
+            clean = re.sub(r"[^\w.\- ]", "_", str(item["name"]).strip())
+            names.append(f"{rng.randint(100000, 999999)}_{clean}")
+    return "|".join(names)
+
+
+def attachment_list(stored: str) -> list[dict[str, Any]]:
+    """GetTicket's ``attachments``: ``{filename, index}`` per stored file, the number prefix removed."""
+    if not stored:
+        return []
+    return [
+        {"filename": name.split("_", 1)[1] if "_" in name else name, "index": i}
+        for i, name in enumerate(stored.split("|"))
+    ]

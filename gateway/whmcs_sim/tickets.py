@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import ApiError, Call, full_name, page_bounds, parse_created, valid_email
+from .common import (
+    ApiError,
+    Call,
+    attachment_list,
+    full_name,
+    page_bounds,
+    parse_created,
+    stored_attachments,
+    valid_email,
+)
 from .db import PRIORITIES, Row, new_access_key, now_str
 
 _TICKET_NOT_FOUND = "Ticket ID Not Found"  # GetTicket, UpdateTicket, GetTicketNotes
@@ -120,7 +129,7 @@ def _opening_reply(t: Row, name: str, email: str) -> dict[str, Any]:
         "date": str(t["date"]),
         "message": str(t["message"]),
         "attachment": str(t["attachment"]),
-        "attachments": [],
+        "attachments": attachment_list(str(t["attachment"])),
         "attachments_removed": False,
         "admin": str(t["admin"]),
     }
@@ -148,7 +157,7 @@ def _reply(call: Call, t: Row, r: Row) -> dict[str, Any]:
         "date": str(r["date"]),
         "message": str(r["message"]),
         "attachment": str(r["attachment"]),
-        "attachments": [],
+        "attachments": attachment_list(str(r["attachment"])),
         "attachments_removed": False,
         "admin": admin,
         "rating": str(r["rating"]),
@@ -161,7 +170,7 @@ def _note(n: Row, id_key: str) -> dict[str, Any]:
         "date": str(n["date"]),
         "message": str(n["message"]),
         "attachment": str(n["attachments"]),
-        "attachments": [],
+        "attachments": attachment_list(str(n["attachments"])),
         "attachments_removed": False,
         "admin": str(n["admin"]),
     }
@@ -247,7 +256,7 @@ def _list_item(call: Call, t: Row) -> dict[str, Any]:
         "priority": str(t["urgency"]),
         "admin": str(t["admin"]),
         "attachment": str(t["attachment"]),
-        "attachments": [],
+        "attachments": attachment_list(str(t["attachment"])),
         "attachments_removed": False,
         "lastreply": str(t["lastreply"]),
         "flag": str(t["flag"]),
@@ -266,7 +275,12 @@ async def open_ticket(call: Call) -> dict[str, Any]:
     if client_id:
         if call.db.client(client_id) is None:
             raise ApiError("Client ID Not Found")
-        if contact_id:
+        if p.num("userid"):
+            client = call.db.client(client_id)
+            user = call.db.one("SELECT id FROM tblusers WHERE id = ?", (p.num("userid"),))
+            if user is None or client is None or int(client["owner_user_id"]) != p.num("userid"):
+                raise ApiError("The system cannot find the provided user ID.")
+        elif contact_id:
             contact = call.db.contact(contact_id)
             if contact is None or int(contact["userid"]) != client_id:
                 raise ApiError("Contact ID Not Found")
@@ -285,6 +299,7 @@ async def open_ticket(call: Call) -> dict[str, Any]:
         raise ApiError("Subject is required")
     if not message.strip():
         raise ApiError("Message is required")
+    service = _service(call)
     priority = _priority(p.text("priority").strip() or "Medium")
     created = (
         parse_created(p.text("created"), "Ticket creation date cannot be in the future")
@@ -310,9 +325,21 @@ async def open_ticket(call: Call) -> dict[str, Any]:
             "urgency": priority,
             "lastreply": created,
             "editor": "markdown" if p.flag("markdown") else "plain",
+            "service": service,
+            "attachment": stored_attachments(p),
         },
     )
     return {"result": "success", "id": str(ticket_id), "tid": tid, "c": c}
+
+
+def _service(call: Call) -> str:
+    """``serviceid``/``domainid``: the simulator holds no services or domains, so any id is unknown."""
+    p = call.params
+    if p.num("serviceid"):
+        raise ApiError("Service ID Not Found")
+    if p.num("domainid"):
+        raise ApiError("Domain ID Not Found")
+    return ""
 
 
 def _priority(value: str) -> str:
@@ -421,7 +448,7 @@ async def add_ticket_reply(call: Call) -> dict[str, Any]:
         if p.text("created").strip()
         else now_str()
     )
-    reply.update(date=created, message=p.text("message"))
+    reply.update(date=created, message=p.text("message"), attachment=stored_attachments(p))
     with call.db.lock:
         call.db.insert("tblticketreplies", reply)
         last = max(str(t["lastreply"]), created)
@@ -463,6 +490,7 @@ async def add_ticket_note(call: Call) -> dict[str, Any]:
             "admin": full_name(admin.get("firstname"), admin.get("lastname")),
             "date": created,
             "message": p.text("message"),
+            "attachments": stored_attachments(p),
         },
     )
     return {"result": "success"}

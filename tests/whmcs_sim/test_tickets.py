@@ -470,3 +470,51 @@ async def test_get_admin_users(sim: Sim) -> None:
     assert [a["id"] for a in everyone["admin_users"]] == [3, 1, 2]  # by first name
     found = await sim.ok("GetAdminUsers", email="bob@")
     assert [a["id"] for a in found["admin_users"]] == [2]
+
+
+# ------------------------------------------------------------------ attachments, services, users
+
+
+def _attachments(*names: str) -> str:
+    import base64
+    import json
+
+    items = [{"name": n, "data": base64.b64encode(b"file body").decode()} for n in names]
+    return base64.b64encode(json.dumps(items).encode()).decode()
+
+
+async def test_attachments_on_ticket_reply_and_note(sim: Sim) -> None:
+    out = await sim.ok(
+        "OpenTicket", deptid=1, subject="s", message="m", clientid=1, attachments=_attachments("a.png", "b c.pdf")
+    )
+    await sim.ok("AddTicketReply", ticketid=out["id"], message="r", clientid=1, attachments=_attachments("log.txt"))
+    await sim.ok("AddTicketNote", ticketid=out["id"], message="n", attachments=_attachments("x.txt"))
+    await sim.ok("AddTicketNote", ticketid=out["id"], message="garbage ignored", attachments="%%%not base64")
+    t = await sim.ok("GetTicket", ticketid=out["id"])
+    opening, reply = t["replies"]["reply"]
+    assert opening["attachments"] == [{"filename": "a.png", "index": 0}, {"filename": "b c.pdf", "index": 1}]
+    stored = opening["attachment"].split("|")
+    assert len(stored) == 2 and stored[0].endswith("_a.png") and stored[0][:6].isdigit()
+    assert reply["attachments"] == [{"filename": "log.txt", "index": 0}]
+    notes = t["notes"]["note"]
+    assert notes[0]["attachments"] == [{"filename": "x.txt", "index": 0}] and notes[1]["attachment"] == ""
+    listed = await sim.ok("GetTickets", clientid=1, limitnum=1)
+    assert listed["tickets"]["ticket"][0]["attachment"] == opening["attachment"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"serviceid": "5"}, "Service ID Not Found"),
+        ({"domainid": "5"}, "Domain ID Not Found"),
+        ({"userid": "2"}, "The system cannot find the provided user ID."),  # user 2 owns client 2, not 1
+        ({"userid": "99"}, "The system cannot find the provided user ID."),
+    ],
+)
+async def test_open_ticket_related_items(sim: Sim, params: dict[str, str], message: str) -> None:
+    assert await sim.error("OpenTicket", deptid=1, subject="s", message="m", clientid=1, **params) == message
+
+
+async def test_open_ticket_with_owner_user(sim: Sim) -> None:
+    out = await sim.ok("OpenTicket", deptid=1, subject="s", message="m", clientid=1, userid=1)
+    assert (await sim.ok("GetTicket", ticketid=out["id"]))["userid"] == "1"
