@@ -89,7 +89,9 @@ CREATE TABLE IF NOT EXISTS tbltickets (
     service TEXT NOT NULL DEFAULT '', editor TEXT NOT NULL DEFAULT 'plain');
 CREATE INDEX IF NOT EXISTS tickets_lastreply ON tbltickets(lastreply, id);
 CREATE INDEX IF NOT EXISTS tickets_userid ON tbltickets(userid);
-CREATE INDEX IF NOT EXISTS tickets_status ON tbltickets(status);
+CREATE INDEX IF NOT EXISTS tickets_status ON tbltickets(status, lastreply, id);
+CREATE INDEX IF NOT EXISTS tickets_flag ON tbltickets(flag);
+CREATE INDEX IF NOT EXISTS tickets_did_status ON tbltickets(did, status);
 CREATE TABLE IF NOT EXISTS tblticketreplies (
     id INTEGER PRIMARY KEY, tid INTEGER NOT NULL, userid INTEGER NOT NULL DEFAULT 0,
     contactid INTEGER NOT NULL DEFAULT 0, name TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '',
