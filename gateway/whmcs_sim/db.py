@@ -259,12 +259,15 @@ def seed_demo(db: SimDB, demo: Mapping[str, Any]) -> None:
 
     * customer -> ``tblclients`` row with the same id (company -> ``companyname``; names, email and
       phone are the customer's own) and a ``tblusers`` owner user with the same id;
-    * a contact with ``is_primary`` -> nothing more (it is the client itself); other contacts ->
+    * a contact with ``is_primary`` -> nothing more (it is the client itself); an inactive contact
+      (``active: false``) -> nothing (WHMCS contacts have no inactive state); other contacts ->
       ``tblcontacts`` rows with their own ids (``title`` has no WHMCS column and is dropped);
+      customer ``vat`` -> ``tax_id``, ``language`` -> ``language``;
     * staff -> ``tbladmins`` (``username`` is the admin login, password :data:`DEMO_ADMIN_PASSWORD`);
     * ticket: ``tid`` a stable 6-digit number, ``c`` the first 8 characters of its ``key`` (as the
       gateway shows PMP tickets), status/priority by WHMCS name, ``admin`` the opening staff member's
-      name, ``flag`` the assigned staff id, ``lastreply`` the last reply time (or the opening time);
+      name, ``flag`` the assigned staff id, ``lastreply`` the last reply time (or the opening time),
+      ``cc`` as given, ``service_id`` -> ``service`` ``S<id>``;
     * replies: staff -> ``admin`` name; customer -> ``userid``/``contactid`` (a primary contact
       becomes contact 0); guest -> ``name``/``email``; notes -> ``admin`` name.
     """
@@ -297,7 +300,9 @@ def _seed_demo_rows(db: SimDB, demo: Mapping[str, Any]) -> None:
         )
     primaries: set[int] = set()
     for c in demo.get("contacts") or []:
-        if c.get("is_primary"):
+        # the primary contact is the client itself; WHMCS contacts have no "inactive" state, and an
+        # inactive person is not someone a WHMCS installation would list, so neither becomes a contact
+        if c.get("is_primary") or c.get("active") is False:
             primaries.add(int(c["id"]))
     for cu in demo.get("customers") or []:
         _seed_customer(db, cu)
@@ -339,6 +344,8 @@ def _seed_customer(db: SimDB, cu: Mapping[str, Any]) -> None:
             "postcode": cu.get("postcode") or "",
             "country": cu.get("country") or "",
             "phonenumber": cu.get("phone") or "",
+            "tax_id": cu.get("vat") or "",
+            "language": cu.get("language") or "",
             "datecreated": created[:10],
             "created_at": created,
             "updated_at": created,
@@ -392,6 +399,8 @@ def _seed_ticket(
             "admin": staff_names.get(int(t.get("staff_id") or 0), ""),
             "lastreply": str(t.get("last_reply_at") or created),
             "flag": int(t.get("assigned_staff_id") or 0),
+            "cc": t.get("cc") or "",
+            "service": f"S{t['service_id']}" if t.get("service_id") else "",
         },
     )
     for r in t.get("replies") or []:

@@ -23,7 +23,7 @@ def test_demo_mapping(tmp_path: Path) -> None:
     seed_demo(db, demo_data())
     # customers keep their ids; primary contacts are the client records themselves
     assert [r["id"] for r in db.all("SELECT id FROM tblclients ORDER BY id")] == [1, 2, 3]
-    assert [r["id"] for r in db.all("SELECT id FROM tblcontacts ORDER BY id")] == [2]
+    assert [r["id"] for r in db.all("SELECT id FROM tblcontacts ORDER BY id")] == [2]  # 5 is inactive
     assert db.client(2) is not None and db.client(2)["companyname"] == "Công ty TNHH Trung bình"  # type: ignore[index]
     admins = db.all("SELECT username, firstname FROM tbladmins ORDER BY id")
     assert admins == [{"username": "alice", "firstname": "Alice"}, {"username": "bob", "firstname": "Bob"}]
@@ -34,6 +34,9 @@ def test_demo_mapping(tmp_path: Path) -> None:
     assert [t["c"] for t in tickets] == [t["key"][:8] for t in demo_data()["tickets"]]
     assert [t["status"] for t in tickets] == ["Open", "In Progress", "Answered", "On Hold", "Closed", "Open"]
     assert [t["urgency"] for t in tickets] == ["Medium", "Low", "High", "Medium", "Low", "High"]
+    assert (tickets[1]["cc"], tickets[1]["service"], tickets[0]["service"]) == ("ketoan@trungbinh.example", "S2", "")
+    client = db.client(1)
+    assert client is not None and (client["tax_id"], client["language"]) == ("GB123456789", "english")
     db.close()
 
 
