@@ -75,6 +75,8 @@ class SimStats:
     requests: int = 0
     writes: int = 0
     calls: deque[tuple[str, dict[str, str]]] = field(default_factory=lambda: deque(maxlen=1000))
+    #: notification e-mails WHMCS would have sent (none when ``noemail`` is set): (action, what)
+    emails: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 DB_KEY: web.AppKey[SimDB] = web.AppKey("whmcs_sim_db", SimDB)
@@ -174,6 +176,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _error("An unexpected error occurred", fmt, raw_action, 500)
     if action.writes:
         stats.writes += 1
+    stats.emails.extend((action.name, what) for what in call.emails)
     return render(raw_action, body, fmt)
 
 

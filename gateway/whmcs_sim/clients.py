@@ -267,6 +267,7 @@ async def add_client(call: Call) -> dict[str, Any]:
                 "updated_at": now,
             },
         )
+    call.email("client welcome")
     return {"result": "success", "clientid": str(client_id), "owner_user_id": owner}
 
 

@@ -77,6 +77,12 @@ class Call:
     params: Params
     admin: Mapping[str, Any]
     departments: frozenset[int] | None
+    #: e-mails WHMCS would have sent for this call (``noemail`` suppresses them); see SimStats.emails
+    emails: list[str] = field(default_factory=list)
+
+    def email(self, what: str) -> None:
+        if not self.params.flag("noemail"):
+            self.emails.append(what)
 
     def visible_departments(self, ignore: bool) -> list[int] | None:
         """The departments a support list may show: None = all."""

@@ -329,6 +329,7 @@ async def open_ticket(call: Call) -> dict[str, Any]:
             "attachment": stored_attachments(p),
         },
     )
+    call.email("ticket opened")
     return {"result": "success", "id": str(ticket_id), "tid": tid, "c": c}
 
 
@@ -453,6 +454,7 @@ async def add_ticket_reply(call: Call) -> dict[str, Any]:
         call.db.insert("tblticketreplies", reply)
         last = max(str(t["lastreply"]), created)
         call.db.update("tbltickets", int(t["id"]), {"status": status, "lastreply": last})
+    call.email("staff reply" if reply["admin"] else "customer reply")
     return {"result": "success"}
 
 

@@ -518,3 +518,12 @@ async def test_open_ticket_related_items(sim: Sim, params: dict[str, str], messa
 async def test_open_ticket_with_owner_user(sim: Sim) -> None:
     out = await sim.ok("OpenTicket", deptid=1, subject="s", message="m", clientid=1, userid=1)
     assert (await sim.ok("GetTicket", ticketid=out["id"]))["userid"] == "1"
+
+
+async def test_noemail_suppresses_notifications(sim: Sim) -> None:
+    out = await sim.ok("OpenTicket", deptid=1, subject="s", message="m", clientid=1, noemail="1")
+    await sim.ok("AddTicketReply", ticketid=out["id"], message="r", adminusername="alice", noemail="true")
+    assert list(sim.stats.emails) == []
+    await sim.ok("OpenTicket", deptid=1, subject="s", message="m", clientid=1)
+    await sim.ok("AddTicketReply", ticketid=out["id"], message="r", clientid=1)
+    assert list(sim.stats.emails) == [("OpenTicket", "ticket opened"), ("AddTicketReply", "customer reply")]
