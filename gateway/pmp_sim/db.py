@@ -17,17 +17,20 @@ inspection helpers (``count_tickets``, ``list_ticket_rows`` ...) for tests.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import secrets
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from gateway.demo import DemoContact, DemoCustomer, DemoNote, DemoReply, DemoStaff, DemoTicket, load_demo
 
 Kind = Literal["int", "text", "datetime"]
 Row = dict[str, str | None]
@@ -200,6 +203,27 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("tag_id", "int", False, 0),
         _c("tag_order", "int", True, 0),
     ),
+    "tblticket_replies": (
+        _pk("id"),
+        _c("ticketid", "int", False, 0),
+        _c("userid", "int"),
+        _c("contactid", "int", False, 0),
+        _c("name"),
+        _c("email"),
+        _c("date", "datetime", False, "0000-00-00 00:00:00"),
+        _c("message"),
+        _c("attachment", "int"),
+        _c("admin", "int"),
+    ),
+    "tblnotes": (
+        _pk("id"),
+        _c("rel_id", "int", False, 0),
+        _c("rel_type", "text", False, ""),
+        _c("description"),
+        _c("date_contacted", "datetime"),
+        _c("addedfrom", "int", False, 0),
+        _c("dateadded", "datetime", False, "0000-00-00 00:00:00"),
+    ),
     "tblcustomer_groups": (
         _pk("id"),
         _c("groupid", "int", False, 0),
@@ -220,7 +244,6 @@ TICKET_STATUSES: dict[int, tuple[str, str]] = {
     5: ("Closed", "#03a9f4"),
 }
 TICKET_PRIORITIES: dict[int, str] = {1: "Low", 2: "Medium", 3: "High"}
-DEPARTMENTS: dict[int, str] = {1: "Sales", 2: "Technical Support", 3: "Billing"}
 SERVICES: dict[int, str] = {1: "Web Hosting", 2: "Domain Registration"}
 
 ZERO_DATETIME = "0000-00-00 00:00:00"
@@ -438,6 +461,18 @@ class SimDB:
 
     # ---------------------------------------------------------------- low level
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction (bulk seeding: one commit instead of one per row)."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         with self._lock:
             cur = self.conn.execute(sql, tuple(params))
@@ -512,14 +547,14 @@ class SimDB:
                 for pid, name in TICKET_PRIORITIES.items():
                     self.insert("tbltickets_priorities", {"priorityid": pid, "name": name})
             if int(self._scalar("SELECT COUNT(*) FROM tbldepartments")) == 0:
-                for did, name in DEPARTMENTS.items():
+                for dept in load_demo().departments:
                     self.insert(
                         "tbldepartments",
                         {
-                            "departmentid": did,
-                            "name": name,
+                            "departmentid": dept.id,
+                            "name": dept.name,
                             "imap_username": "",
-                            "email": "",
+                            "email": dept.email,
                             "host": "",
                             "password": "",
                             "encryption": "",
@@ -794,300 +829,171 @@ def list_ticket_rows(db_path: str | Path) -> list[Row]:
 
 DEMO_STAFF_PASSWORD = "staff-demo-password"
 
+#: ISO-3166 alpha-2 -> Perfex ``tblcountries.country_id`` for the demo's countries (installation data).
+COUNTRY_IDS: dict[str, int] = {"GB": 235, "US": 236, "VN": 243, "DE": 83, "FR": 76, "CH": 216, "IT": 110}
+#: ISO-4217 -> ``tblcurrencies.id`` of the demo installation.
+CURRENCY_IDS: dict[str, int] = {"USD": 1, "GBP": 2, "EUR": 3}
+STATUS_IDS: dict[str, int] = {"open": 1, "in_progress": 2, "answered": 3, "on_hold": 4, "closed": 5}
+PRIORITY_IDS: dict[str, int] = {"low": 1, "medium": 2, "high": 3}
+
+_CLIENT_DEFAULTS: dict[str, Any] = {
+    "active": 1,
+    "leadid": None,
+    "longitude": None,
+    "latitude": None,
+    "stripe_id": None,
+    "registration_confirmed": 1,
+    "show_primary_contact": 0,
+    "addedfrom": 1,
+    "shipping_street": "",
+    "shipping_city": "",
+    "shipping_state": "",
+    "shipping_zip": "",
+    "shipping_country": 0,
+}
+
 
 def seed_demo_data(db: SimDB) -> None:
-    """Demo installation: 1 staff member, 3 customers, 5 contacts, 6 tickets (see the package docstring)."""
-    db.insert(
-        "tblstaff",
-        {
-            "staffid": 1,
-            "email": "alice.admin@pmp.example",
-            "firstname": "Alice",
-            "lastname": "Admin",
-            "phonenumber": "+1 555 0100",
-            "password": app_hash_password(DEMO_STAFF_PASSWORD),
-            "datecreated": "2023-01-02 08:00:00",
-            "admin": 1,
-            "role": 1,
-            "active": 1,
-            "default_language": "english",
-            "media_path_slug": "alice-admin",
-            "last_login": "2024-03-01 07:55:00",
-            "last_ip": "10.0.0.5",
-        },
-    )
+    """The installation of :mod:`gateway.demo`'s ``data.yaml`` in Perfex's tables."""
+    demo = load_demo()
+    with db.transaction():
+        for staff in demo.staff:
+            db.insert("tblstaff", _staff_row(staff))
+        for customer in demo.customers:
+            db.insert("tblclients", _client_row(customer))
+        for contact in demo.contacts:
+            db.insert("tblcontacts", _contact_row(contact))
+        for ticket in demo.tickets:
+            db.insert("tbltickets", _ticket_row(ticket))
+            if ticket.tags:
+                db.save_ticket_tags(ticket.id, ",".join(ticket.tags))
+            for reply in ticket.replies:
+                db.insert("tblticket_replies", _reply_row(ticket.id, reply))
+            for note in ticket.notes:
+                db.insert("tblnotes", _note_row(ticket.id, note))
 
-    client_common: dict[str, Any] = {
+
+def _staff_row(staff: DemoStaff) -> dict[str, Any]:
+    return {
+        "staffid": staff.id,
+        "email": staff.email,
+        "firstname": staff.firstname,
+        "lastname": staff.lastname,
+        "phonenumber": staff.phone,
+        "password": app_hash_password(DEMO_STAFF_PASSWORD),
+        "datecreated": staff.created_at,
+        "admin": int(staff.admin),
+        "role": 1 if staff.admin else 2,
         "active": 1,
-        "leadid": None,
-        "longitude": None,
-        "latitude": None,
-        "stripe_id": None,
-        "registration_confirmed": 1,
-        "show_primary_contact": 0,
-        "addedfrom": 1,
-        "billing_street": "",
-        "billing_city": "",
-        "billing_state": "",
-        "billing_zip": "",
-        "billing_country": 0,
-        "shipping_street": "",
-        "shipping_city": "",
-        "shipping_state": "",
-        "shipping_zip": "",
-        "shipping_country": 0,
+        "default_language": "english",
+        "media_path_slug": f"{staff.firstname}-{staff.lastname}".lower(),
+        "last_login": "2024-03-01 07:55:00",
+        "last_ip": "10.0.0.5",
     }
-    db.insert(
-        "tblclients",
-        {
-            **client_common,
-            "userid": 1,
-            "company": "Acme Widgets Ltd",
-            "vat": "GB123456789",
-            "phonenumber": "+44 20 7946 0000",
-            "country": 235,
-            "city": "London",
-            "zip": "WC1 2AB",
-            "state": "Greater London",
-            "address": "1 Widget Street",
-            "website": "https://acme.example",
-            "datecreated": "2023-02-01 10:00:00",
-            "default_language": "english",
-            "default_currency": 2,
-            "billing_street": "1 Widget Street",
-            "billing_city": "London",
-            "billing_state": "Greater London",
-            "billing_zip": "WC1 2AB",
-            "billing_country": 235,
-        },
-    )
-    db.insert(
-        "tblclients",
-        {
-            **client_common,
-            "userid": 2,
-            "company": "Công ty TNHH Trung bình",
-            "vat": "0312345678",
-            "phonenumber": "+84 28 3822 0000",
-            "country": 243,
-            "city": "Hồ Chí Minh",
-            "zip": "700000",
-            "state": "Quận 12",
-            "address": "12 Nguyễn Huệ",
-            "website": "",
-            "datecreated": "2023-03-15 04:30:00",
-            "default_language": "vietnamese",
-            "default_currency": 0,
-        },
-    )
-    db.insert(
-        "tblclients",
-        {
-            **client_common,
-            "userid": 3,
-            "company": "Ünïcødé ✓ & <Sons> \"Quoted\" 'Co'",
-            "vat": "",
-            "phonenumber": "",
-            "country": 0,
-            "city": "Zürich",
-            "zip": "8001",
-            "state": "",
-            "address": "Bahnhofstrasse 1\r\nPostfach 12",
-            "website": "https://xn--ncd-ioa.example",
-            "datecreated": "2023-04-20 16:45:10",
-            "default_language": "",
-            "default_currency": 0,
-        },
-    )
 
-    def contact(
-        cid: int,
-        userid: int,
-        primary: int,
-        first: str,
-        last: str,
-        email: str,
-        phone: str,
-        title: str,
-        created: str,
-        active: int = 1,
-    ) -> None:
-        db.insert(
-            "tblcontacts",
-            {
-                "id": cid,
-                "userid": userid,
-                "is_primary": primary,
-                "firstname": first,
-                "lastname": last,
-                "email": email,
-                "phonenumber": phone,
-                "title": title,
-                "datecreated": created,
-                "password": app_hash_password(f"demo-{cid}"),
-                "new_pass_key": None,
-                "new_pass_key_requested": None,
-                "email_verified_at": created,
-                "email_verification_key": None,
-                "email_verification_sent_at": None,
-                "last_ip": "203.0.113.7",
-                "last_login": None,
-                "last_password_change": None,
-                "active": active,
-                "profile_image": None,
-                "direction": None,
-                "invoice_emails": 1,
-                "estimate_emails": 1,
-                "credit_note_emails": 1,
-                "contract_emails": 1,
-                "task_emails": 1,
-                "project_emails": 1,
-                "ticket_emails": 1,
-            },
-        )
 
-    contact(1, 1, 1, "John", "Smith", "john.smith@acme.example", "+44 20 7946 0001", "CTO", "2023-02-01 10:05:00")
-    contact(
-        2,
-        1,
-        0,
-        "Jane",
-        "O'Connor",
-        "jane.oconnor@acme.example",
-        "+44 20 7946 0002",
-        "Accounts",
-        "2023-02-02 11:00:00",
-    )
-    contact(
-        3,
-        2,
-        1,
-        "Văn An",
-        "Nguyễn",
-        "an.nguyen@trungbinh.example",
-        "+84 90 123 4567",
-        "Giám đốc",
-        "2023-03-15 04:35:00",
-    )
-    contact(4, 3, 1, "Zoë", "Ünïcødé", "zoe@unicode.example", "", "", "2023-04-20 16:50:00")
-    contact(
-        5,
-        1,
-        0,
-        "Old",
-        "Employee",
-        "old.employee@acme.example",
-        "",
-        "Former staff",
-        "2023-02-03 09:00:00",
-        active=0,
-    )
+def _client_row(c: DemoCustomer) -> dict[str, Any]:
+    address = c.address1 if not c.address2 else f"{c.address1}\r\n{c.address2}"
+    country = COUNTRY_IDS.get(c.country, 0)
+    billing = c.billing_same_as_address
+    return {
+        **_CLIENT_DEFAULTS,
+        "userid": c.id,
+        "company": c.company,
+        "vat": c.vat,
+        "phonenumber": c.phone,
+        "country": country,
+        "city": c.city,
+        "zip": c.postcode,
+        "state": c.state,
+        "address": address,
+        "website": c.website,
+        "datecreated": c.created_at,
+        "default_language": c.language,
+        "default_currency": CURRENCY_IDS.get(c.currency, 0),
+        "billing_street": address if billing else "",
+        "billing_city": c.city if billing else "",
+        "billing_state": c.state if billing else "",
+        "billing_zip": c.postcode if billing else "",
+        "billing_country": country if billing else 0,
+    }
 
-    def ticket(tid: int, **values: Any) -> None:
-        row: dict[str, Any] = {
-            "ticketid": tid,
-            "adminreplying": 0,
-            "merged_ticket_id": None,
-            "email": None,
-            "name": None,
-            "service": None,
-            "ticketkey": hashlib.md5(f"demo-ticket-{tid}".encode()).hexdigest(),
-            "admin": None,
-            "project_id": 0,
-            "lastreply": None,
-            "clientread": 1,
-            "adminread": 0,
-            "assigned": 0,
-            "staff_id_replying": None,
-            "cc": None,
-        }
-        row.update(values)
-        db.insert("tbltickets", row)
 
-    ticket(
-        1,
-        userid=1,
-        contactid=1,
-        department=2,
-        priority=2,
-        status=1,
-        service=1,
-        subject="Cannot log in to the control panel",
-        message=('Hello,\r\nsince this morning the login page says "invalid session".\r\n\r\nRegards,\r\nJohn'),
-        date="2024-03-01 09:15:00",
-        assigned=1,
-        cc="",
-    )
-    ticket(
-        2,
-        userid=2,
-        contactid=3,
-        department=1,
-        priority=1,
-        status=2,
-        service=2,
-        subject="Báo giá gói Trung bình",
-        message="Xin chào,<br />\nvui lòng gửi báo giá cho gói <b>Trung bình</b>.",
-        date="2024-03-02 03:20:45",
-        cc="ketoan@trungbinh.example",
-        adminread=1,
-    )
-    ticket(
-        3,
-        userid=3,
-        contactid=4,
-        department=3,
-        priority=3,
-        status=3,
-        subject="Invoice #42: total shows <b>&amp;</b> \"wrong\" & 'odd' chars",
-        message="Amounts < 0 & > 100 look \"broken\"; it's the 'tax' line.\r\nSee <attached>.",
-        date="2024-03-03 14:00:00",
-        lastreply="2024-03-03 15:30:00",
-        adminread=1,
-    )
-    ticket(
-        4,
-        userid=0,
-        contactid=0,
-        department=1,
-        priority=2,
-        status=4,
-        name="Walk-in Visitor",
-        email="visitor@example.net",
-        subject="Question about pricing",
-        message="Do you offer discounts for charities?",
-        date="2024-03-04 08:00:00",
-        clientread=0,
-    )
-    ticket(
-        5,
-        userid=1,
-        contactid=2,
-        department=3,
-        priority=1,
-        status=5,
-        service=1,
-        subject="Ünïcødé ✓ in my invoice address",
-        message="Ünïcødé ✓ — “smart quotes” and emoji 🎫",
-        date="2024-02-20 12:00:00",
-        lastreply="2024-02-21 09:00:00",
-        adminread=1,
-        assigned=1,
-    )
-    ticket(
-        6,
-        userid=1,
-        contactid=1,
-        department=2,
-        priority=3,
-        status=1,
-        service=1,
-        admin=1,
-        subject="Scheduled maintenance on your server",
-        message="<p>We will reboot your server on Saturday at 02:00 UTC.</p>",
-        date="2024-03-05 10:00:00",
-        adminread=1,
-        clientread=0,
-        assigned=1,
-    )
-    db.save_ticket_tags(1, "login,urgent")
+def _contact_row(c: DemoContact) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": c.id,
+        "userid": c.customer_id,
+        "is_primary": int(c.is_primary),
+        "firstname": c.firstname,
+        "lastname": c.lastname,
+        "email": c.email,
+        "phonenumber": c.phone,
+        "title": c.title,
+        "datecreated": c.created_at,
+        "password": app_hash_password(f"demo-{c.id}"),
+        "email_verified_at": c.created_at,
+        "last_ip": "203.0.113.7",
+        "active": int(c.active),
+    }
+    for flag in ("invoice", "estimate", "credit_note", "contract", "task", "project", "ticket"):
+        row[f"{flag}_emails"] = 1
+    return row
+
+
+def _ticket_row(t: DemoTicket) -> dict[str, Any]:
+    guest = t.contact_id == 0
+    return {
+        "ticketid": t.id,
+        "adminreplying": 0,
+        "userid": t.customer_id,
+        "contactid": t.contact_id,
+        "merged_ticket_id": None,
+        # Perfex keeps name/email only for tickets without a contact.
+        "email": t.email if guest else None,
+        "name": t.name if guest else None,
+        "department": t.department_id,
+        "priority": PRIORITY_IDS[t.priority],
+        "status": STATUS_IDS[t.status],
+        "service": t.service_id,
+        "ticketkey": t.key,
+        "subject": t.subject,
+        "message": t.message,
+        "admin": t.staff_id or None,
+        "date": t.created_at,
+        "project_id": 0,
+        "lastreply": t.last_reply_at,
+        "clientread": int(t.client_read),
+        "adminread": int(t.admin_read),
+        "assigned": t.assigned_staff_id,
+        "staff_id_replying": None,
+        "cc": t.cc,
+    }
+
+
+def _reply_row(ticket_id: int, r: DemoReply) -> dict[str, Any]:
+    a = r.author
+    return {
+        "id": r.id,
+        "ticketid": ticket_id,
+        "userid": a.customer_id,
+        "contactid": a.contact_id,
+        # Perfex stores name/email only for guest replies; a staff reply carries the staff id in ``admin``.
+        "name": a.name if a.kind == "guest" else None,
+        "email": a.email if a.kind == "guest" else None,
+        "date": r.created_at,
+        "message": r.message,
+        "attachment": None,
+        "admin": a.staff_id if a.kind == "staff" else None,
+    }
+
+
+def _note_row(ticket_id: int, n: DemoNote) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "rel_id": ticket_id,
+        "rel_type": "ticket",
+        "description": n.message,
+        "date_contacted": None,
+        "addedfrom": n.staff_id,
+        "dateadded": n.created_at,
+    }
