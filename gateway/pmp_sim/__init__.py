@@ -24,22 +24,29 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from . import routes
 from .db import SimDatabaseError, SimDB, count_tickets, list_ticket_rows
+from .resources import DEMO_ALLOWLIST, add_v3_routes
 from .routes import DB_KEY, RECORD_ID_KEY, STATS_KEY, STRIP_HTML_KEY, TOKEN_KEY, SimStats
+from .seeding import seed_tickets
+from .v3 import IDEM_KEY, MODULE_KEY, RATE_KEY, TOKENS_KEY, Grant, IdempotencyLocks, RateLimiter, SimToken
 
 __all__ = [
     "DB_KEY",
     "DEFAULT_DB_PATH",
     "DEFAULT_TOKEN",
+    "DEMO_ALLOWLIST",
     "STATS_KEY",
     "SimDB",
     "SimDatabaseError",
     "SimStats",
+    "SimToken",
+    "seed_tickets",
     "count_tickets",
     "create_app",
     "list_ticket_rows",
@@ -52,6 +59,31 @@ DEFAULT_TOKEN = "pmp-sim-demo-token-0123456789abcdef"
 DEFAULT_DB_PATH = Path("gateway-data") / "pmp-sim.sqlite3"
 
 
+def _tokens(
+    token: str,
+    allow_tables: Mapping[str, Grant] | Sequence[str] | None,
+    extra_tokens: Sequence[SimToken],
+) -> dict[str, SimToken]:
+    if allow_tables is None:
+        tables: dict[str, Grant] = dict(DEMO_ALLOWLIST)
+    elif isinstance(allow_tables, Mapping):
+        tables = dict(allow_tables)
+    else:
+        tables = dict(parse_allow_table(spec) for spec in allow_tables)
+    main_token = SimToken(token, staff_id=1, tables=tables)
+    out = {t.token: t for t in extra_tokens}
+    out[token] = main_token
+    return out
+
+
+def parse_allow_table(spec: str) -> tuple[str, Grant]:
+    """``NAME`` (read and write) or ``NAME:read`` / ``NAME:write``."""
+    name, _, grant = spec.partition(":")
+    if grant not in ("", "read", "write") or not name:
+        raise ValueError(f"--allow-table {spec!r}: expected NAME, NAME:read or NAME:write")
+    return name, "read" if grant == "read" else "write"
+
+
 def create_app(
     db_path: str | Path,
     token: str,
@@ -59,23 +91,40 @@ def create_app(
     record_id: bool = False,
     seed_demo: bool = True,
     strip_ticket_html: bool | None = None,
+    module: int = 3,
+    allow_tables: Mapping[str, Grant] | Sequence[str] | None = None,
+    extra_tokens: Sequence[SimToken] = (),
+    rate_limit: int | None = None,
 ) -> web.Application:
     """Build the simulator's aiohttp application on the SQLite file ``db_path``.
 
-    ``record_id=True`` emulates newer module versions that add ``record_id`` to POST answers.
+    ``module`` 3 (default) behaves as module 3.x, 2 as seed 003's generation.
+    ``record_id=True`` adds ``record_id`` to 2.x POST answers (3.x always has it).
+    ``allow_tables``: the custom-table allowlist of ``token`` (names, ``NAME:read`` specs or a
+    name -> grant map); None = the demo allowlist (``tblticket_replies``, ``tbldepartments``, write).
+    ``extra_tokens``: more tokens (other staff, grants, denied resources) for tests.
+    ``rate_limit``: requests per minute and token before 429 (3.x; None = never).
     ``strip_ticket_html`` (default :data:`routes.STRIP_TICKET_HTML`) strips HTML from new tickets.
     The database connection is available as ``app[DB_KEY]`` and closed on cleanup.
     """
     if not token:
         raise ValueError("the simulator needs a non-empty token")
+    if module not in (2, 3):
+        raise ValueError(f"unknown module generation {module!r} (2 or 3)")
     app = web.Application(middlewares=[routes.pmp_middleware])
     db = SimDB(db_path, seed_demo=seed_demo)
     app[DB_KEY] = db
     app[TOKEN_KEY] = token
-    app[RECORD_ID_KEY] = record_id
+    app[MODULE_KEY] = module
+    app[TOKENS_KEY] = _tokens(token, allow_tables, extra_tokens)
+    app[RATE_KEY] = RateLimiter(rate_limit)
+    app[IDEM_KEY] = IdempotencyLocks()
+    app[RECORD_ID_KEY] = record_id or module >= 3
     app[STRIP_HTML_KEY] = routes.STRIP_TICKET_HTML if strip_ticket_html is None else strip_ticket_html
     app[STATS_KEY] = SimStats()
     routes.add_routes(app)
+    if module >= 3:
+        add_v3_routes(app)
 
     async def _close(app: web.Application) -> None:
         app[DB_KEY].close()
@@ -92,9 +141,22 @@ async def start_simulator(
     token: str,
     record_id: bool = False,
     seed_demo: bool = True,
+    module: int = 3,
+    allow_tables: Mapping[str, Grant] | Sequence[str] | None = None,
+    extra_tokens: Sequence[SimToken] = (),
+    rate_limit: int | None = None,
 ) -> tuple[web.AppRunner, str]:
     """Start the simulator; return its runner (call ``await runner.cleanup()``) and base URL."""
-    app = create_app(db_path, token, record_id=record_id, seed_demo=seed_demo)
+    app = create_app(
+        db_path,
+        token,
+        record_id=record_id,
+        seed_demo=seed_demo,
+        module=module,
+        allow_tables=allow_tables,
+        extra_tokens=extra_tokens,
+        rate_limit=rate_limit,
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -109,7 +171,8 @@ async def start_simulator(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``gateway pmp-sim [--host H] [--port 8090] [--db FILE] [--token TOKEN] [--record-id] [--no-demo]``."""
+    """``gateway pmp-sim [--port 8090] [--db FILE] [--token TOKEN] [--record-id] [--module 2|3]
+    [--allow-table NAME[:read|:write]]... [--no-demo] [--seed-tickets N [--seed-replies K]] [--rate-limit N]``."""
     parser = argparse.ArgumentParser(prog="gateway pmp-sim", description="Run the PMP (Perfex CRM API) simulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
@@ -117,7 +180,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--record-id", action="store_true", help="add record_id to POST answers")
     parser.add_argument("--no-demo", action="store_true", help="do not seed demo data into a new database")
+    parser.add_argument("--module", type=int, choices=(2, 3), default=3, help="module generation (default 3)")
+    parser.add_argument(
+        "--allow-table",
+        action="append",
+        metavar="NAME[:read|:write]",
+        help="put a table on the custom-table allowlist (repeatable; default: the demo allowlist)",
+    )
+    parser.add_argument("--seed-tickets", type=int, default=0, metavar="N", help="bulk-insert N tickets first")
+    parser.add_argument("--seed-replies", type=int, default=0, metavar="K", help="with --seed-tickets: K replies each")
+    parser.add_argument("--rate-limit", type=int, default=None, metavar="N", help="3.x: 429 past N requests/minute")
     args = parser.parse_args(argv)
+    try:
+        allow = None if args.allow_table is None else dict(parse_allow_table(a) for a in args.allow_table)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.seed_tickets:
+        with SimDB(Path(args.db), seed_demo=not args.no_demo) as db:
+            first = seed_tickets(db, args.seed_tickets, replies=args.seed_replies)
+        print(f"seeded tickets {first}..{first + args.seed_tickets - 1}", flush=True)
 
     async def serve() -> None:
         runner, url = await start_simulator(
@@ -127,8 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             token=args.token,
             record_id=args.record_id,
             seed_demo=not args.no_demo,
+            module=args.module,
+            allow_tables=allow,
+            rate_limit=args.rate_limit,
         )
-        print(f"PMP simulator listening on {url}", flush=True)
+        print(f"PMP simulator (module {args.module}.x) listening on {url}", flush=True)
         print(f"authtoken: {args.token}", flush=True)
         print(f"database: {Path(args.db).resolve()}", flush=True)
         stop = asyncio.Event()

@@ -32,6 +32,8 @@ from typing import Any, Literal
 
 from gateway.demo import DemoContact, DemoCustomer, DemoNote, DemoReply, DemoStaff, DemoTicket, load_demo
 
+from .listing import ListQuery, ListSource, build_sql
+
 Kind = Literal["int", "text", "datetime"]
 Row = dict[str, str | None]
 
@@ -371,6 +373,11 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _token_hash(token: str) -> str:
+    # The module stores token digests, not tokens.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _fold(text: str | None) -> str:
     """Case- and accent-insensitive form (like MySQL's ``utf8mb4_unicode_ci`` in ``LIKE``)."""
     decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
@@ -410,6 +417,15 @@ def _schema_sql() -> str:
     return "\n".join(parts)
 
 
+#: The API module's own table for Idempotency-Key replays (3.x); never reachable as a custom table.
+_API_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tblapi_idempotency (
+    token_hash TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (token_hash, idem_key)
+);
+"""
+
 _TICKET_SELECT = """
 SELECT t.*, d.*, s.*, sv.*, c.*, ct.*, st.*, p.*,
     t.userid AS userid, t.name AS from_name, t.email AS ticket_email,
@@ -431,6 +447,46 @@ LEFT JOIN tbltickets_priorities p ON p.priorityid = t.priority
 """
 
 
+def _sortable(columns: Iterable[str], prefix: str = "") -> dict[str, str]:
+    return {c: f"{prefix}{c}" for c in columns}
+
+
+TICKETS_SOURCE = ListSource(
+    select=_TICKET_SELECT,
+    count="SELECT COUNT(*) FROM tbltickets t",
+    sortable=_sortable((c.name for c in TABLES["tbltickets"]), "t."),
+    date_column="t.date",
+    default_order="t.ticketid",
+)
+CUSTOMERS_SOURCE = ListSource(
+    select="SELECT * FROM tblclients",
+    count="SELECT COUNT(*) FROM tblclients",
+    sortable=_sortable(c.name for c in TABLES["tblclients"]),
+    date_column="datecreated",
+    default_order="company COLLATE NOCASE, userid",
+)
+STAFF_SOURCE = ListSource(
+    select="SELECT * FROM tblstaff",
+    count="SELECT COUNT(*) FROM tblstaff",
+    sortable=_sortable(c.name for c in TABLES["tblstaff"]),
+    date_column="datecreated",
+    default_order="staffid",
+)
+
+
+def contacts_source(userid: int) -> ListSource:
+    """One customer's active contacts (``GET /api/contacts/{customer_id}``)."""
+    return ListSource(
+        select="SELECT * FROM tblcontacts",
+        count="SELECT COUNT(*) FROM tblcontacts",
+        sortable=_sortable(c.name for c in TABLES["tblcontacts"]),
+        date_column="datecreated",
+        default_order="is_primary DESC, id",
+        where="userid = ? AND active = 1",
+        params=(userid,),
+    )
+
+
 # --------------------------------------------------------------------------- database
 
 
@@ -445,6 +501,7 @@ class SimDB:
         self.conn = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(_schema_sql())
+        self.conn.executescript(_API_SCHEMA)
         self._seed_reference_data()
         if seed_demo and self._is_empty():
             seed_demo_data(self)
@@ -519,6 +576,82 @@ class SimDB:
         with self._lock:
             cur = self.conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (key_value,))
             return cur.rowcount > 0
+
+    def columns_of(self, select: str) -> tuple[str, ...]:
+        """The output column names of a SELECT (no row is read)."""
+        with self._lock:
+            cur = self.conn.execute(f"SELECT * FROM ({select}) LIMIT 0")
+            return tuple(dict.fromkeys(d[0] for d in cur.description))
+
+    def list_page(self, source: ListSource, q: ListQuery) -> tuple[list[Row], int]:
+        """One page (or, unpaged, all) of a list, and the total number of matching rows."""
+        rows_sql, count_sql, params = build_sql(source, q)
+        rows = self._all(rows_sql, params)
+        if q.paged:
+            total = int(self._scalar(count_sql, params))
+        else:
+            total = len(rows)
+        return rows, total
+
+    # ---------------------------------------------------------------- generic rows (3.x resources)
+
+    def get_row(self, table: str, key: str, key_value: int) -> Row | None:
+        return self._one(f"SELECT * FROM {table} WHERE {key} = ?", (key_value,))
+
+    def table_rows(self, table: str, key: str) -> list[Row]:
+        return self._all(f"SELECT * FROM {table} ORDER BY {key}")
+
+    def delete_row(self, table: str, key: str, key_value: int) -> bool:
+        return self._delete(table, key, key_value)
+
+    def list_staff(self) -> list[Row]:
+        return self._all("SELECT * FROM tblstaff ORDER BY staffid")
+
+    def get_staff(self, staff_id: int) -> Row | None:
+        return self.get_row("tblstaff", "staffid", staff_id)
+
+    def search_staff(self, key: str) -> list[Row]:
+        k = _fold(key)
+        out: list[Row] = []
+        for row in self.list_staff():
+            full = f"{row.get('firstname') or ''} {row.get('lastname') or ''}"
+            if any(k in _fold(f) for f in (full, row.get("email"), row.get("phonenumber"))):
+                out.append(row)
+        return out
+
+    def staff_email_exists(self, email: str) -> bool:
+        wanted = email.casefold().strip()
+        return any((r["email"] or "").casefold().strip() == wanted for r in self._all("SELECT email FROM tblstaff"))
+
+    def list_notes(self, rel_type: str, rel_id: int) -> list[Row]:
+        return self._all("SELECT * FROM tblnotes WHERE rel_type = ? AND rel_id = ? ORDER BY id", (rel_type, rel_id))
+
+    def list_reply_rows(self, ticket_id: int) -> list[Row]:
+        """Raw ``tblticket_replies`` rows of one ticket, oldest first."""
+        return self._all("SELECT * FROM tblticket_replies WHERE ticketid = ? ORDER BY date, id", (ticket_id,))
+
+    # ---------------------------------------------------------------- idempotency (3.x)
+
+    def idempotent_answer(self, token: str, key: str) -> tuple[str, str, int, bytes, str] | None:
+        """(method, path, status, body, content type) stored for this token's key, if any."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT method, path, status, body, content_type FROM tblapi_idempotency "
+                "WHERE token_hash = ? AND idem_key = ?",
+                (_token_hash(token), key),
+            ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), int(row[2]), bytes(row[3]), str(row[4])
+
+    def store_idempotent_answer(
+        self, token: str, key: str, method: str, path: str, status: int, body: bytes, content_type: str
+    ) -> None:
+        with self._lock:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO tblapi_idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_token_hash(token), key, method, path, status, body, content_type, now_str()),
+            )
 
     # ---------------------------------------------------------------- seeding
 
@@ -655,7 +788,7 @@ class SimDB:
 
     # ---------------------------------------------------------------- clients
 
-    def _client_out(self, row: Row) -> Row:
+    def client_out(self, row: Row) -> Row:
         # get_sql_select_client_company(): a blank company shows the primary contact's name.
         if (row.get("company") or "").strip() == "":
             primary = self._one(
@@ -667,11 +800,11 @@ class SimDB:
 
     def list_clients(self) -> list[Row]:
         rows = self._all("SELECT * FROM tblclients ORDER BY company COLLATE NOCASE, userid")
-        return [self._client_out(r) for r in rows]
+        return [self.client_out(r) for r in rows]
 
     def get_client(self, userid: int) -> Row | None:
         row = self._one("SELECT * FROM tblclients WHERE userid = ?", (userid,))
-        return None if row is None else self._client_out(row)
+        return None if row is None else self.client_out(row)
 
     def list_client_rows(self) -> list[Row]:
         """Raw ``tblclients`` rows, by id."""
