@@ -46,11 +46,11 @@ __all__ = [
     "SimDatabaseError",
     "SimStats",
     "SimToken",
-    "seed_tickets",
     "count_tickets",
     "create_app",
     "list_ticket_rows",
     "main",
+    "seed_tickets",
     "start_simulator",
 ]
 

@@ -587,10 +587,7 @@ class SimDB:
         """One page (or, unpaged, all) of a list, and the total number of matching rows."""
         rows_sql, count_sql, params = build_sql(source, q)
         rows = self._all(rows_sql, params)
-        if q.paged:
-            total = int(self._scalar(count_sql, params))
-        else:
-            total = len(rows)
+        total = int(self._scalar(count_sql, params)) if q.paged else len(rows)
         return rows, total
 
     # ---------------------------------------------------------------- generic rows (3.x resources)

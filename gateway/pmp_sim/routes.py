@@ -34,22 +34,21 @@ import orjson
 from aiohttp import web
 
 from .db import (
-    Row,
-    CUSTOMERS_SOURCE,
-    TICKETS_SOURCE,
-    ListSource,
-    contacts_source,
     CLIENT_COLUMNS,
     CONTACT_COLUMNS,
+    CUSTOMERS_SOURCE,
     TICKET_COLUMNS,
+    TICKETS_SOURCE,
+    Row,
     SimDatabaseError,
     SimDB,
     app_generate_hash,
     app_hash_password,
+    contacts_source,
     now_str,
     php_truthy,
 )
-from .listing import ListParamError, parse_list_query, project
+from .listing import ListParamError, ListSource, parse_list_query, project
 from .listing import envelope as list_envelope
 from .v3 import (
     CURRENT_TOKEN,
