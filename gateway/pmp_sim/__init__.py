@@ -1,20 +1,38 @@
 """A faithful simulator of the PMP backend (Perfex CRM's REST API module) on SQLite.
 
-It is the quick start's default backend and the backend of the end-to-end tests.  It keeps
-the module's awkward behaviour (404 for almost every failure, form-only POSTs, no ids in
-answers, string-only values, colliding columns in ticket rows, resets on PUT, secrets in
-contact rows); see :mod:`gateway.pmp_sim.routes` for the list.
+It is the quick start's default backend and the backend of the end-to-end tests.  Two
+generations (``module=``):
 
-Demo data (``seed_demo=True``, written only into an empty database):
+* **2** (seed 003): 404 for almost every failure (``Token is not defined.`` for a bad token),
+  form-only POSTs, no ids in answers unless ``record_id=True``, resets on PUT, plain arrays;
+  see :mod:`gateway.pmp_sim.routes`.
+* **3** (default; ``reference/pmp-module-3.md``): everything 2.x answers, plus
+  ``page``/``per_page`` lists answering ``{"data", "meta"}`` (paged in SQL), ``fields``,
+  ``sort``, ``created_after``/``created_before`` (:mod:`.listing`); 401 for a bad token (also
+  ``?authtoken=``), 403 for a resource the token may not use, 409 duplicates, 422 validation
+  envelopes; JSON POST bodies; ``record_id`` in every create answer; ``Idempotency-Key``
+  replays per token; ``X-RateLimit-*`` headers on every answer and an optional limit (429);
+  partial ``PUT /api/tickets/{id}``; ``DELETE /api/{resource}/{id}``; ``/api/staffs``,
+  ``/api/notes`` and ``/api/thirdparty/customtable/{table}`` (:mod:`.resources`).
 
-* staff 1 Alice Admin;
-* departments 1 Sales, 2 Technical Support, 3 Billing; services 1 Web Hosting, 2 Domain Registration;
-* statuses 1 Open, 2 In progress, 3 Answered, 4 On Hold, 5 Closed; priorities 1 Low, 2 Medium, 3 High;
-* customers 1 "Acme Widgets Ltd" (contacts 1 John Smith primary, 2 Jane O'Connor, 5 Old Employee
-  inactive), 2 "Công ty TNHH Trung bình" (contact 3 primary), 3 "Ünïcødé ✓ & <Sons> ..." (contact 4 primary);
-* tickets 1 Open (contact 1, empty cc, CRLF message, tags), 2 In progress (Vietnamese, HTML message),
-  3 Answered (``&<>"'``), 4 On Hold (non-contact: userid 0, contactid 0, from_name/ticket_email),
-  5 Closed (unicode), 6 Open (opened by staff 1: firstname/lastname set).
+Realistic choices the gateway must cope with:
+
+* an empty list, and a page past the end, answer 404 ``No data were found`` (the module's
+  controllers answer 404 for any empty result): only ``meta.total`` of a non-empty page counts;
+* staff rows carry their ``password`` hash (the module returns whole rows): the gateway strips it;
+* each token belongs to a staff member (the demo token to staff 1: notes' ``addedfrom``) and
+  has its own custom-table grants; the demo allowlist grants ``tblticket_replies`` and
+  ``tbldepartments`` read+write; core tables are always denied; ``PUT`` on row id 0 answers
+  403 without a write grant, 404 with one;
+* writing a ``tblticket_replies`` row changes nothing else (no ``lastreply``, status or read
+  flags, no e-mail), like any direct table write.
+
+Demo data (``seed_demo=True``, written only into an empty database) comes from the
+vendor-neutral :mod:`gateway.demo` file ``data.yaml``: staff 1 Alice Admin, 2 Bob Builder,
+3 Chloé Dupont; departments 1 Sales, 2 Technical Support, 3 Billing, 4 Abuse (unused);
+services 1 Web Hosting, 2 Domain Registration; customers 1-3 with contacts 1-5 (5 inactive);
+tickets 1-6 (4 a guest's, 6 opened by staff 1) with replies and notes.
+:func:`seed_tickets` (``--seed-tickets N``) bulk-inserts benchmark tickets.
 """
 
 from __future__ import annotations
