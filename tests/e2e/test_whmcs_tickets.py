@@ -500,7 +500,7 @@ async def test_get_support_statuses(whmcspy_client: whmcspy.WHMCS) -> None:
 
 async def test_get_ticket_counts(whmcspy_client: whmcspy.WHMCS) -> None:
     out = await in_thread(whmcspy_client.call, "GetTicketCounts", includeCountsByStatus=True)
-    assert out["filteredDepartments"] == [1, 2, 3]
+    assert out["filteredDepartments"] == [1, 2, 3, 4]
     assert (out["allActive"], out["awaitingReply"], out["flaggedTickets"]) == (5, 2, 0)
     assert out["status"]["open"] == {"title": "Open", "count": 2}
     assert out["status"]["inprogress"] == {"title": "In Progress", "count": 1}
