@@ -305,20 +305,33 @@ async def pmp_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     segments = [s for s in path.split("/") if s]
     known = len(segments) >= 2 and segments[0] == "api" and segments[1] in controllers
     http_exc = request.match_info.http_exception
-    if http_exc is not None and (not known or isinstance(http_exc, web.HTTPNotFound)):
-        return page_not_found()
-    token = _find_token(request)
-    if token is None:
-        # 2.x answered 404 for a bad token; 3.x answers 401.
-        return fail("Token is not defined.", 401 if v3 else 404)
+    unknown_route = http_exc is not None and (not known or isinstance(http_exc, web.HTTPNotFound))
     if not v3:
+        if unknown_route:
+            return page_not_found()
+        if _find_token(request) is None:
+            return fail("Token is not defined.")  # 2.x answered 404 for a bad token
         if http_exc is not None:
             return fail("Unknown method", 405)
         return await _run(request, handler)
-    allowed, headers = request.app[RATE_KEY].hit(token.token)
-    if not allowed:
-        response: web.StreamResponse = fail("Too Many Requests", 429)
-    elif http_exc is not None:
+    return await _v3_dispatch(request, handler, segments, unknown_route)
+
+
+async def _v3_dispatch(
+    request: web.Request, handler: Handler, segments: list[str], unknown_route: bool
+) -> web.StreamResponse:
+    """3.x: every answer, refusals included, carries the X-RateLimit-* headers."""
+    token = _find_token(request)
+    # Requests without a valid token are counted per client address.
+    allowed, headers = request.app[RATE_KEY].hit(token.token if token else f"anon:{request.remote}")
+    response: web.StreamResponse
+    if unknown_route:
+        response = page_not_found()
+    elif token is None:
+        response = fail("Token is not defined.", 401)
+    elif not allowed:
+        response = fail("Too Many Requests", 429)
+    elif request.match_info.http_exception is not None:
         response = fail("Unknown method", 405)
     elif _resource(segments) in token.denied:
         response = forbidden()

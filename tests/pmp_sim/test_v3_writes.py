@@ -28,8 +28,15 @@ async def test_token_in_query_3x(sim3: Sim) -> None:
 
 
 async def test_rate_limit_headers_on_every_answer(sim3: Sim) -> None:
-    for path in ("api/tickets/1", "api/tickets/999"):
-        async with sim3.session.get(sim3.url + path, headers={"authtoken": TOKEN}) as resp:
+    cases = [
+        ("api/tickets/1", TOKEN, 200),
+        ("api/tickets/999", TOKEN, 404),
+        ("api/tickets", "bad", 401),
+        ("x", TOKEN, 404),
+    ]
+    for path, token, status in cases:
+        async with sim3.session.get(sim3.url + path, headers={"authtoken": token}) as resp:
+            assert resp.status == status
             assert int(resp.headers["X-RateLimit-Limit"]) > 0
             assert int(resp.headers["X-RateLimit-Remaining"]) >= 0
             assert int(resp.headers["X-RateLimit-Reset"]) > 1_700_000_000
