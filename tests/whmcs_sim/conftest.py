@@ -88,7 +88,7 @@ async def make_sim(tmp_path: Path) -> AsyncIterator[SimFactory]:
     sessions: list[aiohttp.ClientSession] = []
 
     async def factory(name: str = "whmcs.sqlite3", **options: Any) -> Sim:
-        options.setdefault("demo", demo_data())
+        options.setdefault("demo", demo_data())  # demo=None: the shared gateway/demo data
         runner, url = await start_simulator(db_path=tmp_path / name, identifier=IDENT, secret=SECRET, **options)
         runners.append(runner)
         session = aiohttp.ClientSession()

@@ -50,14 +50,23 @@ def test_demo_ticket_numbers_are_stable(tmp_path: Path) -> None:
     assert numbers[0] == numbers[1]
 
 
-def test_default_demo_is_the_shared_data_when_present() -> None:
+async def test_default_seed_is_the_shared_demo(make_sim: SimFactory) -> None:
+    """Without ``demo=``, the simulator seeds gateway/demo/data.yaml: the PMP simulator's people."""
     demo: Any = default_demo()
-    if demo:  # gateway/demo/data.yaml has landed: it seeds in the WHMCS shape too
-        db = SimDB(":memory:")
-        seed_demo(db, demo)
-        assert db.count_clients() == len(demo["customers"])
-        assert db.count_tickets() == len(demo["tickets"])
-        db.close()
+    assert demo["tickets"] and demo["customers"]
+    sim = await make_sim(demo=None)
+    clients = await sim.ok("GetClients")
+    assert [c["id"] for c in clients["clients"]["client"]] == sorted(c["id"] for c in demo["customers"])
+    assert {c["email"] for c in clients["clients"]["client"]} == {c["email"] for c in demo["customers"]}
+    tickets = await sim.ok("GetTickets", limitnum=100)
+    assert sorted(int(t["id"]) for t in tickets["tickets"]["ticket"]) == sorted(t["id"] for t in demo["tickets"])
+    for t in demo["tickets"]:
+        got = await sim.ok("GetTicket", ticketid=t["id"])
+        assert got["subject"] == t["subject"] and got["c"] == t["key"][:8]
+        assert len(got["replies"]["reply"]) == 1 + len(t["replies"])
+        assert len(got["notes"]["note"]) == len(t["notes"])
+    staff = await sim.ok("GetAdminUsers", include_disabled=1)
+    assert {a["username"] for a in staff["admin_users"]} == {s["username"] for s in demo["staff"]}
 
 
 async def test_reopening_keeps_data(make_sim: SimFactory) -> None:
