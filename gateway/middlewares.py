@@ -14,20 +14,17 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from gateway import context
+from gateway.errors import kind_of
 from gateway.metrics import Metrics
+from gateway.redact import presented_secrets, redact_url, scrub
+
+__all__ = ["make_context_middleware", "redact_url", "request_id_of"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SECRET_PARAMS = re.compile(
-    r"(?i)((?:^|[?&;])(?:key|apikey|api_key|password|secret|accesskey|token|authtoken|identifier)=)[^&;]*"
-)
-
-
-def redact_url(path_qs: str) -> str:
-    """A URL fit for a log line: secret-bearing parameters blanked."""
-    return _SECRET_PARAMS.sub(r"\1[redacted]", path_qs)
+_NO_SECRETS: Callable[[], tuple[str, ...]] = tuple
 
 
 def request_id_of(request: web.Request) -> str:
@@ -36,7 +33,10 @@ def request_id_of(request: web.Request) -> str:
 
 
 def make_context_middleware(
-    timeout: Callable[[], float], metrics: Callable[[], Metrics], access_log: bool
+    timeout: Callable[[], float],
+    metrics: Callable[[], Metrics],
+    access_log: bool,
+    known_secrets: Callable[[], tuple[str, ...]] = _NO_SECRETS,
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -56,8 +56,9 @@ def make_context_middleware(
             status = exc.status
             exc.headers["X-Request-ID"] = ctx.request_id
             raise
-        except Exception:
+        except Exception as exc:
             logging.getLogger("gateway").exception("unhandled error (request %s)", ctx.request_id)
+            ctx.failed, ctx.error = kind_of(exc), "Internal gateway error"
             status = 500
             return web.json_response(
                 {"result": "error", "message": "Internal gateway error"},
@@ -71,25 +72,34 @@ def make_context_middleware(
                 result = "error" if ctx.failed or status >= 400 else "success"
                 m.request_done(ctx.dialect, ctx.action or "-", result, elapsed)
             if access_log and request.path not in ("/healthz", "/metrics"):
-                _write_access(request, ctx, status, elapsed)
+                _write_access(request, ctx, status, elapsed, known_secrets())
 
     return middleware
 
 
-def _write_access(request: web.Request, ctx: context.RequestContext, status: int, elapsed: float) -> None:
-    record = {
+def _write_access(
+    request: web.Request, ctx: context.RequestContext, status: int, elapsed: float, known: tuple[str, ...]
+) -> None:
+    secrets_seen = [*known, *ctx.secrets, *presented_secrets(request.query, request.headers)]
+    record: dict[str, object] = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,
         "remote": request.remote,
         "method": request.method,
-        "path": redact_url(request.path_qs),
+        "path": scrub(redact_url(request.path_qs), secrets_seen),
         "dialect": ctx.dialect or None,
-        "action": ctx.action or ctx.requested or None,
+        "action": scrub(ctx.action or ctx.requested, secrets_seen) or None,
         "client": ctx.credential or None,
         "status": status,
         "backend_calls": ctx.backend_calls,
         "backend_ms": round(ctx.backend_seconds * 1000, 2),
         "latency_ms": round(elapsed * 1000, 2),
     }
+    if ctx.failed:
+        # a failed action is findable even where the dialect answers HTTP 200 (WHMCS, ReadyDesk)
+        record["error_kind"] = ctx.failed
+        record["error"] = scrub(ctx.error, secrets_seen)
+    if ctx.hint:
+        record["hint"] = ctx.hint
     sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
     sys.stdout.flush()
