@@ -70,9 +70,8 @@ def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) 
     for name, value in params.items():
         if is_credential_name(str(name)) and not _is_identifier(str(name)):
             found.extend(str(v) for v in (value if isinstance(value, list | tuple) else [value]))
-    for name in CREDENTIAL_HEADERS:
-        value = headers.get(name)
-        if not value:
+    for name, value in headers.items():
+        if name.lower() not in CREDENTIAL_HEADERS or not value:
             continue
         found.append(value)
         scheme, _, rest = value.strip().partition(" ")

@@ -76,6 +76,14 @@ class BackendSettings(_Frozen):
             raise ValueError(f"must be an http:// or https:// URL with a host, not {value[:60]!r}")
         return value
 
+    @field_validator("features", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML reads an unquoted yes/no as a boolean
+        if isinstance(value, dict):
+            return {k: ("yes" if v else "no") if isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
     @field_validator("features")
     @classmethod
     def _features(cls, value: dict[str, FeaturePin]) -> dict[str, FeaturePin]:
