@@ -296,18 +296,19 @@ async def _serve_async(settings: Settings, config: Path | None, flags: dict[str,
             await site.start()
         except OSError as exc:
             raise SettingsError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-        _banner(settings, app, tls is not None)
-        # what start-up built (mappings, compiled code, tables) lives as long as the process:
-        # keep it out of the collector's way, and collect the young generation less often
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
+        # handlers before the banner: whoever waits for the banner may signal at once
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         if hasattr(signal, "SIGHUP"):
             loop.add_signal_handler(signal.SIGHUP, _reload, app, config, flags, tls)
+        # what start-up built (mappings, compiled code, tables) lives as long as the process:
+        # keep it out of the collector's way, and collect the young generation less often
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
+        _banner(settings, app, tls is not None)
         await stop.wait()
     finally:
         # stops accepting, lets in-flight requests finish (up to the backend timeout), then closes
