@@ -360,9 +360,7 @@ def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any
         port = _free_port()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         sim_proc = multiprocessing.Process(
-            target=pmp_sim.main,
-            args=(["--port", str(port), "--db", str(settings.data_dir / "pmp-sim.sqlite3")],),
-            daemon=True,
+            target=_demo_simulator, args=(port, settings.data_dir / "pmp-sim.sqlite3"), daemon=True
         )
         sim_proc.start()
         flags = {
@@ -402,6 +400,23 @@ def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any
 
 
 _METRICS_TMP_PREFIX = "gateway-metrics-"
+
+
+def _demo_simulator(port: int, db: Path) -> None:
+    """The workers' shared demo simulator (quiet: the workers' banners name it)."""
+    from gateway import pmp_sim
+
+    async def run() -> None:
+        runner, _ = await pmp_sim.start_simulator("127.0.0.1", port, db_path=db, token=pmp_sim.DEFAULT_TOKEN)
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(run())
 
 
 def _multiprocess_metrics_dir() -> Path:
