@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -12,9 +14,9 @@ from tests.cli.serve_process import free_port, run_gateway, start_gateway
 REAL = {"GATEWAY_BACKEND_URL": "https://crm.example/", "GATEWAY_BACKEND_TOKEN": "tok", "GATEWAY_CLIENT": "a:b"}
 
 
-def _one_line_error(result: object, *needles: str) -> str:
-    assert getattr(result, "returncode") == 2, result  # noqa: B009
-    err: str = getattr(result, "stderr")  # noqa: B009
+def _one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert result.returncode == 2, result
+    err = result.stderr
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.startswith("gateway:")]
     assert len(lines) == 1, err
@@ -102,10 +104,9 @@ def test_translate_request_errors_print_the_dialect_error_and_exit_1() -> None:
     assert good.returncode == 0 and json.loads(good.stdout)[0]["method"] == "GET"
 
 
-def subprocess_translate(mode: str, stdin: str, dialect: str = "whmcs", action: str = "GetTicket") -> object:
-    import subprocess
-    import sys
-
+def subprocess_translate(
+    mode: str, stdin: str, dialect: str = "whmcs", action: str = "GetTicket"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", "translate", "--dialect", dialect, "--action", action, mode, "-"],
         input=stdin,

@@ -64,7 +64,7 @@ def test_a_gateway_port_that_is_a_number_is_still_the_port() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://crm.example/", "crm.example", "https://", "file:///etc/passwd"])
 def test_the_backend_url_must_be_http_or_https(url: str) -> None:
-    with pytest.raises(SettingsError, match="backend.url"):
+    with pytest.raises(SettingsError, match=r"backend\.url"):
         load_settings(env={**REAL, "GATEWAY_BACKEND_URL": url})
 
 
@@ -80,7 +80,7 @@ def test_backend_kind_is_pmp_or_whmcs() -> None:
     assert whmcs.backend.kind == "whmcs"
     with pytest.raises(SettingsError, match="IDENTIFIER:SECRET"):
         load_settings(flags={"backend_kind": "whmcs"}, env=REAL)
-    with pytest.raises(SettingsError, match="backend.kind"):
+    with pytest.raises(SettingsError, match=r"backend\.kind"):
         load_settings(env={**REAL, "GATEWAY_BACKEND_KIND": "zendesk"})
 
 
@@ -96,7 +96,7 @@ def test_new_keys_have_their_defaults_and_bounds(tmp_path: Path) -> None:
     loaded = load_settings(_config(tmp_path, text), env={})
     assert loaded.index.max_staleness == 0 and loaded.dialect("pmp").generation == 2
     assert loaded.backend.features == {"notes": "read-only", "staff": "auto", "paging": "no"}
-    with pytest.raises(SettingsError, match="index.max_staleness"):
+    with pytest.raises(SettingsError, match=r"index\.max_staleness"):
         load_settings(_config(tmp_path, "index: {max_staleness: -1}\n"), env={})
     with pytest.raises(SettingsError, match="'notes'"):
         load_settings(_config(tmp_path, "backend: {features: {note: yes}}\n"), env={})
@@ -137,9 +137,9 @@ def test_the_env_file_is_checked_like_the_environment(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="'GATEWAY_BACKEND_TOKEN'"):
         load_settings(flags={"env_file": env_file}, env={})
     env_file.write_text("not a line\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match="gateway.env:1"):
+    with pytest.raises(SettingsError, match=r"gateway\.env:1"):
         load_settings(flags={"env_file": env_file}, env={})
-    with pytest.raises(SettingsError, match="missing.env"):
+    with pytest.raises(SettingsError, match=r"missing\.env"):
         load_settings(flags={"env_file": tmp_path / "missing.env"}, env={})
 
 
