@@ -148,7 +148,16 @@ def test_the_backend_is_named() -> None:
     assert load_settings(env=REAL).backend_name == "pmp at https://crm.example/"
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
-                                                ("0.0.0.0", False), ("10.1.2.3", False), ("gw.example", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("gw.example", False),
+    ],
+)
 def test_loopback(host: str, loopback: bool) -> None:
     assert Settings(host=host).loopback is loopback
