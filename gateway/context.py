@@ -44,6 +44,11 @@ def current() -> RequestContext:
     return ctx
 
 
+def peek() -> RequestContext | None:
+    """The current request's context, if a request is being served (never creates one)."""
+    return _current.get()
+
+
 def begin(ctx: RequestContext) -> contextvars.Token[RequestContext | None]:
     return _current.set(ctx)
 

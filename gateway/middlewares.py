@@ -45,6 +45,9 @@ def make_context_middleware(
         ctx = context.RequestContext(
             request_id=request_id_of(request), deadline=started + timeout(), observe=m.backend_call
         )
+        # blanked from every log line written for this request (the dialect adds what the body presented)
+        ctx.secrets.extend(known_secrets())
+        ctx.secrets.extend(presented_secrets(request.query, request.headers))
         token = context.begin(ctx)
         status = 500
         try:
@@ -72,15 +75,13 @@ def make_context_middleware(
                 result = "error" if ctx.failed or status >= 400 else "success"
                 m.request_done(ctx.dialect, ctx.action or "-", result, elapsed)
             if access_log and request.path not in ("/healthz", "/metrics"):
-                _write_access(request, ctx, status, elapsed, known_secrets())
+                _write_access(request, ctx, status, elapsed)
 
     return middleware
 
 
-def _write_access(
-    request: web.Request, ctx: context.RequestContext, status: int, elapsed: float, known: tuple[str, ...]
-) -> None:
-    secrets_seen = [*known, *ctx.secrets, *presented_secrets(request.query, request.headers)]
+def _write_access(request: web.Request, ctx: context.RequestContext, status: int, elapsed: float) -> None:
+    secrets_seen = ctx.secrets
     record: dict[str, object] = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,

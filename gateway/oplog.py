@@ -15,23 +15,34 @@ from typing import Any
 
 import orjson
 
+from gateway import context
+from gateway.redact import scrub
+
 EVENTS = "gateway.events"
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # a line logged while serving a request never carries what that request presented as a
+        # credential, nor a configured secret (an exception's text may quote a client's input)
+        secrets = _request_secrets()
         out: dict[str, Any] = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub(record.getMessage(), secrets),
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             out.update(fields)
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = scrub(self.formatException(record.exc_info), secrets)
         return orjson.dumps(out, default=str).decode()
+
+
+def _request_secrets() -> list[str]:
+    ctx = context.peek()
+    return ctx.secrets if ctx is not None else []
 
 
 def setup_logging(level: str) -> None:
