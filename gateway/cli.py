@@ -375,6 +375,10 @@ def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any
     # spawned, not forked: each worker imports prometheus_client afresh, in multiprocess mode
     spawn = multiprocessing.get_context("spawn")
     procs = [spawn.Process(target=_worker, args=(config, flags), daemon=False) for _ in range(settings.workers)]
+    if hasattr(signal, "SIGHUP"):
+        # ignored until each worker installs its reload handler (an ignored signal stays ignored
+        # across exec): a reload sent while workers start must not kill them
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for p in procs:
         p.start()
 
@@ -437,7 +441,7 @@ def _multiprocess_metrics_dir() -> Path:
 
 
 def _worker(config: Path | None, flags: dict[str, Any]) -> None:
-    settings = load_settings(config, {**flags, "workers": 1})
+    settings = load_settings(config, flags)  # settings.workers stays N: this process serves, it does not fork
     setup_logging(settings.log_level)
     _serve_one(settings, config, flags, reuse_port=True)
 

@@ -39,3 +39,18 @@ def test_two_workers_one_consistent_view(tmp_path: Path) -> None:
         assert seen == sorted(seen)
     finally:
         assert served.stop() == 0
+
+
+def test_a_reload_reaches_every_worker(tmp_path: Path) -> None:
+    import signal
+
+    served = start_gateway(tmp_path, "--workers", "2")
+    served.wait_for(lambda rec: rec.get("event") == "listening")
+    try:
+        served.proc.send_signal(signal.SIGHUP)
+        first = served.wait_for(lambda rec: rec.get("event") == "reloaded")
+        second = served.wait_for(lambda rec: rec.get("event") == "reloaded")
+        assert first["needs_restart"] == second["needs_restart"] == []
+        assert served.proc.poll() is None
+    finally:
+        assert served.stop() == 0
