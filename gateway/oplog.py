@@ -54,6 +54,7 @@ def setup_logging(level: str) -> None:
     errors.setFormatter(JsonFormatter())
     root.addHandler(errors)
     root.setLevel(getattr(logging, level.upper()))
+    logging.captureWarnings(True)  # library warnings (aiohttp's on odd headers) as JSON lines too
     events = logging.getLogger(EVENTS)
     for handler in list(events.handlers):
         events.removeHandler(handler)
