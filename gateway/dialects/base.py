@@ -30,6 +30,7 @@ from multidict import MultiDictProxy
 
 from gateway import context
 from gateway.auth import Credentials, Principal, authorize
+from gateway.billing import BILLING_HINT, is_billing_action
 from gateway.errors import (
     AuthError,
     BackendError,
@@ -43,9 +44,11 @@ from gateway.errors import (
     RateLimited,
     UnknownAction,
     Unsupported,
+    kind_of,
 )
 from gateway.mapping.loader import ActionSpec, VendorMappings
 from gateway.mapping.vendor_settings import error_texts
+from gateway.redact import presented_secrets
 from gateway.service import build_args
 from gateway.settings import DialectSettings
 
@@ -128,9 +131,10 @@ class Dialect(abc.ABC):
         """A path or method under this dialect's prefix that none of its routes takes:
         the dialect's own "unknown call" answer, never the server's plain-text page."""
         ctx = context.current()
-        ctx.dialect, ctx.failed = self.name, "UnknownAction"
         exc = UnknownAction()
-        runtime.metrics.error(self.name, ctx.failed)
+        ctx.dialect, ctx.failed = self.name, kind_of(exc)
+        ctx.error = self.error_text(Inbound(), exc)
+        runtime.metrics.error(self.name, "-", ctx.failed)
         return self.error(Inbound(fmt=self.format_for(request.query)), exc)
 
     def protocol_error(self, query: Mapping[str, str], status: int) -> web.Response:
@@ -170,6 +174,8 @@ class Dialect(abc.ABC):
         ctx.dialect = self.name
         try:
             await self.read(request, route, inbound)
+            ctx.secrets.extend(presented_secrets(inbound.params, {}))
+            ctx.secrets.extend(v for v in inbound.credential.values() if v)
             ctx.requested = inbound.action[:64]
             principal = self.authenticate(request, inbound, runtime.credentials)
             ctx.credential = principal.identifier
@@ -183,16 +189,19 @@ class Dialect(abc.ABC):
             body = spec.result(result) if spec.result is not None else {}
             return self.success(inbound, spec, body)
         except GatewayError as exc:
-            ctx.failed = type(exc).__name__
-            runtime.metrics.error(self.name, ctx.failed)
+            # the log carries what the client was told, in its dialect's words
+            ctx.failed, ctx.error = kind_of(exc), self.error_text(inbound, exc)
+            if isinstance(exc, UnknownAction) and is_billing_action(inbound.action):
+                ctx.hint = BILLING_HINT
+            runtime.metrics.error(self.name, ctx.action or "-", ctx.failed)
             response = self.error(inbound, exc)
             if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):
                 response.force_close()  # do not read on through an upload we refused
             return response
         except Exception:
-            ctx.failed = "InternalError"
+            ctx.failed, ctx.error = "internal", "Internal gateway error"
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
-            runtime.metrics.error(self.name, "InternalError")
+            runtime.metrics.error(self.name, ctx.action or "-", ctx.failed)
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
 
 
