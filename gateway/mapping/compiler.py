@@ -14,6 +14,10 @@ Field spec forms (``key`` is the output key):
     key: {each: path, fields|model: ..., wrap: singular}   # list of objects
     key: {..., required: "message", invalid: "message"}    # parse direction only
 
+A parse model may say ``remote: PATH`` (``$`` for the whole source) or ``remote: {from:
+PATH, drop: [keys]}``: its result then carries that raw vendor record, minus the dropped
+keys, as ``remote`` (canonical ``RemoteData``).
+
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
 """
@@ -123,9 +127,22 @@ class ModelCompiler:
             )
             gen.lines.append(f"def _model(s):\n    return {expr}\n")
             fn = _exec(gen, name)
+            if spec.get("remote") is not None and self.ctx.direction == "parse":
+                fn = self._keeping_remote(fn, spec["remote"], name)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
+
+    def _keeping_remote(self, fn: Compiled, spec: Any, name: str) -> Compiled:
+        """``remote: PATH`` or ``remote: {from: PATH, drop: [key, ...]}`` (``$``: the whole source)."""
+        if isinstance(spec, str):
+            return _keeping_remote(fn, self.ctx.vendor, spec, frozenset())
+        drop = spec.get("drop") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("from", "$"), str) or not isinstance(drop, list):
+            where = spec.loc if isinstance(spec, LocDict) else self.specs[name].loc
+            self.errors.append(MappingError(where, f"models.{name}.remote", "must be a path or {from: path, drop: [keys]}"))
+            return fn
+        return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
 
     # -- expressions -------------------------------------------------------
 
@@ -318,6 +335,21 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
         return value
 
     return guarded
+
+
+def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) -> Compiled:
+    """A parse model with ``remote:`` keeps that raw record beside the canonical one
+    (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
+    parts = () if path == "$" else tuple(path.split("."))
+
+    def parse(s: Any) -> Any:
+        out = fn(s)
+        raw = _dig(s, parts) if parts else s
+        if isinstance(out, dict) and isinstance(raw, dict):
+            out["remote"] = {"vendor": vendor, "fields": {k: v for k, v in raw.items() if k not in drop}}
+        return out
+
+    return parse
 
 
 def _exec(gen: _Gen, name: str) -> Compiled:
