@@ -17,6 +17,7 @@ from gateway.canonical import (
     Department,
     NewCustomer,
     Note,
+    Staff,
     PriorityValue,
     StatusValue,
     Ticket,
@@ -156,6 +157,16 @@ class ListContactsArgs(_Args):
     lastname: str | None = None
     email: str | None = None
     phone: str | None = None
+    search: str | None = None  # a word in the name, email or phone (PMP's contacts/search/{key})
+
+
+class ContactRefArgs(_Args):
+    contact_id: int
+
+
+class ListStaffArgs(_Args):
+    staff_id: int | None = None
+    search: str | None = None
 
 
 class AddContactArgs(_Args):
@@ -265,6 +276,14 @@ class ContactPage(_Result):
         return len(self.items)
 
 
+class StaffPage(_Result):
+    items: tuple[Staff, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+
 class Done(_Result):
     """A write that answers only with the id it touched."""
 
@@ -300,5 +319,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("delete_customer", CustomerRefArgs, True),
         Operation("list_contacts", ListContactsArgs, False),
         Operation("add_contact", AddContactArgs, True),
+        Operation("get_contact", ContactRefArgs, False),
+        Operation("list_staff", ListStaffArgs, False),
     )
 }

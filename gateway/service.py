@@ -63,6 +63,8 @@ class Service:
             "delete_customer": self.delete_customer,
             "list_contacts": self.list_contacts,
             "add_contact": self.add_contact,
+            "get_contact": self.get_contact,
+            "list_staff": self.list_staff,
         }
 
     async def run(self, operation: str, args: BaseModel) -> Any:
@@ -322,9 +324,24 @@ class Service:
             wanted = getattr(args, attr)
             if wanted:
                 contacts = [ct for ct in contacts if getattr(ct, attr).casefold() == wanted.casefold()]
+        if args.search:
+            contacts = [ct for ct in contacts if _found(args.search, ct.full_name, ct.email, ct.phone)]
         contacts.sort(key=lambda ct: ct.id)
         end = args.offset + args.limit if args.limit is not None else None
         return ops.ContactPage(items=tuple(contacts[args.offset : end]), total=len(contacts), offset=args.offset)
+
+    async def get_contact(self, args: ops.ContactRefArgs) -> c.Contact:
+        if args.contact_id <= 0:
+            raise NotFound("contact", "Contact ID Not Found")
+        return await self.backend.get_contact(args.contact_id)
+
+    async def list_staff(self, args: ops.ListStaffArgs) -> ops.StaffPage:
+        staff = sorted(await self.backend.list_staff(), key=lambda s: s.id)
+        if args.staff_id is not None:
+            staff = [s for s in staff if s.id == args.staff_id]
+        if args.search:
+            staff = [s for s in staff if _found(args.search, s.full_name, s.email)]
+        return ops.StaffPage(items=tuple(staff))
 
     async def add_contact(self, args: ops.AddContactArgs) -> c.Contact:
         await self.backend.get_customer(args.customer_id)
@@ -332,6 +349,12 @@ class Service:
 
 
 # ---------------------------------------------------------------- filtering
+
+
+def _found(needle: str, *haystack: str) -> bool:
+    """A search word anywhere in one of the values, case-insensitively."""
+    word = needle.strip().casefold()
+    return any(word in value.casefold() for value in haystack)
 
 
 def _as_set(value: Any) -> frozenset[Any] | None:

@@ -59,6 +59,7 @@ class DialectSettings(_Frozen):
     prefix: str | None = None  # None: the vendor's own path
     display_zone: str | None = None  # None: the backend's zone
     default_format: str | None = None  # WHMCS: "legacy" (NVP/XML like real WHMCS) or "json"
+    generation: Literal[2, 3] = 3  # PMP dialect only: the module generation its clients expect
 
 
 class LimitSettings(_Frozen):
