@@ -157,7 +157,6 @@ class ListContactsArgs(_Args):
     lastname: str | None = None
     email: str | None = None
     phone: str | None = None
-    search: str | None = None  # a word in the name, email or phone (PMP's contacts/search/{key})
 
 
 class ContactRefArgs(_Args):
@@ -166,7 +165,6 @@ class ContactRefArgs(_Args):
 
 class ListStaffArgs(_Args):
     staff_id: int | None = None
-    search: str | None = None
 
 
 class AddContactArgs(_Args):

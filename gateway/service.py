@@ -324,8 +324,6 @@ class Service:
             wanted = getattr(args, attr)
             if wanted:
                 contacts = [ct for ct in contacts if getattr(ct, attr).casefold() == wanted.casefold()]
-        if args.search:
-            contacts = [ct for ct in contacts if _found(args.search, ct.full_name, ct.email, ct.phone)]
         contacts.sort(key=lambda ct: ct.id)
         end = args.offset + args.limit if args.limit is not None else None
         return ops.ContactPage(items=tuple(contacts[args.offset : end]), total=len(contacts), offset=args.offset)
@@ -339,8 +337,6 @@ class Service:
         staff = sorted(await self.backend.list_staff(), key=lambda s: s.id)
         if args.staff_id is not None:
             staff = [s for s in staff if s.id == args.staff_id]
-        if args.search:
-            staff = [s for s in staff if _found(args.search, s.full_name, s.email)]
         return ops.StaffPage(items=tuple(staff))
 
     async def add_contact(self, args: ops.AddContactArgs) -> c.Contact:
@@ -349,12 +345,6 @@ class Service:
 
 
 # ---------------------------------------------------------------- filtering
-
-
-def _found(needle: str, *haystack: str) -> bool:
-    """A search word anywhere in one of the values, case-insensitively."""
-    word = needle.strip().casefold()
-    return any(word in value.casefold() for value in haystack)
 
 
 def _as_set(value: Any) -> frozenset[Any] | None:

@@ -30,7 +30,7 @@ from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form, retry_after
 from gateway.dialects.pmp_idempotency import idempotent
-from gateway.dialects.pmp_lists import ListQuery, parse_list_query, shape_list
+from gateway.dialects.pmp_lists import ListQuery, parse_list_query, search_rows, shape_list
 from gateway.errors import (
     AuthError,
     BackendError,
@@ -193,6 +193,9 @@ class PMPDialect(Dialect):
 
     def _rows(self, inbound: Inbound, spec: ActionSpec, body: Any) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = list((body or {}).get("rows") or [])
+        columns = spec.options.get("search")
+        if columns:
+            rows = search_rows(rows, str(inbound.params.get("key", "")), [str(c) for c in columns])
         rel_param = spec.options.get("rel_id")
         if rel_param:
             for row in rows:

@@ -83,6 +83,16 @@ def shape_list(rows: list[Row], query: ListQuery | None, default_sort: str, crea
     return {"data": rows[start : start + query.per_page], "meta": meta}
 
 
+def search_rows(rows: list[Row], key: str, columns: Sequence[str]) -> list[Row]:
+    """The rows holding ``key`` (case-insensitively) in one of the columns (``a+b``: joined)."""
+    needle = key.strip().casefold()
+
+    def text(row: Row, column: str) -> str:
+        return " ".join(str(row.get(c) or "") for c in column.split("+")).casefold()
+
+    return [row for row in rows if any(needle in text(row, c) for c in columns)]
+
+
 # ------------------------------------------------------------------ parsing
 
 
