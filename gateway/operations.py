@@ -17,8 +17,8 @@ from gateway.canonical import (
     Department,
     NewCustomer,
     Note,
-    Staff,
     PriorityValue,
+    Staff,
     StatusValue,
     Ticket,
 )

@@ -201,9 +201,7 @@ class PostgresStore:
         )
 
     async def idem_release(self, scope: str, key: str) -> None:
-        await self._pool.execute(
-            "DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND status IS NULL", scope, key
-        )
+        await self._pool.execute("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND status IS NULL", scope, key)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -113,8 +113,10 @@ class PMPDialect(Dialect):
         super().__init__(settings, mappings)
         # 3 (module 3.x, the default) or 2 (seed 003's generation); read defensively
         self.generation = 2 if str(getattr(settings, "generation", 3)) == "2" else 3
-        self._refused: dict[str, str] = {str(k): str(v) for k, v in (mappings.settings.get("dialect_refused") or {}).items()}
-        self._per_page = (int(mappings.settings.get("per_page_default", 25)), int(mappings.settings.get("per_page_max", 100)))
+        texts = mappings.settings.get("dialect_refused") or {}
+        self._refused: dict[str, str] = {str(k): str(v) for k, v in texts.items()}
+        cfg = mappings.settings
+        self._per_page = (int(cfg.get("per_page_default", 25)), int(cfg.get("per_page_max", 100)))
 
     # -- request ------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -158,8 +158,15 @@ def _sorted(rows: list[Row], order: Sequence[tuple[str, bool]]) -> list[Row]:
     # stable sorts from the last key to the first give the multi-key order
     for column, descending in reversed(order):
         numeric = all(row.get(column) is None or _NUMBER.fullmatch(str(row.get(column))) for row in out)
-        out.sort(key=lambda row, c=column, n=numeric: _key(row.get(c), n), reverse=descending)
+        out.sort(key=_sort_key(column, numeric), reverse=descending)
     return out
+
+
+def _sort_key(column: str, numeric: bool) -> Callable[[Row], tuple[int, Any]]:
+    def key(row: Row) -> tuple[int, Any]:
+        return _key(row.get(column), numeric)
+
+    return key
 
 
 def _key(value: Any, numeric: bool) -> tuple[int, Any]:

@@ -140,7 +140,8 @@ class ModelCompiler:
         drop = spec.get("drop") if isinstance(spec, dict) else None
         if not isinstance(spec, dict) or not isinstance(spec.get("from", "$"), str) or not isinstance(drop, list):
             where = spec.loc if isinstance(spec, LocDict) else self.specs[name].loc
-            self.errors.append(MappingError(where, f"models.{name}.remote", "must be a path or {from: path, drop: [keys]}"))
+            message = "must be a path or {from: path, drop: [keys]}"
+            self.errors.append(MappingError(where, f"models.{name}.remote", message))
             return fn
         return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
 

@@ -43,7 +43,7 @@ async def pmp_gateway(tmp_path: Path, **dialect: Any) -> tuple[web.AppRunner, st
     settings = Settings(
         data_dir=tmp_path,
         access_log=False,
-        clients=(ClientCredential(identifier="ops", secret="ops-secret"), ClientCredential(identifier="b", secret="b-secret")),
+        clients=(ClientCredential(identifier="ops", secret="ops-secret"),),
         dialects={"pmp": DialectSettings(**dialect)} if dialect else {},
     )
     return await start_gateway(settings)
@@ -58,6 +58,12 @@ async def gen2(tmp_path: Path) -> AsyncIterator[Gateway]:
 
 
 async def get(gw: Gateway, path: str, headers: dict[str, str] | None = None, **query: str) -> tuple[int, Any]:
+    return await get_q(gw, path, query, headers)
+
+
+async def get_q(
+    gw: Gateway, path: str, query: dict[str, str], headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     async with gw.session.get(gw.url + P + path, headers=TOKEN if headers is None else headers, params=query) as r:
         assert r.content_type == "application/json"
         return r.status, await r.json()
@@ -156,7 +162,7 @@ async def test_paging_envelope_and_list_options(gateway: Gateway) -> None:
 
 async def test_bad_list_options_are_validation_errors(gateway: Gateway) -> None:
     for query in ({"per_page": "101"}, {"page": "0"}, {"sort": "nosuchcolumn"}, {"created_after": "yesterday"}):
-        status, body = await get(gateway, "tickets", **query)
+        status, body = await get_q(gateway, "tickets", query)
         assert status == 422, query
         assert body["status"] is False and body["error"] == "validation_failed"
         assert body["message"] == "The given data was invalid." and set(body["errors"]) == set(query)
@@ -196,7 +202,8 @@ async def test_create_read_update_delete_a_ticket(gateway: Gateway) -> None:
     status, created = await post(gateway, "tickets", _ticket())
     assert status == 200 and created["status"] is True and created["message"] == "Ticket add successful."
     new_id = created["record_id"]
-    assert gateway.sim.get_ticket(new_id)["subject"] == "Through the PMP dialect"
+    stored = gateway.sim.get_ticket(new_id)
+    assert stored is not None and stored["subject"] == "Through the PMP dialect"
     status, row = await get(gateway, f"tickets/{new_id}")
     assert status == 200 and row["priority"] == "3" and row["priority_name"] == "High"
     async with gateway.session.put(gateway.url + P + f"tickets/{new_id}", json={"status": "5"}, headers=TOKEN) as r:
@@ -321,7 +328,7 @@ async def test_backend_down_and_hanging(tmp_path: Path) -> None:
         session.get(gw + "perfex/api/tickets/1", headers=TOKEN) as r,
     ):
         body = await r.json()
-        assert r.status == 504 and body["status"] is False and "t" != body["message"]
+        assert r.status == 504 and body["status"] is False and "Traceback" not in body["message"]
 
 
 async def test_a_write_whose_outcome_is_unknown_is_502(tmp_path: Path) -> None:
