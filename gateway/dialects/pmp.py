@@ -16,7 +16,7 @@ Transport only; the rows, actions and texts are in ``mappings/pmp/dialect.yaml``
   validation envelope; 501, 429 + Retry-After, 504, 503, 502, 413).
 * ``Idempotency-Key`` on a POST: the key is claimed in the store before the write and the
   answer kept after it, so a retry (or a concurrent duplicate) gets the first answer and
-  writes nothing: :mod:`gateway.dialects.pmp_idempotency`.
+  writes nothing: :mod:`gateway.idempotency`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from aiohttp import web
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form, retry_after
-from gateway.dialects.pmp_idempotency import idempotent
 from gateway.dialects.pmp_lists import ListQuery, parse_list_query, search_rows, shape_list
 from gateway.errors import (
     AuthError,
@@ -45,6 +44,7 @@ from gateway.errors import (
     Unsupported,
     WriteOutcomeUnknown,
 )
+from gateway.idempotency import idempotent
 from gateway.mapping.loader import ActionSpec, VendorMappings
 from gateway.settings import DialectSettings
 

@@ -13,9 +13,9 @@ from aiohttp import web
 
 from gateway.canonical import Author, Contact, Department, Priority, RemoteData, Reply, Status, Ticket, Unmapped
 from gateway.dialects.base import Route
-from gateway.dialects.pmp_idempotency import idempotent
 from gateway.dialects.pmp_lists import ListQuery, parse_list_query, search_rows, shape_list
 from gateway.errors import InvalidInput
+from gateway.idempotency import idempotent
 from gateway.mapping.loader import VendorMappings, load_mappings
 from gateway.mapping.source import MappingErrors
 from gateway.pmp_sim import SimDB

@@ -1,4 +1,5 @@
-"""An inbound ``Idempotency-Key`` on a create, honoured through the store.
+"""An inbound ``Idempotency-Key`` on a create, honoured through the store (any dialect
+may use it; the PMP dialect does, as module 3.x honours the header).
 
 The key (scoped to the credential and the path) is claimed in the store *before* the
 write: of two concurrent requests with one key only the claimant writes; the other
