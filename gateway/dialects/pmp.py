@@ -109,6 +109,12 @@ class PMPDialect(Dialect):
         Route("*", "/{tail:.*}"),
     )
 
+    @classmethod
+    def routes_for(cls, prefix: str) -> list[Route]:
+        routes = super().routes_for(prefix)
+        # the bare prefix too: every answer under it is in the module's shape
+        return [*routes, Route("*", prefix)] if prefix else routes
+
     def __init__(self, settings: DialectSettings, mappings: VendorMappings) -> None:
         super().__init__(settings, mappings)
         # 3 (module 3.x, the default) or 2 (seed 003's generation); read defensively
@@ -126,7 +132,7 @@ class PMPDialect(Dialect):
         if request.method != "POST" or key is None:
             return await super().handle(request, route, runtime)
         try:
-            principal = runtime.credentials.by_key(self._token(request, {}))
+            principal = runtime.credentials.by_key(self._token(request))
         except AuthError:
             return await super().handle(request, route, runtime)  # answers the auth error
         return await idempotent(
@@ -142,10 +148,11 @@ class PMPDialect(Dialect):
         inbound.fmt = "json"
         inbound.params = await read_form(request, self.max_body)
         inbound.params.update(request.match_info)  # the path's ids win over the body's
-        inbound.credential = {TOKEN: self._token(request, inbound.params)}
+        inbound.credential = {TOKEN: self._token(request)}
 
     @staticmethod
-    def _token(request: web.Request, params: dict[str, Any]) -> str:
+    def _token(request: web.Request) -> str:
+        """The module reads the header, or the query string (never the body)."""
         return str(request.headers.get(TOKEN) or request.query.get(TOKEN) or "")
 
     def authenticate(self, request: web.Request, inbound: Inbound, credentials: Credentials) -> Principal:
@@ -226,8 +233,9 @@ class PMPDialect(Dialect):
         return next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
 
     def error_text(self, inbound: Inbound, exc: GatewayError) -> str:
+        # the module says the same for a missing record, an empty list and an unknown route
         if isinstance(exc, NotFound | UnknownAction):
-            return "No data were found"
+            return str(self._texts.get("no_data") or "No data were found")
         return super().error_text(inbound, exc)
 
 
