@@ -56,7 +56,8 @@ def parse_list_query(params: Mapping[str, Any], per_page_default: int = 25, per_
 
 
 def shape_list(rows: list[Row], query: ListQuery | None, default_sort: str, created_column: str) -> Any:
-    """The answer for these rows: a plain array or the 3.x envelope; None when nothing matched.
+    """The answer for these rows: a plain array or the 3.x envelope; None (the module's 404)
+    when nothing matched or the page is past the end.
 
     ``default_sort`` is the module's own order; ``created_column`` the rows' creation date."""
     rows = _sorted(rows, query.sort if query and query.sort else _sort(default_sort))
@@ -80,7 +81,9 @@ def shape_list(rows: list[Row], query: ListQuery | None, default_sort: str, crea
         "current_page": query.page,
         "last_page": pages,
     }
-    return {"data": rows[start : start + query.per_page], "meta": meta}
+    page = rows[start : start + query.per_page]
+    # a page past the end is the module's 404 too (its meta.total is known from page 1)
+    return {"data": page, "meta": meta} if page else None
 
 
 def search_rows(rows: list[Row], key: str, columns: Sequence[str]) -> list[Row]:

@@ -159,6 +159,7 @@ def test_envelope_meta() -> None:
 def test_nothing_matched_is_none() -> None:
     assert shape_list([], None, "ticketid", "date") is None
     assert shape_list(list(ROWS), parse_list_query({"created_after": "2030-01-01"}), "", "date") is None
+    assert shape_list(list(ROWS), parse_list_query({"page": "3", "per_page": "2"}), "", "date") is None
 
 
 @pytest.mark.parametrize(
