@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -377,3 +379,29 @@ def test_a_prefix_colliding_with_another_dialect_is_refused(tmp_path: Path) -> N
         with pytest.raises(SettingsError, match="collide"):
             create_app(Settings(data_dir=tmp_path, dialects={"pmp": DialectSettings(prefix=prefix)}))
     create_app(Settings(data_dir=tmp_path, dialects={"pmp": DialectSettings(prefix="/crm")}))
+
+
+def test_translate_a_backend_row_for_a_pmp_client(tmp_path: Path) -> None:
+    db = pmp_sim.SimDB(tmp_path / "sim.sqlite3", seed_demo=True)
+    row = db.ticket_rows_joined(1)[0]
+    db.close()
+    source = tmp_path / "row.json"
+    source.write_text(json.dumps(row), encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "translate",
+            "--dialect",
+            "pmp",
+            "--action",
+            "GetTicket",
+            "--response",
+            str(source),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(done.stdout) == without_secrets(row)
