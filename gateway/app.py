@@ -28,6 +28,7 @@ from gateway.limits import RateLimiter
 from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
 from gateway.metrics import Metrics
 from gateway.middlewares import make_context_middleware
+from gateway.prefixes import collisions
 from gateway.runtime import Runtime
 from gateway.server import GatewayRunner
 from gateway.service import Service
@@ -36,7 +37,7 @@ from gateway.store import Store, open_store
 
 log = logging.getLogger("gateway")
 
-DIALECT_MODULES = ("whmcs", "keliweb", "clientexec", "readydesk")
+DIALECT_MODULES = ("whmcs", "keliweb", "clientexec", "readydesk", "pmp")
 DEMO_CLIENT = ClientCredential(identifier="demo", secret="demo-secret")
 
 
@@ -265,6 +266,17 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
+def dialect_routes(settings: Settings) -> dict[str, list[Route]]:
+    """Each enabled dialect's routes under its configured prefix."""
+    served: dict[str, list[Route]] = {}
+    for name, cls in dialect_classes().items():
+        dsettings = settings.dialect(name)
+        if dsettings.enabled:
+            prefix = (dsettings.prefix if dsettings.prefix is not None else cls.default_prefix).rstrip("/")
+            served[name] = cls.routes_for(prefix)
+    return served
+
+
 def _known_secrets(state: State) -> tuple[str, ...]:
     """What must never appear in a log line: every configured client secret and the backend token."""
     settings = state.settings
@@ -285,12 +297,12 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[middleware], client_max_size=settings.limits.max_body_bytes)
     app[STATE] = state
     app.cleanup_ctx.append(_resources)
-    for name, cls in dialect_classes().items():
-        dsettings = settings.dialect(name)
-        if not dsettings.enabled:
-            continue
-        prefix = (dsettings.prefix if dsettings.prefix is not None else cls.default_prefix).rstrip("/")
-        for route in cls.routes_for(prefix):
+    served = dialect_routes(settings)
+    clashes = collisions(served)
+    if clashes:
+        raise SettingsError("dialect prefixes collide: " + "; ".join(clashes))
+    for name, routes in served.items():
+        for route in routes:
             app.router.add_route(route.method, route.path, _dialect_handler(name, route))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -18,6 +18,7 @@ from gateway.canonical import (
     NewCustomer,
     Note,
     PriorityValue,
+    Staff,
     StatusValue,
     Ticket,
 )
@@ -162,6 +163,14 @@ class ListContactsArgs(_Args):
     phone: str | None = None
 
 
+class ContactRefArgs(_Args):
+    contact_id: int
+
+
+class ListStaffArgs(_Args):
+    staff_id: int | None = None
+
+
 class AddContactArgs(_Args):
     customer_id: int
     firstname: str = ""
@@ -281,6 +290,14 @@ class CustomerDetails(_Result):
     stats: CustomerStats | None = None  # only when asked for: counting reads every ticket
 
 
+class StaffPage(_Result):
+    items: tuple[Staff, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+
 class Done(_Result):
     """A write that answers only with the id it touched."""
 
@@ -317,5 +334,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("list_contacts", ListContactsArgs, False),
         Operation("add_contact", AddContactArgs, True),
         Operation("customer_details", CustomerDetailsArgs, False),
+        Operation("get_contact", ContactRefArgs, False),
+        Operation("list_staff", ListStaffArgs, False),
     )
 }

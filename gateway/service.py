@@ -90,6 +90,8 @@ class Service:
             "list_contacts": self.list_contacts,
             "add_contact": self.add_contact,
             "customer_details": self.customer_details,
+            "get_contact": self.get_contact,
+            "list_staff": self.list_staff,
         }
 
     async def run(self, operation: str, args: BaseModel) -> Any:
@@ -365,6 +367,17 @@ class Service:
         contacts.sort(key=lambda ct: ct.id)
         end = args.offset + args.limit if args.limit is not None else None
         return ops.ContactPage(items=tuple(contacts[args.offset : end]), total=len(contacts), offset=args.offset)
+
+    async def get_contact(self, args: ops.ContactRefArgs) -> c.Contact:
+        if args.contact_id <= 0:
+            raise NotFound("contact", "Contact ID Not Found")
+        return await self.backend.get_contact(args.contact_id)
+
+    async def list_staff(self, args: ops.ListStaffArgs) -> ops.StaffPage:
+        staff = sorted(await self.backend.list_staff(), key=lambda s: s.id)
+        if args.staff_id is not None:
+            staff = [s for s in staff if s.id == args.staff_id]
+        return ops.StaffPage(items=tuple(staff))
 
     async def add_contact(self, args: ops.AddContactArgs) -> c.Contact:
         await self.backend.get_customer(args.customer_id)

@@ -3,6 +3,9 @@
 * Links: the number a dialect shows for a backend record where the two differ
   (a WHMCS ``tid`` imported from the old vendor -> the PMP ticket id).  With no
   link the number is the backend id itself.
+* Idempotency records: an inbound ``Idempotency-Key`` (PMP dialect) claims the key
+  before the write and keeps the answer after it, so a retry with the same key gets
+  the first answer and writes nothing, on any replica sharing the store.
 * Claims: when a backend does not say which record a create made (PMP's
   ``POST api/tickets``), the gateway finds the new record itself and claims its
   id here, so that two concurrent creates, even on two replicas sharing the
@@ -14,10 +17,12 @@ sub-millisecond local call, so it runs inline on the event loop.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +40,30 @@ CREATE TABLE IF NOT EXISTS claims (
     claimed_at REAL NOT NULL,
     PRIMARY KEY (kind, backend_id)
 );
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    status INTEGER,
+    body BLOB,
+    headers TEXT,
+    PRIMARY KEY (scope, key)
+);
 """
+
+#: How long an answer is kept for replay, and after how long an unfinished claim
+#: (its process died mid-write) may be taken over.
+IDEMPOTENCY_TTL = 24 * 3600.0
+IDEMPOTENCY_STALE = 300.0
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """What was answered to the first request with a key (``status`` None: still running)."""
+
+    status: int | None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -43,6 +71,16 @@ class Store(Protocol):
     async def id_for(self, kind: str, number: str) -> int | None: ...
     async def link(self, kind: str, number: str, backend_id: int) -> None: ...
     async def claim(self, kind: str, backend_id: int) -> bool: ...
+    async def idem_claim(self, scope: str, key: str) -> bool:
+        """Take an idempotency key before writing; False when someone holds or finished it."""
+        ...
+
+    async def idem_get(self, scope: str, key: str) -> IdempotentAnswer | None: ...
+    async def idem_finish(self, scope: str, key: str, answer: IdempotentAnswer) -> None: ...
+    async def idem_release(self, scope: str, key: str) -> None:
+        """Give a key back (the write was refused before anything was sent)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -111,6 +149,38 @@ class SQLiteStore:
                 (kind, backend_id, time.time()),
             )
         return cur.rowcount == 1
+
+    async def idem_claim(self, scope: str, key: str) -> bool:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM idempotency WHERE created_at < ? OR (status IS NULL AND created_at < ?)",
+                (now - IDEMPOTENCY_TTL, now - IDEMPOTENCY_STALE),
+            )
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO idempotency (scope, key, created_at) VALUES (?, ?, ?)", (scope, key, now)
+            )
+        return cur.rowcount == 1
+
+    async def idem_get(self, scope: str, key: str) -> IdempotentAnswer | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status, body, headers FROM idempotency WHERE scope = ? AND key = ?", (scope, key)
+            ).fetchone()
+        if row is None:
+            return None
+        return IdempotentAnswer(row[0], bytes(row[1] or b""), json.loads(row[2]) if row[2] else {})
+
+    async def idem_finish(self, scope: str, key: str, answer: IdempotentAnswer) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE scope = ? AND key = ?",
+                (answer.status, answer.body, json.dumps(answer.headers), scope, key),
+            )
+
+    async def idem_release(self, scope: str, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency WHERE scope = ? AND key = ? AND status IS NULL", (scope, key))
 
     async def close(self) -> None:
         with self._lock:

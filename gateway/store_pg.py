@@ -14,12 +14,14 @@ and is imported only when a ``postgresql://`` store is configured.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from gateway.settings import SettingsError
+from gateway.store import IDEMPOTENCY_STALE, IDEMPOTENCY_TTL, IdempotentAnswer
 
 # Arbitrary constant keys for pg_advisory_xact_lock ("gw-store" in ASCII; "gwln").
 _MIGRATION_LOCK = 0x67772D73746F7265
@@ -40,6 +42,17 @@ MIGRATIONS: tuple[str, ...] = (
         backend_id BIGINT NOT NULL,
         claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
         PRIMARY KEY (kind, backend_id)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS idempotency (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        status INTEGER,
+        body BYTEA,
+        headers TEXT,
+        PRIMARY KEY (scope, key)
     );
     """,
 )
@@ -152,6 +165,43 @@ class PostgresStore:
             backend_id,
         )
         return inserted is True
+
+    async def idem_claim(self, scope: str, key: str) -> bool:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM idempotency WHERE created_at < now() - make_interval(secs => $1)"
+                " OR (status IS NULL AND created_at < now() - make_interval(secs => $2))",
+                IDEMPOTENCY_TTL,
+                IDEMPOTENCY_STALE,
+            )
+            inserted = await conn.fetchval(
+                "INSERT INTO idempotency (scope, key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                scope,
+                key,
+            )
+        return inserted is True
+
+    async def idem_get(self, scope: str, key: str) -> IdempotentAnswer | None:
+        row = await self._pool.fetchrow(
+            "SELECT status, body, headers FROM idempotency WHERE scope = $1 AND key = $2", scope, key
+        )
+        if row is None:
+            return None
+        headers = json.loads(row["headers"]) if row["headers"] else {}
+        return IdempotentAnswer(row["status"], bytes(row["body"] or b""), headers)
+
+    async def idem_finish(self, scope: str, key: str, answer: IdempotentAnswer) -> None:
+        await self._pool.execute(
+            "UPDATE idempotency SET status = $1, body = $2, headers = $3 WHERE scope = $4 AND key = $5",
+            answer.status,
+            answer.body,
+            json.dumps(answer.headers),
+            scope,
+            key,
+        )
+
+    async def idem_release(self, scope: str, key: str) -> None:
+        await self._pool.execute("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND status IS NULL", scope, key)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -142,7 +142,7 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
             raise SettingsError(f"translate --response: the input is not JSON ({exc})") from None
         backend = _ReplayPMP(document, mappings)
         ident = str(_first_id(document))
-        params = {"ticketid": ident, "ticket": ident, "clientid": ident, "tid": ident}
+        params = {"ticketid": ident, "ticket": ident, "clientid": ident, "tid": ident, "id": ident}
         params.update(_params(ns.params or ""))
         inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or dialect.format_for({}))
         return await _run(dialect, Service(backend, MemoryStore()), inbound)

@@ -16,6 +16,10 @@ Field spec forms (``key`` is the output key):
                                        # code the dialect words: {not_found: ticket} | {reason: CODE}
     key: {..., optional: true}         # render: left out when its value is None
 
+A parse model may say ``remote: PATH`` (``$`` for the whole source) or ``remote: {from:
+PATH, drop: [keys]}``: its result then carries that raw vendor record, minus the dropped
+keys, as ``remote`` (canonical ``RemoteData``).
+
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
 """
@@ -138,9 +142,23 @@ class ModelCompiler:
                 gen, fields, path, source, target, spec.get("source") == "dict" or source is None, checks
             )
             fn = self._finish(gen, expr, checks, path)
+            if spec.get("remote") is not None and self.ctx.direction == "parse":
+                fn = self._keeping_remote(fn, spec["remote"], name)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
+
+    def _keeping_remote(self, fn: Compiled, spec: Any, name: str) -> Compiled:
+        """``remote: PATH`` or ``remote: {from: PATH, drop: [key, ...]}`` (``$``: the whole source)."""
+        if isinstance(spec, str):
+            return _keeping_remote(fn, self.ctx.vendor, spec, frozenset())
+        drop = spec.get("drop") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("from", "$"), str) or not isinstance(drop, list):
+            where = spec.loc if isinstance(spec, LocDict) else self.specs[name].loc
+            message = "must be a path or {from: path, drop: [keys]}"
+            self.errors.append(MappingError(where, f"models.{name}.remote", message))
+            return fn
+        return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
 
     # -- expressions -------------------------------------------------------
 
@@ -430,6 +448,21 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
         return value
 
     return guarded
+
+
+def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) -> Compiled:
+    """A parse model with ``remote:`` keeps that raw record beside the canonical one
+    (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
+    parts = () if path == "$" else tuple(path.split("."))
+
+    def parse(s: Any) -> Any:
+        out = fn(s)
+        raw = _dig(s, parts) if parts else s
+        if isinstance(out, dict) and isinstance(raw, dict):
+            out["remote"] = {"vendor": vendor, "fields": {k: v for k, v in raw.items() if k not in drop}}
+        return out
+
+    return parse
 
 
 def _exec(gen: _Gen, name: str) -> Compiled:

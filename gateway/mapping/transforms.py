@@ -402,6 +402,62 @@ def _id_or_0(value: Any) -> str | int:
     return 0 if value in (None, "", 0, "0") else to_str(value)
 
 
+def _remote(arg: str | None, ctx: CompileContext) -> Fn:
+    """``remote:VENDOR``: the backend's raw record when it came from that vendor, else ``{}``.
+
+    A dialect spreads it over its rendered fields (``<<: {from: remote, transform: "remote:pmp"}``)
+    so that a client in front of its own vendor sees that vendor's record as sent."""
+    vendor = _need(arg, "remote")
+
+    def remote(value: Any) -> dict[str, Any]:
+        if value is not None and getattr(value, "vendor", None) == vendor:
+            return dict(value.fields)
+        return {}
+
+    return remote
+
+
+def _when(arg: str | None, ctx: CompileContext) -> Fn:
+    """``when:X`` over ``from: [key, value]``: the value when key equals X, else None."""
+    target = (arg or "").casefold()
+
+    def when(pair: Any) -> Any:
+        return pair[1] if to_str(pair[0]).casefold() == target else None
+
+    return when
+
+
+def _unless(arg: str | None, ctx: CompileContext) -> Fn:
+    """``unless:X`` over ``from: [key, value]``: the value unless key equals X (then None)."""
+    target = (arg or "").casefold()
+
+    def unless(pair: Any) -> Any:
+        return None if to_str(pair[0]).casefold() == target else pair[1]
+
+    return unless
+
+
+def _word(arg: str | None, ctx: CompileContext) -> Fn:
+    """``word:first`` / ``word:rest``: a full name's first word or the rest (None when empty)."""
+    part = _need(arg, "word")
+    if part not in ("first", "rest"):
+        raise TransformArgError("transform 'word' takes 'first' or 'rest'")
+
+    def word(value: Any) -> str | None:
+        text = to_str(value).strip()
+        if not text:
+            return None
+        first, _, rest = text.partition(" ")
+        return first if part == "first" else rest.strip()
+
+    return word
+
+
+def _nullable(value: Any) -> Any:
+    """A rendered value as a string, or None for an absent one (a vendor's SQL NULL)."""
+    return None if value in (None, "") else to_str(value)
+
+
 TRANSFORMS: dict[str, Factory] = {
     "email": _simple(_email),
     "slug": _simple(_slug),
@@ -437,6 +493,11 @@ TRANSFORMS: dict[str, Factory] = {
     "minutes_between": _simple(_minutes_between),
     "duration_text": _simple(_duration_text),
     "id_or_0": _simple(_id_or_0),
+    "remote": _remote,
+    "when": _when,
+    "unless": _unless,
+    "word": _word,
+    "nullable": _simple(_nullable),
 }
 
 # Failures a transform raises on bad data: the caller turns them into its own error.

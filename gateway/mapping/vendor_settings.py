@@ -97,6 +97,10 @@ class PmpSettings(_Strict):
     contact_fetch_concurrency: int = Field(8, ge=1)
     contacts_cache_seconds: float = Field(10, ge=0)
     read_memo_size: int = Field(1024, ge=1)  # unchanged backend reads kept decoded
+    # the PMP dialect: module routes no canonical operation carries (501), and 3.x paging
+    dialect_refused: dict[str, str] = Field(default_factory=dict)
+    per_page_default: int = Field(25, ge=1, le=100)
+    per_page_max: int = Field(100, ge=1, le=100)
 
 
 MODELS: dict[str, type[VendorSettings]] = {
