@@ -34,6 +34,7 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--backend-url", dest="backend_url")
     p.add_argument("--backend-token", dest="backend_token")
     p.add_argument("--backend-timeout", dest="backend_timeout", type=float)
+    p.add_argument("--backend-kind", dest="backend_kind", choices=("pmp", "whmcs"))
     p.add_argument("--workers", type=int)
     p.add_argument("--mappings", type=Path)
     p.add_argument("--client", action="append", default=[], metavar="IDENTIFIER:SECRET")
@@ -51,6 +52,7 @@ def _flags(ns: argparse.Namespace) -> dict[str, Any]:
         "backend_url",
         "backend_token",
         "backend_timeout",
+        "backend_kind",
         "workers",
         "mappings",
         "client",

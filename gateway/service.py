@@ -106,7 +106,9 @@ class Service:
 
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
         tickets = [t for t in await self._numbered(await self._all_tickets()) if _matches(t, args)]
-        tickets = _sorted(tickets, args.order_by, args.descending)
+        if args.order_by is not None or not self.backend.capabilities().has("paging"):
+            # a backend that pages natively lists in the vendor's own order: kept when none is asked
+            tickets = _sorted(tickets, args.order_by, args.descending)
         end = args.offset + args.limit if args.limit is not None else None
         page = () if args.count_only else tuple(tickets[args.offset : end])
         return ops.TicketPage(items=page, total=len(tickets), offset=args.offset)

@@ -123,9 +123,60 @@ class ModelCompiler:
             )
             gen.lines.append(f"def _model(s):\n    return {expr}\n")
             fn = _exec(gen, name)
+            if "remote" in spec:
+                fn = self._passthrough(spec, fields, name, source, fn)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
+
+    def _passthrough(
+        self, spec: LocDict, fields: LocDict, name: str, source: type[BaseModel] | None, full: Compiled
+    ) -> Compiled:
+        """``remote: {render: [field...], when: key}`` (or ``remote: passthrough``): when the record carries the
+        raw record of this mapping's own vendor (``RemoteData``), answer that record as it is, with
+        only the listed fields rendered from the canonical record over it (those the gateway itself
+        may change: a linked ticket number, a list whose items pass through one by one).  Any other
+        backend's record is rendered field by field as usual."""
+        option = spec["remote"]
+        where = spec.loc_of("remote")
+        keep: list[str] = []
+        when = ""
+        if isinstance(option, LocDict):
+            keep = list(option.get("render") or [])
+            when = str(option.get("when") or "")
+            unknown = [k for k in option if k not in ("render", "when")]
+            if unknown:
+                self.errors.append(MappingError(where, f"{name}.remote", f"unknown key '{unknown[0]}'"))
+        elif option != "passthrough":
+            self.errors.append(MappingError(where, f"{name}.remote", "must be 'passthrough' or {render: [...]}"))
+        if self.ctx.direction != "render":
+            self.errors.append(MappingError(where, f"{name}.remote", "only a render model can pass a record through"))
+        missing = [k for k in keep if k not in fields]
+        if missing:
+            self.errors.append(MappingError(where, f"{name}.remote.render", f"no field '{missing[0]}' in this model"))
+        kept = LocDict({k: fields[k] for k in keep if k in fields})
+        kept.loc, kept.key_locs = fields.loc, {k: fields.loc_of(k) for k in kept}
+        gen = _Gen()
+        expr = self._object(gen, kept, f"{name}.remote", source, None, spec.get("source") == "dict" or source is None)
+        gen.lines.append(f"def _model(s):\n    return {expr}\n")
+        overlay = _exec(gen, f"{name}.remote")
+        vendor = self.ctx.vendor
+
+        # `when: key` / `when: "!key"`: only a raw record that has (has not) that key is of this
+        # model's shape (a vendor may answer one record in several shapes: list item, detail)
+        present = not when.startswith("!")
+        key = when.lstrip("!")
+
+        def passthrough(s: Any) -> Any:
+            remote = getattr(s, "remote", None)
+            if remote is None or remote.vendor != vendor or (key and (key in remote.fields) != present):
+                return full(s)
+            out = dict(remote.fields)
+            if keep:
+                out.update(overlay(s))
+            return out
+
+        return passthrough
 
     # -- expressions -------------------------------------------------------
 

@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote_plus
 
-from gateway.canonical import Priority, Status, Unmapped
+from gateway.canonical import Priority, RemoteData, Status, Unmapped
 from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser
 
 Fn = Callable[[Any], Any]
@@ -276,6 +276,33 @@ def _split(arg: str | None, ctx: CompileContext) -> Fn:
     return split
 
 
+def _which(arg: str | None, ctx: CompileContext) -> Fn:
+    """``from: [a, b], transform: "which:x|y|z"``: the label of the first source that is set
+    (not None, "", 0 or "0"); the last label when none is.  WHMCS tells a staff reply from a
+    client's or a guest's by which of ``admin`` and ``userid`` it fills."""
+    labels = _need(arg, "which").split("|")
+
+    def which(value: Any) -> str:
+        values = value if isinstance(value, tuple | list) else (value,)
+        for label, item in zip(labels, values, strict=False):
+            if item not in (None, "", 0, "0"):
+                return label
+        return labels[-1]
+
+    return which
+
+
+def _remote(arg: str | None, ctx: CompileContext) -> Fn:
+    """``from: $, transform: remote``: the vendor's raw record, carried beside the canonical one
+    (:class:`gateway.canonical.RemoteData`) for a dialect of the same vendor."""
+    vendor = arg or ctx.vendor
+
+    def remote(value: Any) -> RemoteData | None:
+        return RemoteData(vendor=vendor, fields=dict(value)) if isinstance(value, Mapping) else None
+
+    return remote
+
+
 def _eq(arg: str | None, ctx: CompileContext) -> Fn:
     target = (arg or "").casefold()
 
@@ -437,6 +464,8 @@ TRANSFORMS: dict[str, Factory] = {
     "minutes_between": _simple(_minutes_between),
     "duration_text": _simple(_duration_text),
     "id_or_0": _simple(_id_or_0),
+    "which": _which,
+    "remote": _remote,
 }
 
 # Failures a transform raises on bad data: the caller turns them into its own error.
