@@ -77,6 +77,7 @@ class OpenTicketArgs(_Args):
     service: str = ""
     assigned_staff_id: int = 0
     created_at: object | None = None
+    notify: bool = True  # False: no notification e-mail (WHMCS noemail)
 
 
 class UpdateTicketArgs(TicketRefArgs):
@@ -104,6 +105,7 @@ class AddReplyArgs(TicketRefArgs):
     email: str = ""
     status: StatusValue | None = None
     created_at: object | None = None
+    notify: bool = True  # False: no notification e-mail (WHMCS noemail)
 
 
 class AddNoteArgs(TicketRefArgs):

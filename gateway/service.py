@@ -153,6 +153,8 @@ class Service:
             cc=args.cc,
             service=args.service,
             assigned_staff_id=args.assigned_staff_id,
+            created_at=created if isinstance(created, datetime) else None,
+            notify=args.notify,
         )
         return (await self._numbered([await self.backend.open_ticket(new)]))[0]
 
@@ -160,13 +162,9 @@ class Service:
         ticket_id = await self._resolve(args)
         if args.name is not None or args.email is not None:
             raise Unsupported("Changing the submitter name or email is not supported by the backend")
+        fields = args.model_dump(exclude_unset=True, exclude={"ticket_id", "ticket_number", "name", "email", "flag"})
         if args.flag is not None:
-            raise Unsupported("Flagging tickets is not supported by the backend")
-        if args.created_at is not None:
-            raise Unsupported("Changing the creation date is not supported by the backend")
-        fields = args.model_dump(
-            exclude_unset=True, exclude={"ticket_id", "ticket_number", "name", "email", "flag", "created_at"}
-        )
+            fields["assigned_staff_id"] = args.flag  # WHMCS's flag: the staff member the ticket is for
         if args.department_id is not None:
             await self._check_department(args.department_id)
         if args.customer_id is not None:
@@ -196,13 +194,20 @@ class Service:
             author = c.Author(kind="guest", name=args.name, email=args.email)
         else:
             raise InvalidInput("Name and email address are required if not a client", "name")
-        await self.backend.add_reply(ticket_id, c.NewReply(message=args.message, author=author, status=args.status))
+        created = args.created_at if isinstance(args.created_at, datetime) else None
+        reply = c.NewReply(
+            message=args.message, author=author, status=args.status, created_at=created, notify=args.notify
+        )
+        await self.backend.add_reply(ticket_id, reply)
         return ops.Done(id=ticket_id)
 
     async def add_note(self, args: ops.AddNoteArgs) -> ops.Done:
         ticket_id = await self._resolve(args)
         await self.backend.get_ticket(ticket_id)
-        await self.backend.add_note(ticket_id, c.NewNote(message=args.message, staff_name=args.staff_name))
+        created = args.created_at if isinstance(args.created_at, datetime) else None
+        await self.backend.add_note(
+            ticket_id, c.NewNote(message=args.message, staff_name=args.staff_name, created_at=created)
+        )
         return ops.Done(id=ticket_id)
 
     async def list_notes(self, args: ops.TicketRefArgs) -> ops.NotePage:
@@ -330,7 +335,8 @@ class Service:
 
     async def add_contact(self, args: ops.AddContactArgs) -> c.Contact:
         await self.backend.get_customer(args.customer_id)
-        return await self.backend.add_contact(c.NewContact(**args.model_dump()))
+        # only what the client sent is "set": a backend may leave the rest to its own defaults
+        return await self.backend.add_contact(c.NewContact(**args.model_dump(exclude_unset=True)))
 
 
 # ---------------------------------------------------------------- filtering

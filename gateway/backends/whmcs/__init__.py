@@ -477,6 +477,9 @@ class WhmcsBackend:
 
     async def add_contact(self, new: NewContact) -> Contact:
         params = self._render("backend_add_contact", new)
+        for pref in ("general", "invoice", "support", "product", "domain", "affiliate"):
+            if f"email_{pref}" not in new.model_fields_set:  # WHMCS's own default applies
+                params.pop(f"email_preferences[{pref}]", None)
         email = new.email.strip().casefold()
 
         async def find() -> int | None:
