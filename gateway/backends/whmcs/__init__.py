@@ -29,7 +29,6 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -262,12 +261,19 @@ class WhmcsBackend:
             params.pop("email", None)
         if self._noemail(new.notify):
             params["noemail"] = "1"
-        started = datetime.now(UTC)
-
-        async def find() -> int | None:
-            return await self._find_ticket(new, started)
 
         async with self._locks["ticket"]:
+            # the requester's tickets with this subject before the write: an unanswered OpenTicket
+            # made the one that is new afterwards (see the module docstring)
+            before = set(await self._similar_tickets(new))
+
+            async def find() -> int | None:
+                fresh = sorted(set(await self._similar_tickets(new)) - before)
+                for candidate in fresh:
+                    if await self._store.claim("whmcs-ticket", candidate):
+                        return candidate
+                return None
+
             answer = await self._create("OpenTicket", params, "ticket", find)
         ticket_id = answer if isinstance(answer, int) else _int(answer.get("id"))
         await self._store.claim("whmcs-ticket", ticket_id)
@@ -291,27 +297,18 @@ class WhmcsBackend:
             patch["assigned_staff_id"] = new.assigned_staff_id
         return self._patch_params("backend_update_ticket", "ticket", TicketPatch(**patch)) if patch else {}
 
-    async def _find_ticket(self, new: NewTicket, started: datetime) -> int | None:
-        """The ticket an unanswered OpenTicket made, if any: same requester, department and subject,
-        dated from shortly before the write, not claimed by another create."""
+    async def _similar_tickets(self, new: NewTicket) -> list[int]:
+        """Ids of the tickets of this requester, department and subject (GetTickets filters)."""
         params: dict[str, Any] = {"subject": new.subject, "deptid": new.department_id}
         if new.customer_id:
             params["clientid"] = new.customer_id
         elif new.email:
             params["email"] = new.email
-        since = started - timedelta(minutes=5)
-        candidates = []
+        ids = []
         for row in await self._all("GetTickets", "tickets", "ticket", params):
-            item = self._parse("backend_ticket_item", row, Ticket)
-            if _plain(item.subject) != _plain(new.subject) or item.customer_id != new.customer_id:
-                continue
-            if item.created_at is not None and item.created_at < since and new.created_at is None:
-                continue
-            candidates.append(item.id)
-        for candidate in sorted(candidates):
-            if await self._store.claim("whmcs-ticket", candidate):
-                return candidate
-        return None
+            if _plain(row.get("subject")) == _plain(new.subject) and _int(row.get("userid")) == new.customer_id:
+                ids.append(_int(row.get("id")))
+        return ids
 
     async def update_ticket(self, ticket_id: int, patch: TicketPatch) -> Ticket:
         params = self._patch_params("backend_update_ticket", "ticket", patch)
