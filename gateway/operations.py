@@ -114,6 +114,10 @@ class AddNoteArgs(TicketRefArgs):
     created_at: object | None = None
 
 
+class TicketCountsArgs(_Args):
+    by_status: bool = True  # False: no per-status breakdown (WHMCS without includeCountsByStatus)
+
+
 class DepartmentStatsArgs(_Args):
     department_id: int | None = None
 
@@ -294,7 +298,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("list_notes", TicketRefArgs, False),
         Operation("list_departments", DepartmentStatsArgs, False),
         Operation("list_statuses", DepartmentStatsArgs, False),
-        Operation("ticket_counts", NoArgs, False),
+        Operation("ticket_counts", TicketCountsArgs, False),
         Operation("list_customers", ListCustomersArgs, False),
         Operation("get_customer", CustomerRefArgs, False),
         Operation("add_customer", NewCustomer, True),  # the canonical record as it is

@@ -248,7 +248,7 @@ class Service:
         stats += [ops.StatusStats(status=s, count=n) for s, n in counts.items()]
         return stats
 
-    async def ticket_counts(self, args: ops.NoArgs) -> ops.TicketCounts:
+    async def ticket_counts(self, args: ops.TicketCountsArgs) -> ops.TicketCounts:
         tickets = await self._all_tickets()
         departments = await self._departments()
         return ops.TicketCounts(
@@ -256,7 +256,7 @@ class Service:
             all_active=sum(1 for t in tickets if t.status in c.ACTIVE_STATUSES),
             awaiting_reply=sum(1 for t in tickets if t.status in c.AWAITING_REPLY_STATUSES),
             flagged=0,
-            by_status=tuple(self._status_counts(tickets)),
+            by_status=tuple(self._status_counts(tickets)) if args.by_status else (),
         )
 
     # ---------------------------------------------------------- customers

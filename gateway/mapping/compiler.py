@@ -13,6 +13,7 @@ Field spec forms (``key`` is the output key):
     key: {fields: {...}}               # nested object (from: optional)
     key: {each: path, fields|model: ..., wrap: singular}   # list of objects
     key: {..., required: "message", invalid: "message"}    # parse direction only
+    key: {..., omit_empty: true}       # render: the key is left out when its value is empty
 
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
@@ -47,6 +48,7 @@ _SPEC_KEYS = frozenset(
         "invalid",
         "source",
         "index",
+        "omit_empty",
     }
 )
 
@@ -56,7 +58,13 @@ class _Gen:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.ns: dict[str, Any] = {"_dig": _dig, "_oget": _oget, "_strip_none": _strip_none, "_absent": _absent}
+        self.ns: dict[str, Any] = {
+            "_dig": _dig,
+            "_oget": _oget,
+            "_strip_none": _strip_none,
+            "_absent": _absent,
+            "_omit_empty": _omit_empty,
+        }
         self.counter = itertools.count()
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
@@ -83,6 +91,13 @@ def _oget(src: Any, path: tuple[str, ...]) -> Any:
 
 def _strip_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def _omit_empty(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    for key in keys:
+        if d.get(key) in (None, "", {}, []):
+            d.pop(key, None)
+    return d
 
 
 class ModelCompiler:
@@ -202,7 +217,12 @@ class ModelCompiler:
             expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
             items.append(f"{key!r}: {expr}")
         body = "{" + ", ".join(items) + "}"
-        return f"_strip_none({body})" if self.ctx.direction == "parse" else body
+        if self.ctx.direction == "parse":
+            return f"_strip_none({body})"
+        # `omit_empty: true`: the key is left out when its value is empty (WHMCS sends GetTicketCounts'
+        # `status` object only when asked for it)
+        optional = tuple(k for k, v in fields.items() if isinstance(v, dict) and v.get("omit_empty"))
+        return f"_omit_empty({body}, {optional!r})" if optional else body
 
     def _getter(
         self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool
