@@ -79,6 +79,10 @@ class Service:
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
+            by_number = getattr(self.backend, "ticket_id_for", None)  # optional: a backend's own numbers
+            found = await by_number(ref.ticket_number) if by_number is not None else None
+            if found is not None:
+                return int(found)
             if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
                 return int(ref.ticket_number)
             raise NotFound(TICKET, "Ticket ID Not Found")

@@ -213,6 +213,16 @@ class WhmcsBackend:
         answer = await self.api.read("GetTicket", {"ticketid": ticket_id})
         return await self._ticket(answer)
 
+    async def ticket_id_for(self, number: str) -> int | None:
+        """A client-facing number (``tid``) -> the ticket's id: GetTicket by ``ticketnum``."""
+        if not number.strip():
+            raise NotFound("ticket", "Ticket ID Not Found")
+        answer = await self.api.read("GetTicket", {"ticketnum": number.strip()})
+        ticket_id = _int(answer.get("ticketid"))
+        if ticket_id <= 0:
+            raise NotFound("ticket", "Ticket ID Not Found")
+        return ticket_id
+
     async def _ticket(self, answer: Answer) -> Ticket:
         raw = {k: v for k, v in answer.items() if k != "result"}
         ticket = self._parse("backend_ticket", raw, Ticket)
