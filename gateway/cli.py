@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--response", action="store_true")
     t.add_argument("--format", dest="fmt")
     t.add_argument("--params", help="with --response: the client's parameters as a query string")
+    t.add_argument("--backend-kind", dest="backend_kind", choices=("pmp", "whmcs"), default="pmp")
     t.add_argument("--config", type=Path)
     t.add_argument("--mappings", type=Path)
     t.add_argument("file", nargs="?", default="-")
