@@ -299,8 +299,10 @@ class WhmcsBackend:
         return ticket
 
     def _ticket_followup(self, new: NewTicket, ticket: Ticket) -> dict[str, str]:
-        """What OpenTicket cannot take: a status other than Open, a flag."""
+        """What OpenTicket cannot take: a status other than Open, a flag, CC addresses."""
         patch: dict[str, Any] = {}
+        if new.cc and new.cc != ticket.cc:
+            patch["cc"] = new.cc
         if new.status is not None and new.status != ticket.status:
             patch["status"] = new.status
         if new.assigned_staff_id:
