@@ -61,6 +61,7 @@ class ListTicketsArgs(_Args):
     order_by: str | None = None
     descending: bool = False
     count_only: bool = False
+    with_messages: bool = False  # the dialect's list shows messages: complete list rows that lack them
 
 
 class OpenTicketArgs(_Args):

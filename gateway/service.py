@@ -8,6 +8,7 @@ hands back the result types of ``gateway.operations``.  It knows no vendor.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -109,13 +110,31 @@ class Service:
         return list(await self.backend.list_tickets())
 
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
-        tickets = [t for t in await self._numbered(await self._all_tickets()) if _matches(t, args)]
+        tickets = await self._numbered(await self._all_tickets())
+        if args.keyword is not None and args.with_messages:
+            tickets = await self._with_messages(tickets)  # the keyword is looked for in the messages too
+        tickets = [t for t in tickets if _matches(t, args)]
         if args.order_by is not None or not self.backend.capabilities().has("paging"):
             # a backend that pages natively lists in the vendor's own order: kept when none is asked
             tickets = _sorted(tickets, args.order_by, args.descending)
         end = args.offset + args.limit if args.limit is not None else None
         page = () if args.count_only else tuple(tickets[args.offset : end])
+        if args.with_messages:
+            page = tuple(await self._with_messages(page))
         return ops.TicketPage(items=page, total=len(tickets), offset=args.offset)
+
+    async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
+        """List rows without their messages (a backend's list may carry none) read in full."""
+        limit = asyncio.Semaphore(8)
+
+        async def full(t: c.Ticket) -> c.Ticket:
+            if t.replies:
+                return t
+            async with limit:
+                read = await self.backend.get_ticket(t.id)
+            return read.model_copy(update={"number": t.number})
+
+        return list(await asyncio.gather(*(full(t) for t in tickets)))
 
     async def _check_department(self, department_id: int) -> None:
         if department_id <= 0:

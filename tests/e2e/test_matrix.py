@@ -62,6 +62,7 @@ async def placeholders(gw: Gateway) -> dict[str, str]:
         "id": str(ticket.id),
         "number": ticket.number or str(ticket.id),
         "subject": ticket.subject,
+        "message": ticket.message,
         "dept": str(department.id),
         "client": str(client),
         "new_subject": f"Matrix {uuid.uuid4().hex[:10]}",
