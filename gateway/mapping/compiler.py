@@ -15,6 +15,11 @@ Field spec forms (``key`` is the output key):
     key: {..., required: "message", invalid: "message"}    # parse direction only
     key: {..., omit_empty: true}       # render: the key is left out when its value is empty
 
+A parse model may say ``remote: PATH`` (``$`` for the whole source) or ``remote: {from:
+PATH, drop: [keys]}``: its result then carries that raw vendor record, minus the dropped
+keys, as ``remote`` (canonical ``RemoteData``).  A render model's ``remote:`` passes such a
+record of its own vendor through (see ``_passthrough``).
+
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
 """
@@ -138,11 +143,25 @@ class ModelCompiler:
             )
             gen.lines.append(f"def _model(s):\n    return {expr}\n")
             fn = _exec(gen, name)
-            if "remote" in spec:
+            if spec.get("remote") is not None and self.ctx.direction == "parse":
+                fn = self._keeping_remote(fn, spec["remote"], name)
+            elif "remote" in spec:
                 fn = self._passthrough(spec, fields, name, source, fn)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
+
+    def _keeping_remote(self, fn: Compiled, spec: Any, name: str) -> Compiled:
+        """``remote: PATH`` or ``remote: {from: PATH, drop: [key, ...]}`` (``$``: the whole source)."""
+        if isinstance(spec, str):
+            return _keeping_remote(fn, self.ctx.vendor, spec, frozenset())
+        drop = spec.get("drop") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("from", "$"), str) or not isinstance(drop, list):
+            where = spec.loc if isinstance(spec, LocDict) else self.specs[name].loc
+            message = "must be a path or {from: path, drop: [keys]}"
+            self.errors.append(MappingError(where, f"models.{name}.remote", message))
+            return fn
+        return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
 
     def _passthrough(
         self, spec: LocDict, fields: LocDict, name: str, source: type[BaseModel] | None, full: Compiled
@@ -164,8 +183,6 @@ class ModelCompiler:
                 self.errors.append(MappingError(where, f"{name}.remote", f"unknown key '{unknown[0]}'"))
         elif option != "passthrough":
             self.errors.append(MappingError(where, f"{name}.remote", "must be 'passthrough' or {render: [...]}"))
-        if self.ctx.direction != "render":
-            self.errors.append(MappingError(where, f"{name}.remote", "only a render model can pass a record through"))
         missing = [k for k in keep if k not in fields]
         if missing:
             self.errors.append(MappingError(where, f"{name}.remote.render", f"no field '{missing[0]}' in this model"))
@@ -389,6 +406,21 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
         return value
 
     return guarded
+
+
+def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) -> Compiled:
+    """A parse model with ``remote:`` keeps that raw record beside the canonical one
+    (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
+    parts = () if path == "$" else tuple(path.split("."))
+
+    def parse(s: Any) -> Any:
+        out = fn(s)
+        raw = _dig(s, parts) if parts else s
+        if isinstance(out, dict) and isinstance(raw, dict):
+            out["remote"] = {"vendor": vendor, "fields": {k: v for k, v in raw.items() if k not in drop}}
+        return out
+
+    return parse
 
 
 def _exec(gen: _Gen, name: str) -> Compiled:

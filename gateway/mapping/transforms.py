@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote_plus
 
-from gateway.canonical import Priority, RemoteData, Status, Unmapped
+from gateway.canonical import Priority, Status, Unmapped
 from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser
 
 Fn = Callable[[Any], Any]
@@ -292,17 +292,6 @@ def _which(arg: str | None, ctx: CompileContext) -> Fn:
     return which
 
 
-def _remote(arg: str | None, ctx: CompileContext) -> Fn:
-    """``from: $, transform: remote``: the vendor's raw record, carried beside the canonical one
-    (:class:`gateway.canonical.RemoteData`) for a dialect of the same vendor."""
-    vendor = arg or ctx.vendor
-
-    def remote(value: Any) -> RemoteData | None:
-        return RemoteData(vendor=vendor, fields=dict(value)) if isinstance(value, Mapping) else None
-
-    return remote
-
-
 def _eq(arg: str | None, ctx: CompileContext) -> Fn:
     target = (arg or "").casefold()
 
@@ -465,7 +454,6 @@ TRANSFORMS: dict[str, Factory] = {
     "duration_text": _simple(_duration_text),
     "id_or_0": _simple(_id_or_0),
     "which": _which,
-    "remote": _remote,
 }
 
 # Failures a transform raises on bad data: the caller turns them into its own error.

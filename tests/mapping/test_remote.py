@@ -1,6 +1,6 @@
 """Same vendor on both sides: a render model with `remote:` answers the backend's raw record when it is
-its own vendor's (and of its shape), other backends' records field by field; plus the `remote` and
-`which` transforms and `omit_empty`."""
+its own vendor's (and of its shape), other backends' records field by field; a parse model's `remote:`
+keeps the raw record; the `which` transform and `omit_empty`."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ models:
     direction: parse
     source: dict
     target: Reply
+    remote: $
     fields:
       id: {from: replyid, transform: int}
-      remote: {from: "$", transform: remote}
       author: {fields: {kind: {from: [admin, userid], transform: "which:staff|customer|guest"}}}
 """
 
@@ -86,7 +86,7 @@ def test_omit_empty_leaves_the_key_out(tmp_path: Path) -> None:
     assert "extra" not in m.model("ticket")(Ticket(id=1))  # type: ignore[attr-defined]
 
 
-def test_remote_and_which_transforms(tmp_path: Path) -> None:
+def test_parse_keeps_the_raw_record_and_which_picks_the_author(tmp_path: Path) -> None:
     m = vendor(tmp_path)
     parse = m.model("parsed")  # type: ignore[attr-defined]
     row = {"replyid": "3", "admin": "", "userid": "7"}

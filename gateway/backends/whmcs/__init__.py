@@ -235,11 +235,18 @@ class WhmcsBackend:
         tickets = [self._ticket_item(row, names) for row in await self._all("GetTickets", "tickets", "ticket")]
         return tickets
 
-    async def ticket_page(self, offset: int, limit: int) -> tuple[list[Ticket], int]:
-        """One page of GetTickets as WHMCS orders it, and the total."""
+    async def ticket_page(
+        self, offset: int, limit: int, order_by: str | None = None, descending: bool = False
+    ) -> tuple[list[Ticket], int] | None:
+        """One page of GetTickets in WHMCS's own order, and the total; None for another order
+        (GetTickets cannot sort).  ``limit`` 0: the total alone."""
+        if order_by is not None:
+            return None
         answer = await self.api.read(
-            "GetTickets", {"limitstart": offset, "limitnum": limit, "ignore_dept_assignments": 1}
+            "GetTickets", {"limitstart": offset, "limitnum": max(limit, 1), "ignore_dept_assignments": 1}
         )
+        if limit <= 0:
+            return [], _int(answer.get("totalresults"))
         names = {d.id: d for d in await self.list_departments()}
         rows = _items(answer, "tickets", "ticket")
         return [self._ticket_item(r, names) for r in rows], _int(answer.get("totalresults"))
