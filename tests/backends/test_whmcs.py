@@ -231,3 +231,12 @@ async def test_capabilities_and_statuses_after_discovery(backend: WhmcsBackend) 
     caps = await backend.discover()
     assert caps.kind == "whmcs" and caps.writable("replies") and caps.has("paging")
     assert [(s, c) for s, c in backend.statuses()] == [(Status.OPEN, "#779500"), (Status.CLOSED, "#888")]
+
+
+async def test_ping_is_an_authenticated_read(fake: FakeWhmcs, backend: WhmcsBackend) -> None:
+    await backend.ping()
+    fake.faults["GetSupportDepartments"] = "perm"
+    await backend.ping()  # WHMCS answered and knew the credential: reachable
+    fake.faults["GetSupportDepartments"] = "auth"
+    with pytest.raises(BackendAuthError):
+        await backend.ping()

@@ -148,7 +148,11 @@ class WhmcsBackend:
     # ============================================================ health and capabilities
 
     async def ping(self) -> None:
-        await self.api.read("GetSupportDepartments", {"ignore_dept_assignments": 1})
+        """A cheap authenticated read; a role without GetSupportDepartments still answered."""
+        try:
+            await self.api.read("GetSupportDepartments", {"ignore_dept_assignments": 1})
+        except Unsupported:
+            return
 
     async def close(self) -> None:
         """Nothing to release: the HTTP session belongs to the app."""
