@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import yaml
 
-from gateway.app import STATE
+from gateway.app import STATE, dialect_classes
 from gateway.backends.base import Backend
 from gateway.settings import Settings
 from tests.conftest import Gateway, start_gateway
@@ -58,6 +58,8 @@ async def placeholders(gw: Gateway) -> dict[str, str]:
     ticket = await backend.get_ticket(1)
     department = (await backend.list_departments())[0]
     client = next(t.customer_id for t in await backend.list_tickets() if t.customer_id)
+    contacts = await backend.list_contacts(client)
+    contact = next((ct.id for ct in contacts if ct.is_primary), contacts[0].id if contacts else 0)
     return {
         "id": str(ticket.id),
         "number": ticket.number or str(ticket.id),
@@ -65,6 +67,7 @@ async def placeholders(gw: Gateway) -> dict[str, str]:
         "message": ticket.message,
         "dept": str(department.id),
         "client": str(client),
+        "contact": str(contact),
         "new_subject": f"Matrix {uuid.uuid4().hex[:10]}",
     }
 
@@ -97,6 +100,8 @@ async def send(gw: Gateway, request: dict[str, Any]) -> tuple[int, Any]:
     ("dialect", "on_backend", "step"), CELLS, indirect=["on_backend"], ids=["-".join(c) for c in CELLS]
 )
 async def test_cell(dialect: str, on_backend: Gateway, step: str) -> None:
+    if dialect not in dialect_classes():
+        pytest.skip(f"the {dialect} dialect is not in this build")
     gw = on_backend
     values = await placeholders(gw)
     case = fill(MATRIX[dialect][step], values)
