@@ -24,6 +24,7 @@ asked, the client hears WriteOutcomeUnknown.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import re
 import secrets
@@ -254,6 +255,13 @@ class WhmcsBackend:
         names = {d.id: d for d in await self.list_departments()}
         rows = _items(answer, "tickets", "ticket")
         return [self._ticket_item(r, names) for r in rows], _int(answer.get("totalresults"))
+
+    async def ticket_headers(self) -> Sequence[Any]:
+        """Every ticket's header for the gateway's list index: GetTickets pages (rows need no messages).
+
+        ``header_of`` comes with the index (gateway.backends.base); looked up when called."""
+        header_of = importlib.import_module("gateway.backends.base").header_of
+        return [header_of(t) for t in await self.list_tickets()]
 
     def _ticket_item(self, row: Mapping[str, Any], names: Mapping[int, Department]) -> Ticket:
         dept = names.get(_int(row.get("deptid")))
