@@ -1,4 +1,4 @@
-"""``gateway serve | check | translate | pmp-sim`` (INTERFACE.md)."""
+"""``gateway serve | check | translate | pmp-sim | whmcs-sim`` (INTERFACE.md)."""
 
 from __future__ import annotations
 
@@ -90,12 +90,18 @@ def main(argv: list[str] | None = None) -> int:
         help="run the PMP simulator on its own (--module 2|3, --allow-table NAME, --record-id, --seed-tickets N)",
     )
     s.add_argument("rest", nargs=argparse.REMAINDER)
+    w = sub.add_parser("whmcs-sim", help="run the WHMCS API simulator on its own")
+    w.add_argument("rest", nargs=argparse.REMAINDER)
     if argv is None:
         argv = sys.argv[1:]
     if argv and argv[0] == "pmp-sim":
         from gateway import pmp_sim
 
         return pmp_sim.main(argv[1:])
+    if argv and argv[0] == "whmcs-sim":
+        from gateway import whmcs_sim
+
+        return whmcs_sim.main(argv[1:])
     ns = parser.parse_args(argv)
     try:
         if ns.command == "serve":
