@@ -262,6 +262,11 @@ class Service:
             tickets = [t for t in tickets if t.department is not None and t.department.id == args.department_id]
         return ops.StatusPage(items=tuple(self._status_counts(tickets)))
 
+    async def _flagged(self) -> int:
+        """Tickets flagged to the backend credential's staff member, where the backend can tell (WHMCS)."""
+        count = getattr(self.backend, "flagged_tickets", None)
+        return int(await count()) if count is not None else 0
+
     def _status_counts(self, tickets: Sequence[c.Ticket]) -> list[ops.StatusStats]:
         known = list(self.backend.statuses())
         counts: dict[c.StatusValue, int] = {}
@@ -278,7 +283,7 @@ class Service:
             department_ids=tuple(d.id for d in departments),
             all_active=sum(1 for t in tickets if t.status in c.ACTIVE_STATUSES),
             awaiting_reply=sum(1 for t in tickets if t.status in c.AWAITING_REPLY_STATUSES),
-            flagged=0,
+            flagged=await self._flagged(),
             by_status=tuple(self._status_counts(tickets)) if args.by_status else (),
         )
 

@@ -177,6 +177,14 @@ class GuardedBackend:
         found: int | None = await self._call(lambda: find(number))
         return found
 
+    async def flagged_tickets(self) -> int:
+        """Tickets flagged to the backend credential's own staff member (optional in a backend: 0)."""
+        count = getattr(self.inner, "flagged_tickets", None)
+        if count is None:
+            return 0
+        found: int = await self._call(count)
+        return found
+
     async def list_tickets(self) -> Sequence[Ticket]:
         if self.cache_tickets:
             return await self._cached(("tickets",), self.inner.list_tickets)

@@ -409,6 +409,12 @@ class WhmcsBackend:
         self._departments = (time.monotonic(), departments)
         return list(departments)
 
+    async def flagged_tickets(self) -> int:
+        """Tickets flagged to the API credential's own admin (GetTicketCounts' ``flaggedTickets``):
+        only WHMCS knows which admin that is."""
+        answer = await self.api.read("GetTicketCounts", {"ignoreDepartmentAssignments": 1})
+        return _int(answer.get("flaggedTickets"))
+
     def departments_known(self) -> bool:
         return True
 
