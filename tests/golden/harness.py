@@ -137,9 +137,7 @@ async def send(base: str, request: dict[str, Any]) -> tuple[int, str, bytes]:
             kwargs["data"] = request["form"]
         if "json" in request:
             kwargs["json"] = request["json"]
-        async with session.request(
-            request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs
-        ) as r:
+        async with session.request(request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs) as r:
             return r.status, r.content_type, await r.read()
 
 
@@ -203,18 +201,14 @@ async def record(case: Path) -> None:
     expect = request.setdefault("expect", {})
     expect["status"] = outcome.status
     expect["content_type"] = outcome.content_type
-    (case / "request.json").write_text(
-        json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (case / "request.json").write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (case / "backend-calls.json").write_text(
         json.dumps(outcome.calls, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (case / "backend-responses.json").write_text(
         json.dumps(outcome.responses, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(
-        outcome.content_type, "txt"
-    )
+    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(outcome.content_type, "txt")
     for old in RESPONSE_FILES:
         (case / old).unlink(missing_ok=True)
     body = outcome.body

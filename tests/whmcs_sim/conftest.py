@@ -69,12 +69,14 @@ class Sim:
             return resp.status, await resp.json()
 
     async def ok(self, action: str, **params: Any) -> Any:
-        status, body = await self.json(action, **{k: str(v) for k, v in params.items()})
+        fields: dict[str, Any] = {k: str(v) for k, v in params.items()}
+        status, body = await self.json(action, **fields)
         assert status == 200 and body["result"] == "success", body
         return body
 
     async def error(self, action: str, **params: Any) -> str:
-        status, body = await self.json(action, **{k: str(v) for k, v in params.items()})
+        fields: dict[str, Any] = {k: str(v) for k, v in params.items()}
+        status, body = await self.json(action, **fields)
         assert status == 200 and set(body) == {"result", "message"} and body["result"] == "error", body
         return str(body["message"])
 
