@@ -90,13 +90,26 @@ def effective_clients(settings: Settings) -> tuple[ClientCredential, ...]:
     return settings.clients
 
 
-def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Backend:
-    if settings.backend.kind != "pmp":
-        raise SettingsError(f"backend kind {settings.backend.kind!r} is not available in this build (only 'pmp')")
+def _adapter(state: State, settings: Settings, mappings: MappingSet) -> Backend:
+    """The backend adapter that ``backend.kind`` names."""
+    assert state.session is not None and state.store is not None
+    if getattr(settings.backend, "kind", "pmp") == "whmcs":
+        from gateway.backends.whmcs import WhmcsBackend
+
+        return WhmcsBackend(
+            state.backend_url,
+            state.backend_token,
+            mappings["whmcs"],
+            state.store,
+            session=state.session,
+            connect_timeout=settings.backend.connect_timeout,
+            accesskey=getattr(settings.backend, "accesskey", None),
+            retries=settings.backend.retries,
+            features=getattr(settings.backend, "features", None),
+        )
     from gateway.backends.pmp import PMPBackend
 
-    assert state.session is not None and state.store is not None
-    pmp = PMPBackend(
+    return PMPBackend(
         state.backend_url,
         state.backend_token,
         mappings["pmp"],
@@ -106,6 +119,10 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         departments=state.sim_departments,
         retries=settings.backend.retries,
     )
+
+
+def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Backend:
+    pmp = _adapter(state, settings, mappings)
     if state.breaker is None:
         state.breaker = CircuitBreaker(settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics)
     return GuardedBackend(
@@ -147,7 +164,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     state.store = await open_store(settings.store_url)
     admin: web.AppRunner | None = None
     try:
-        if settings.embedded_backend:
+        if settings.embedded_backend and getattr(settings.backend, "kind", "pmp") == "whmcs":
+            state.sim_runner, state.backend_url, state.backend_token = await _start_whmcs_sim(settings)
+            state.backend_label = state.backend_label or f"{settings.backend_name} at {state.backend_url}"
+        elif settings.embedded_backend:
             from gateway import pmp_sim
 
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +196,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await state.store.close()
         if state.sim_runner is not None:
             await state.sim_runner.cleanup()
+
+
+async def _start_whmcs_sim(settings: Settings) -> tuple[web.AppRunner, str, str]:
+    """The embedded WHMCS simulator (``--backend-kind whmcs`` with no URL): runner, root URL, token."""
+    try:
+        from gateway import whmcs_sim  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise SettingsError("the embedded WHMCS simulator is not available: give --backend-url") from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runner, url = await whmcs_sim.start_simulator("127.0.0.1", 0, db_path=settings.data_dir / "whmcs-sim.sqlite3")
+    return runner, url, f"{whmcs_sim.DEFAULT_IDENTIFIER}:{whmcs_sim.DEFAULT_SECRET}"
 
 
 async def _start_admin(state: State, settings: Settings) -> web.AppRunner:

@@ -11,6 +11,7 @@
     ├── Forbidden                the credential may not call this action / from this address <reason> | forbidden
     └── BackendError             the backend failed                                          backend_error
         ├── BackendAuthError     the backend refused the gateway's token                     backend_auth
+        ├── BackendAddressRefused  the backend refused the gateway's address (WHMCS "Invalid IP") backend_address
         ├── BackendTimeout       the request's deadline passed                               timeout
         ├── BackendUnavailable   down, refused, 5xx, garbage, breaker open                   unavailable
         │   └── InternalError    a gateway bug (logged; the client sees no details)          internal
@@ -163,6 +164,11 @@ class BackendAuthError(BackendError):
 
     def describe(self) -> str:
         return "The backend is unavailable: it refused the gateway's credentials"
+
+
+class BackendAddressRefused(BackendError):
+    """The backend refused the gateway's network address (WHMCS's API IP allow-list): the
+    message says so and how to fix it, so it is never worded as a credential failure."""
 
 
 class BackendTimeout(BackendError):

@@ -15,10 +15,12 @@ Field spec forms (``key`` is the output key):
     key: {..., required: "message", invalid: "message"}    # parse direction only; or an error
                                        # code the dialect words: {not_found: ticket} | {reason: CODE}
     key: {..., optional: true}         # render: left out when its value is None
+    key: {..., omit_empty: true}       # render: the key is left out when its value is empty
 
 A parse model may say ``remote: PATH`` (``$`` for the whole source) or ``remote: {from:
 PATH, drop: [keys]}``: its result then carries that raw vendor record, minus the dropped
-keys, as ``remote`` (canonical ``RemoteData``).
+keys, as ``remote`` (canonical ``RemoteData``).  A render model's ``remote:`` passes such a
+record of its own vendor through (see ``_passthrough``).
 
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
@@ -56,6 +58,7 @@ _SPEC_KEYS = frozenset(
         "source",
         "index",
         "optional",
+        "omit_empty",
     }
 )
 
@@ -71,6 +74,7 @@ class _Gen:
             "_strip_none": _strip_none,
             "_absent": _absent,
             "_drop_none": _drop_none,
+            "_omit_empty": _omit_empty,
         }
         self.counter = itertools.count()
 
@@ -105,6 +109,13 @@ def _drop_none(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     for key in keys:
         if d.get(key, 0) is None:
             del d[key]
+    return d
+
+
+def _omit_empty(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    for key in keys:
+        if d.get(key) in (None, "", {}, []):
+            d.pop(key, None)
     return d
 
 
@@ -144,6 +155,8 @@ class ModelCompiler:
             fn = self._finish(gen, expr, checks, path)
             if spec.get("remote") is not None and self.ctx.direction == "parse":
                 fn = self._keeping_remote(fn, spec["remote"], name)
+            elif "remote" in spec:
+                fn = self._passthrough(spec, fields, name, source, fn)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
@@ -159,6 +172,53 @@ class ModelCompiler:
             self.errors.append(MappingError(where, f"models.{name}.remote", message))
             return fn
         return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
+
+    def _passthrough(
+        self, spec: LocDict, fields: LocDict, name: str, source: type[BaseModel] | None, full: Compiled
+    ) -> Compiled:
+        """``remote: {render: [field...], when: key}`` (or ``remote: passthrough``): when the record carries the
+        raw record of this mapping's own vendor (``RemoteData``), answer that record as it is, with
+        only the listed fields rendered from the canonical record over it (those the gateway itself
+        may change: a linked ticket number, a list whose items pass through one by one).  Any other
+        backend's record is rendered field by field as usual."""
+        option = spec["remote"]
+        where = spec.loc_of("remote")
+        keep: list[str] = []
+        when = ""
+        if isinstance(option, LocDict):
+            keep = list(option.get("render") or [])
+            when = str(option.get("when") or "")
+            unknown = [k for k in option if k not in ("render", "when")]
+            if unknown:
+                self.errors.append(MappingError(where, f"{name}.remote", f"unknown key '{unknown[0]}'"))
+        elif option != "passthrough":
+            self.errors.append(MappingError(where, f"{name}.remote", "must be 'passthrough' or {render: [...]}"))
+        missing = [k for k in keep if k not in fields]
+        if missing:
+            self.errors.append(MappingError(where, f"{name}.remote.render", f"no field '{missing[0]}' in this model"))
+        kept = LocDict({k: fields[k] for k in keep if k in fields})
+        kept.loc, kept.key_locs = fields.loc, {k: fields.loc_of(k) for k in kept}
+        gen = _Gen()
+        expr = self._object(gen, kept, f"{name}.remote", source, None, spec.get("source") == "dict" or source is None)
+        gen.lines.append(f"def _model(s):\n    return {expr}\n")
+        overlay = _exec(gen, f"{name}.remote")
+        vendor = self.ctx.vendor
+
+        # `when: key` / `when: "!key"`: only a raw record that has (has not) that key is of this
+        # model's shape (a vendor may answer one record in several shapes: list item, detail)
+        present = not when.startswith("!")
+        key = when.lstrip("!")
+
+        def passthrough(s: Any) -> Any:
+            remote = getattr(s, "remote", None)
+            if remote is None or remote.vendor != vendor or (key and (key in remote.fields) != present):
+                return full(s)
+            out = dict(remote.fields)
+            if keep:
+                out.update(overlay(s))
+            return out
+
+        return passthrough
 
     # -- expressions -------------------------------------------------------
 
@@ -192,7 +252,12 @@ class ModelCompiler:
         body = "{" + ", ".join(items) + "}"
         if self.ctx.direction == "parse":
             return f"_strip_none({body})"
-        return f"_drop_none({body}, {optional!r})" if optional else body
+        if optional:
+            body = f"_drop_none({body}, {optional!r})"
+        # `omit_empty: true`: the key is left out when its value is empty (WHMCS sends GetTicketCounts'
+        # `status` object only when asked for it)
+        empty = tuple(k for k, v in fields.items() if isinstance(v, dict) and v.get("omit_empty"))
+        return f"_omit_empty({body}, {empty!r})" if empty else body
 
     def _getter(
         self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool

@@ -58,6 +58,10 @@ class _Strict(VendorSettings):
 class WhmcsSettings(_Strict):
     version: str = "8.13.1"  # the version WHMCS's XML answers carry
     default_format: Literal["legacy", "json", "xml", "nvp"] = "legacy"
+    # WHMCS as a backend: the statuses' colours before discovery reads GetSupportStatuses
+    status_colors: dict[str, str] = Field(default_factory=dict)
+    # WHMCS as a backend: the adapter's knobs and wire facts (read by gateway.backends.whmcs.api.Knobs)
+    backend: dict[str, Any] = Field(default_factory=dict)
 
 
 class ClientexecSettings(_Strict):
