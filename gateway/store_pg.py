@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.settings import SettingsError
+from gateway.store import GENERATION_JOURNAL, covered
 
 # Arbitrary constant keys for pg_advisory_xact_lock ("gw-store" in ASCII; "gwln").
 _MIGRATION_LOCK = 0x67772D73746F7265
@@ -40,6 +41,18 @@ MIGRATIONS: tuple[str, ...] = (
         backend_id BIGINT NOT NULL,
         claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
         PRIMARY KEY (kind, backend_id)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS generations (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS generation_items (
+        name TEXT NOT NULL,
+        value BIGINT NOT NULL,
+        item BIGINT NOT NULL,
+        PRIMARY KEY (name, value)
     );
     """,
 )
@@ -152,6 +165,40 @@ class PostgresStore:
             backend_id,
         )
         return inserted is True
+
+    async def bump_generation(self, name: str, item: int = 0) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            value = int(
+                await conn.fetchval(
+                    "INSERT INTO generations (name, value) VALUES ($1, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = generations.value + 1 RETURNING value",
+                    name,
+                )
+            )
+            await conn.execute(
+                "INSERT INTO generation_items (name, value, item) VALUES ($1, $2, $3) "
+                "ON CONFLICT (name, value) DO UPDATE SET item = EXCLUDED.item",
+                name,
+                value,
+                item,
+            )
+            if value % 100 == 0:
+                await conn.execute(
+                    "DELETE FROM generation_items WHERE name = $1 AND value <= $2", name, value - GENERATION_JOURNAL
+                )
+        return value
+
+    async def generation(self, name: str) -> int:
+        value = await self._pool.fetchval("SELECT value FROM generations WHERE name = $1", name)
+        return 0 if value is None else int(value)
+
+    async def generation_items(self, name: str, since: int) -> list[int] | None:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            current = await conn.fetchval("SELECT value FROM generations WHERE name = $1", name)
+            rows = await conn.fetch(
+                "SELECT item FROM generation_items WHERE name = $1 AND value > $2 ORDER BY value", name, since
+            )
+        return covered(int(current or 0), since, [int(r["item"]) for r in rows])
 
     async def close(self) -> None:
         await self._pool.close()

@@ -5,6 +5,11 @@ answers, and the exact response the client must get.
         request.json             {"method", "path", "query", "form", "json", "headers", "mask", "expect"}
         backend-calls.json       [{"method", "path", "form"|"json"}]   what the gateway must send, in order
         backend-responses.json   [{"status", "json"|"text"}]           what the backend answers, in order
+
+Calls made concurrently (a list page's tickets) may arrive in any order: the
+scripted backend answers each call with the response recorded for the first
+unused equal call, and reports the calls in the recorded order when every one
+was expected (unexpected calls follow, answered 599).
         response.json | response.xml | response.txt                    the exact body (masked keys aside)
 
 A scripted PMP (a real aiohttp server on loopback) replays the answers and
@@ -43,6 +48,21 @@ class Script:
     responses: list[dict[str, Any]]
     calls: list[dict[str, Any]] = field(default_factory=list)
     upstream: str | None = None  # record mode: forward to this base URL
+    expected: list[dict[str, Any]] = field(default_factory=list)  # replay: the recorded calls
+    used: list[bool] = field(default_factory=list)
+    unexpected: list[dict[str, Any]] = field(default_factory=list)
+
+    def answer(self, call: dict[str, Any]) -> dict[str, Any] | None:
+        """The recorded response of the first unused recorded call equal to ``call``."""
+        for i, wanted in enumerate(self.expected):
+            if not self.used[i] and wanted == call and i < len(self.responses):
+                self.used[i] = True
+                return self.responses[i]
+        self.unexpected.append(call)
+        return None
+
+    def replayed_calls(self) -> list[dict[str, Any]]:
+        return [c for c, u in zip(self.expected, self.used, strict=True) if u] + self.unexpected
 
 
 async def _read_call(request: web.Request) -> tuple[dict[str, Any], bytes]:
@@ -67,9 +87,9 @@ def _scripted_app(script: Script) -> web.Application:
         script.calls.append(call)
         if script.upstream is not None:
             return await _forward(request, body, script)
-        if not script.responses:
-            return web.json_response({"status": False, "message": "golden script exhausted"}, status=599)
-        answer = script.responses.pop(0)
+        answer = script.answer(call)
+        if answer is None:
+            return web.json_response({"status": False, "message": "golden script: unexpected call"}, status=599)
         if "json" in answer:
             return web.json_response(answer["json"], status=answer.get("status", 200))
         return web.Response(
@@ -137,9 +157,7 @@ async def send(base: str, request: dict[str, Any]) -> tuple[int, str, bytes]:
             kwargs["data"] = request["form"]
         if "json" in request:
             kwargs["json"] = request["json"]
-        async with session.request(
-            request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs
-        ) as r:
+        async with session.request(request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs) as r:
             return r.status, r.content_type, await r.read()
 
 
@@ -163,7 +181,8 @@ class Outcome:
 async def run_case(case: Path, upstream: str | None = None) -> Outcome:
     request = json.loads((case / "request.json").read_text(encoding="utf-8"))
     responses = [] if upstream else json.loads((case / "backend-responses.json").read_text(encoding="utf-8"))
-    script = Script(responses=list(responses), upstream=upstream)
+    expected = [] if upstream else json.loads((case / "backend-calls.json").read_text(encoding="utf-8"))
+    script = Script(responses=list(responses), upstream=upstream, expected=expected, used=[False] * len(expected))
     with tempfile.TemporaryDirectory() as tmp:
         async with serve(_scripted_app(script)) as backend_url:
             app = create_app(gateway_settings(backend_url, Path(tmp), request))
@@ -173,7 +192,7 @@ async def run_case(case: Path, upstream: str | None = None) -> Outcome:
         status,
         ctype,
         mask(body, request.get("mask", [])),
-        script.calls,
+        script.calls if upstream else script.replayed_calls(),
         script.responses if upstream else responses,
     )
 
@@ -203,18 +222,14 @@ async def record(case: Path) -> None:
     expect = request.setdefault("expect", {})
     expect["status"] = outcome.status
     expect["content_type"] = outcome.content_type
-    (case / "request.json").write_text(
-        json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (case / "request.json").write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (case / "backend-calls.json").write_text(
         json.dumps(outcome.calls, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (case / "backend-responses.json").write_text(
         json.dumps(outcome.responses, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(
-        outcome.content_type, "txt"
-    )
+    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(outcome.content_type, "txt")
     for old in RESPONSE_FILES:
         (case / old).unlink(missing_ok=True)
     body = outcome.body
