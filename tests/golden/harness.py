@@ -5,17 +5,17 @@ answers, and the exact response the client must get.
         request.json             {"method", "path", "query", "form", "json", "headers", "mask", "expect"}
         backend-calls.json       [{"method", "path", "form"|"json"}]   what the gateway must send, in order
         backend-responses.json   [{"status", "json"|"text"}]           what the backend answers, in order
-
-Calls made concurrently (a list page's tickets) may arrive in any order: the
-scripted backend answers each call with the response recorded for the first
-unused equal call, and reports the calls in the recorded order when every one
-was expected (unexpected calls follow, answered 599).
         response.json | response.xml | response.txt                    the exact body (masked keys aside)
 
 A scripted PMP (a real aiohttp server on loopback) replays the answers and
 records the calls.  ``python -m tests.golden.harness record DIR...`` records a
 case against the embedded simulator (through a recording proxy) so that a new
 case is written by running it once and then reading every line of it.
+
+Calls made concurrently (a list page's tickets) may arrive in any order: the
+scripted backend answers each call with the response recorded for the first
+unused equal call, and reports the calls in the recorded order when every one
+was expected (unexpected calls follow, answered 599).
 """
 
 from __future__ import annotations
