@@ -310,7 +310,12 @@ class Service:
         return ops.NotePage(ticket=ticket, items=notes)
 
     async def _departments(self) -> list[c.Department]:
-        return sorted(await self.backend.list_departments(), key=lambda d: d.id)
+        if self.backend.departments_known():
+            return sorted(await self.backend.list_departments(), key=lambda d: d.id)
+        # a backend that cannot list its departments: those its tickets name, from the index
+        # (not from a listing of every ticket)
+        snap = await self.index.snapshot()
+        return [c.Department(id=i, name=n) for i, n in sorted(snap.department_names.items())]
 
     async def _by_status(self, department_id: int | None = None) -> Counter[c.StatusValue]:
         """Tickets per status (of one department), counted in the index; counts cached per index version."""

@@ -79,6 +79,7 @@ class TicketHeader(NamedTuple):
     subject: str
     created_at: datetime | None
     last_reply_at: datetime | None
+    department_name: str = ""  # departments of a backend that cannot list them are named from tickets
 
 
 def header_of(ticket: Ticket) -> TicketHeader:
@@ -94,6 +95,7 @@ def header_of(ticket: Ticket) -> TicketHeader:
         ticket.subject,
         ticket.created_at,
         ticket.last_reply_at,
+        ticket.department.name if ticket.department is not None else "",
     )
 
 

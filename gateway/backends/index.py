@@ -78,6 +78,7 @@ class Snapshot:
         self._codes: dict[Any, int] = {}
         self._strings: dict[str, str] = {}
         self.pos: dict[int, int] = {}
+        self.department_names: dict[int, str] = {}  # as the tickets name them
         self.version = 0  # bumped by every change: per-snapshot caches key on it
         self.dead = 0
         self.sorted_ids = True  # rows in ascending id order (the default order needs no sort)
@@ -101,6 +102,8 @@ class Snapshot:
     def put(self, h: TicketHeader) -> None:
         """Add or replace one ticket's row."""
         self.version += 1
+        if h.department_id and h.department_name:
+            self.department_names[h.department_id] = h.department_name
         row = (
             self.code(h.status),
             self.code(h.priority),

@@ -118,6 +118,7 @@ class PMPLists:
                 d.get("subject") or "",
                 d.get("created_at"),
                 d.get("last_reply_at"),
+                d.get("department_name") or "",
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise BackendUnavailable("The backend is unavailable (a ticket row has the wrong shape)") from exc
