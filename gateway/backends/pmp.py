@@ -499,7 +499,8 @@ class PMPBackend:
             claim_kind="pmp-ticket",
             post_path="api/tickets",
             id_key="ticketid",
-            listing=lambda: self._rows("api/tickets"),
+            # streamed and cut to what matching needs: never the whole table in memory (issue 11)
+            listing=lambda: self._lists.ticket_rows(("ticketid", *_TICKET_IDS, "subject", "message")),
             matches=lambda row: _ticket_matches(row, form),
         )
         async with self._locks["ticket"]:

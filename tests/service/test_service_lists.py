@@ -179,3 +179,62 @@ async def test_gateway_writes_show_at_once_and_outside_changes_within_the_bound(
     world.service.index._taken_at -= 5.0  # the bound (5 s) has passed
     seen = {t.id for t in (await world.service.list_tickets(args)).items}
     assert other.id in seen
+
+
+# ------------------------------------------------------------------ module 3.x: pages, never a full listing
+
+
+@pytest.fixture
+async def world3(tmp_path: Path, mappings: VendorMappings) -> AsyncIterator[World]:
+    from gateway.pmp_sim import seed_tickets
+
+    calls: list[str] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        calls.append(f"{request.method} {request.path_qs}")
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = create_app(tmp_path / "sim3.db", TOKEN, seed_demo=True, module=3)
+    app.middlewares.insert(0, record)
+    seed_tickets(app[DB_KEY], 450)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    context.begin(context.RequestContext(deadline=time.monotonic() + 60))
+    async with aiohttp.ClientSession() as session:
+        backend = PMPBackend(url, TOKEN, mappings, MemoryStore(), session=session)
+        service = Service(backend, MemoryStore(), max_staleness=5)
+        yield World(service, backend, app[DB_KEY], calls)
+        await service.index.close()
+    await runner.cleanup()
+
+
+def _listings(calls: list[str]) -> list[str]:
+    return [c for c in calls if c.split("?")[0] == "GET /api/tickets"]
+
+
+async def test_3x_page_one_is_one_backend_page(world3: World) -> None:
+    page = await world3.service.list_tickets(ops.ListTicketsArgs(offset=0, limit=25))
+    assert [t.id for t in page.items] == list(range(1, 26)) and page.total == 456
+    assert world3.calls == ["GET /api/tickets?page=1&per_page=25&sort=ticketid"]
+    world3.calls.clear()
+    page = await world3.service.list_tickets(ops.ListTicketsArgs(offset=200, limit=25, descending=True))
+    assert [t.id for t in page.items] == list(range(256, 231, -1)) and page.total == 456
+    assert world3.calls == ["GET /api/tickets?page=9&per_page=25&sort=-ticketid"]
+
+
+async def test_3x_index_reads_projected_pages_never_a_full_listing(world3: World) -> None:
+    every = await world3.every_ticket()
+    world3.calls.clear()
+    page = await world3.service.list_tickets(ops.ListTicketsArgs(limit=25, department_id=2))
+    assert [t.id for t in page.items] == [t.id for t in every if t.department and t.department.id == 2][:25]
+    listings = _listings(world3.calls)
+    assert len(listings) == 5  # 456 headers, 100 a page
+    assert all("page=" in c and "per_page=100" in c and "fields=" in c for c in listings)
+    assert len(world3.calls) == 5 + 25  # and the page's own tickets, one read each
+    world3.calls.clear()
+    await world3.service.ticket_counts(ops.NoArgs())
+    await world3.service.list_departments(ops.DepartmentStatsArgs())
+    assert _listings(world3.calls) == []  # the index is fresh
