@@ -30,7 +30,7 @@ from gateway.dialects.base import Dialect, Inbound
 from gateway.errors import GatewayError
 from gateway.mapping.loader import MappingSet, load_mappings
 from gateway.service import Service, build_args
-from gateway.settings import load_settings
+from gateway.settings import SettingsError, load_settings
 from gateway.store import MemoryStore
 
 REDACTED = "[redacted]"
@@ -104,7 +104,15 @@ def _params(raw: str) -> dict[str, Any]:
     return dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
 
 
-async def _run(dialect: Dialect, service: Service, inbound: Inbound) -> bytes:
+class ClientError(Exception):
+    """``--request`` for a request the client would get an error for: ``body`` is that answer."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__("the client would get an error")
+        self.body = body
+
+
+async def _run(dialect: Dialect, service: Service, inbound: Inbound, raise_errors: bool = False) -> bytes:
     try:
         spec = dialect.find_action(inbound)
         dialect.refuse_lost_params(inbound, spec)
@@ -113,6 +121,8 @@ async def _run(dialect: Dialect, service: Service, inbound: Inbound) -> bytes:
         response = dialect.success(inbound, spec, spec.result(result) if spec.result else {})
     except GatewayError as exc:
         response = dialect.error(inbound, exc)
+        if raise_errors:
+            raise ClientError(response.body if isinstance(response.body, bytes) else b"") from None
     body = response.body
     return body if isinstance(body, bytes) else b""
 
@@ -126,7 +136,10 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
     cls = classes[ns.dialect]
     dialect = cls(settings.dialect(ns.dialect), mappings[cls.vendor])
     if ns.response:
-        document = json.loads(raw)
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError(f"translate --response: the input is not JSON ({exc})") from None
         backend = _ReplayPMP(document, mappings)
         ident = str(_first_id(document))
         params = {"ticketid": ident, "ticket": ident, "clientid": ident, "tid": ident}
@@ -146,15 +159,22 @@ async def _record(dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace
                 backend = _RecordingPMP(url, "translate", mappings["pmp"], MemoryStore(), session=session)
                 backend.calls = []
                 inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or "json")
-                await _run(dialect, Service(backend, MemoryStore()), inbound)
+                await _run(dialect, Service(backend, MemoryStore()), inbound, raise_errors=True)
         finally:
             await runner.cleanup()
     return json.dumps(backend.calls, indent=2, ensure_ascii=False).encode() + b"\n"
 
 
 def translate(ns: argparse.Namespace) -> int:
-    raw = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text(encoding="utf-8")
-    out = asyncio.run(_translate(ns, raw))
+    try:
+        raw = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"translate: cannot read {ns.file}: {exc}") from None
+    code = 0
+    try:
+        out = asyncio.run(_translate(ns, raw))
+    except ClientError as exc:
+        out, code = exc.body + (b"" if exc.body.endswith(b"\n") else b"\n"), 1  # what the client would receive
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
-    return 0
+    return code

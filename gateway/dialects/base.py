@@ -30,6 +30,7 @@ from multidict import MultiDictProxy
 
 from gateway import context
 from gateway.auth import Credentials, Principal, authorize
+from gateway.billing import BILLING_HINT, is_billing_action
 from gateway.errors import (
     AuthError,
     BackendAuthError,
@@ -44,8 +45,10 @@ from gateway.errors import (
     RateLimited,
     UnknownAction,
     Unsupported,
+    kind_of,
 )
 from gateway.mapping.loader import ActionSpec, VendorMappings
+from gateway.redact import presented_secrets
 from gateway.service import build_args
 from gateway.settings import DialectSettings
 
@@ -156,6 +159,8 @@ class Dialect(abc.ABC):
         ctx.dialect = self.name
         try:
             await self.read(request, route, inbound)
+            ctx.secrets.extend(presented_secrets(inbound.params, {}))
+            ctx.secrets.extend(v for v in inbound.credential.values() if v)
             ctx.requested = inbound.action[:64]
             principal = self.authenticate(request, inbound, runtime.credentials)
             ctx.credential = principal.identifier
@@ -169,16 +174,18 @@ class Dialect(abc.ABC):
             body = spec.result(result) if spec.result is not None else {}
             return self.success(inbound, spec, body)
         except GatewayError as exc:
-            ctx.failed = type(exc).__name__
-            runtime.metrics.error(self.name, ctx.failed)
+            ctx.failed, ctx.error = kind_of(exc), exc.message
+            if isinstance(exc, UnknownAction) and is_billing_action(inbound.action):
+                ctx.hint = BILLING_HINT
+            runtime.metrics.error(self.name, ctx.action or "-", ctx.failed)
             response = self.error(inbound, exc)
             if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):
                 response.force_close()  # do not read on through an upload we refused
             return response
         except Exception:
-            ctx.failed = "InternalError"
+            ctx.failed, ctx.error = "internal", "Internal gateway error"
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
-            runtime.metrics.error(self.name, "InternalError")
+            runtime.metrics.error(self.name, ctx.action or "-", ctx.failed)
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
 
 

@@ -181,9 +181,7 @@ async def test_ping_and_call_accounting(pmp: PMPBackend) -> None:
     assert ctx.backend_calls == 2 and ctx.backend_seconds > 0
 
 
-async def test_departments_and_statuses(
-    pmp: PMPBackend, mappings: VendorMappings, sim: Sim, make: Make
-) -> None:
+async def test_departments_and_statuses(pmp: PMPBackend, mappings: VendorMappings, sim: Sim, make: Make) -> None:
     depts = await pmp.list_departments()
     assert [(d.id, d.name) for d in depts] == [(1, "Sales"), (2, "Technical Support"), (3, "Billing")]
     statuses = pmp.statuses()
@@ -389,16 +387,12 @@ async def test_secrets_never_reach_canonical_objects(pmp: PMPBackend, sim: Sim) 
 
 
 @pytest.mark.parametrize("record_id", [False, True])
-async def test_add_customer_creates_customer_and_primary_contact(
-    tmp_path: Path, make: Make, record_id: bool
-) -> None:
+async def test_add_customer_creates_customer_and_primary_contact(tmp_path: Path, make: Make, record_id: bool) -> None:
     runner, sim = await _start(tmp_path, record_id=record_id, seed_demo=True)
     try:
         pmp = make(sim.url)
         c = await pmp.add_customer(
-            NewCustomer(
-                firstname="Ada", lastname="Lovelace", email="ada@example.org", country="US", phone="+1 5"
-            )
+            NewCustomer(firstname="Ada", lastname="Lovelace", email="ada@example.org", country="US", phone="+1 5")
         )
         assert c.id == 4 and c.company == "Ada Lovelace" and c.email == "ada@example.org"
         assert c.country == "US" and c.primary_contact_id is not None
@@ -419,9 +413,7 @@ async def test_add_customer_creates_customer_and_primary_contact(
 async def test_add_customer_undoes_the_customer_when_the_contact_fails(pmp: PMPBackend, sim: Sim) -> None:
     before = sim.db.count_customers()
     with pytest.raises(InvalidInput) as err:
-        await pmp.add_customer(
-            NewCustomer(firstname="Dup", lastname="Licate", email="john.smith@acme.example")
-        )
+        await pmp.add_customer(NewCustomer(firstname="Dup", lastname="Licate", email="john.smith@acme.example"))
     assert "already exists" in err.value.message and "not created" in err.value.message
     assert sim.db.count_customers() == before
     assert all(r["company"] != "Dup Licate" for r in sim.db.list_client_rows())
@@ -534,9 +526,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
         lambda: web.Response(status=302, headers={"Location": "http://elsewhere.example/"}),
     ],
 )
-async def test_broken_answers_mean_unavailable(
-    fake: Any, make: Make, reply: Callable[[], web.Response]
-) -> None:
+async def test_broken_answers_mean_unavailable(fake: Any, make: Make, reply: Callable[[], web.Response]) -> None:
     async def handler(request: web.Request) -> web.Response:
         return reply()
 
@@ -688,9 +678,7 @@ async def test_failed_undo_is_reported(fake: Any, make: Make) -> None:
         return _json({"status": True, "message": "Client add successful.", "record_id": 10})
 
     async def add_contact(request: web.Request) -> web.Response:
-        return _json(
-            {"status": False, "message": "<p>The Email field must contain a valid email address.</p>\n"}, 404
-        )
+        return _json({"status": False, "message": "<p>The Email field must contain a valid email address.</p>\n"}, 404)
 
     async def delete(request: web.Request) -> web.Response:
         deleted["n"] += 1

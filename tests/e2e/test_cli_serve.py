@@ -41,7 +41,7 @@ def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tup
         if not line:
             break
         banner.append(line)
-        if line.strip().startswith("health:"):
+        if line.startswith("{") and json.loads(line).get("event") == "listening":
             return proc, port
     proc.kill()
     raise AssertionError("gateway did not start: " + "".join(banner) + (proc.stderr.read() if proc.stderr else ""))
@@ -88,15 +88,28 @@ def test_serve_reload_and_drain(tmp_path: Path) -> None:
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     assert code == 0, err
-    assert "reload failed" in err and "statuses.yaml:3:" in err
-    log_lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    log_lines = [json.loads(line) for line in out.splitlines()]  # stdout: JSON lines only
+    failed = [rec for rec in log_lines if rec.get("event") == "reload_failed"]
+    assert failed and any("statuses.yaml:3:" in e for e in failed[0]["errors"])
+    assert any(rec.get("event") == "reloaded" for rec in log_lines)
     assert any(rec["action"] == "GetTicket" and rec["status"] == 200 for rec in log_lines)
     assert "demo-secret" not in out and "demo-secret" not in err
 
 
 def test_real_backend_needs_a_client_credential(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", "--backend-url", "http://127.0.0.1:9/", "--backend-token", "t"],
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--backend-url",
+            "http://127.0.0.1:9/",
+            "--backend-token",
+            "t",
+            "--port",
+            str(_free_port()),
+        ],
         capture_output=True,
         text=True,
         timeout=30,
@@ -138,8 +151,22 @@ def test_tls_workers_and_admin_metrics_port(tmp_path: Path) -> None:
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
         timeout=60,
@@ -153,8 +180,9 @@ def test_tls_workers_and_admin_metrics_port(tmp_path: Path) -> None:
         ctx.check_hostname = False
         data = urlencode({**AUTH, "responsetype": "json", "action": "GetTicket", "ticketid": "1"}).encode()
         for _ in range(6):  # spread over both workers
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/includes/api.php", data=data, timeout=10,
-                                        context=ctx) as resp:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/includes/api.php", data=data, timeout=10, context=ctx
+            ) as resp:
                 assert json.loads(resp.read())["ticketid"] == "1"
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as resp:
             assert b"gateway_requests_total" in resp.read()
