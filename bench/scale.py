@@ -235,6 +235,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"module {module}.x, {size} tickets ...", file=sys.stderr, flush=True)
             rows.append(run_one(module, size, args.calls))
+            print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     report = table(rows)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import ijson
+from cachetools import LRUCache
 
 from gateway import context
 from gateway.backends import http
@@ -40,6 +41,7 @@ from gateway.mapping.loader import VendorMappings
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+MEMO_BODY_LIMIT = 1 << 20  # a page answer bigger than this is not kept
 _SPACE = b" \t\r\n\xef\xbb\xbf"
 
 
@@ -78,6 +80,10 @@ class PMPLists:
         self._sort_columns: Mapping[str, str] = s.get("ticket_sort_columns") or {"id": "ticketid"}
         self._header = host._m.model("ticket_header")
         self.unpaged_large = False  # learned: the backend ignores paging and its table is large
+        # (path, window) -> (the page's body, what it gave): a few hot pages (page 1, polled), bounded
+        self._memo: LRUCache[tuple[str, int, int, bool], tuple[bytes, tuple[list[Ticket], int]]] = LRUCache(
+            maxsize=int(s.get("page_memo_size", 8))
+        )
 
     # ------------------------------------------------------------ the header index
 
@@ -214,11 +220,19 @@ class PMPLists:
         def path(number: int) -> str:
             return f"api/tickets?{urlencode({'page': number, 'per_page': per, 'sort': sort})}"
 
-        answers = [await self._page(path(first))]
+        reply = await self._host._fetch(path(first))
+        key = (path(first), offset, limit, descending)
+        hit = self._memo.get(key)
+        if hit is not None and reply.status == 200 and hit[0] == reply.body:
+            return hit[1]  # a polled page whose answer did not change: not decoded and mapped again
+        answers = [self._as_page(self._host._interpret(reply))]
         if answers[0].paged and last > first:
             answers += await asyncio.gather(*(self._page(path(p)) for p in range(first + 1, last + 1)))
         if not answers[0].paged:
-            return self._from_full(answers[0].rows, offset, limit, descending)
+            result = self._from_full(answers[0].rows, offset, limit, descending)
+            if result is not None and reply.status == 200 and len(reply.body) <= MEMO_BODY_LIMIT:
+                self._memo[key] = (reply.body, result)
+            return result
         rows = [r for a in answers for r in a.rows]
         skip = offset - (first - 1) * per
         items = rows[skip : skip + limit] if limit > 0 else []
@@ -229,7 +243,10 @@ class PMPLists:
                 if first == 1
                 else (await self._page(f"api/tickets?{urlencode({'page': 1, 'per_page': 1})}")).total or 0
             )
-        return [self._host._ticket(r) for r in items], total
+        result = [self._host._ticket(r) for r in items], total
+        if last == first and reply.status == 200 and len(reply.body) <= MEMO_BODY_LIMIT:
+            self._memo[key] = (reply.body, result)
+        return result
 
     def _pages(self, offset: int, limit: int) -> tuple[int, int, int]:
         """(per_page, first page, last page) covering ``[offset, offset+limit)``: one page when one fits."""
