@@ -10,9 +10,10 @@ Freshness (INTERFACE "Freshness", setting ``index.max_staleness``, the *bound*):
 * An answer is never built from a snapshot older than the bound: a request
   that finds the index older waits for a refresh (the bound wins over
   serving older data).  A bound of 0 reads the backend for every request.
-* Past half the bound a request is served at once and starts a refresh in
-  the background (stale-while-revalidate), so that a steady stream of
-  requests rarely waits.
+* Past half the bound (earlier when refreshes are slow: twice the last
+  refresh's duration before the bound) a request is served at once and starts
+  a refresh in the background (stale-while-revalidate), so that a steady
+  stream of requests rarely waits.
 * One refresh at a time: concurrent requests share the flight.  A snapshot is
   as old as the moment its refresh *started* (the backend may change while it
   is read).
@@ -220,9 +221,15 @@ class HeaderIndex:
         age = self._clock() - self._taken_at
         if snap is None or age >= self.max_staleness:
             return await self._wait(self._start_flight())
-        if age >= self.max_staleness / 2 and self._flight is None:
+        if age >= self._revalidate_after() and self._flight is None:
             self._start_flight()  # served now; the next request finds a newer snapshot
         return snap
+
+    def _revalidate_after(self) -> float:
+        """The age at which a background refresh starts: half the bound, earlier when refreshes are slow,
+        so that one lands before the bound runs out (a refresh slower than the bound cannot: then
+        requests wait, and the bound wins)."""
+        return max(0.0, min(self.max_staleness / 2, self.max_staleness - 2 * self.last_refresh_seconds))
 
     async def _store_generation(self) -> int | None:
         return await self._store.generation(GENERATION) if self._store is not None else None
