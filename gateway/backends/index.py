@@ -16,7 +16,8 @@ Freshness (INTERFACE "Freshness", setting ``index.max_staleness``, the *bound*):
   stream of requests rarely waits.
 * One refresh at a time: concurrent requests share the flight.  A snapshot is
   as old as the moment its refresh *started* (the backend may change while it
-  is read).
+  is read); that of a refresh slower than the bound, which cannot honour it,
+  as old as its end (else every request would wait for a full refresh).
 * Writes through this worker update the index at once (:meth:`HeaderIndex.put`,
   :meth:`HeaderIndex.remove`) and bump a generation counter in the shared
   store with the item they touched.  A worker (or replica) whose last seen
@@ -281,7 +282,6 @@ class HeaderIndex:
     async def _refresh(self, flight: _Flight) -> None:
         """One full read of the backend's headers into a new snapshot."""
         context.begin(context.RequestContext(deadline=time.monotonic() + REFRESH_DEADLINE, action="index"))
-        started = time.monotonic()
         try:
             generation = await self._store_generation()
             headers = await self._load()
@@ -301,12 +301,18 @@ class HeaderIndex:
                 snap.remove(ticket_id)
             else:
                 snap.put(header)
-        self.last_refresh_seconds = time.monotonic() - started
+        self.last_refresh_seconds = self._clock() - flight.started
         self.refreshes += 1
         if self._flight is flight:
             self._flight = None
-        if flight.started >= self._taken_at or self._snapshot is None:
-            self._snapshot, self._taken_at = snap, flight.started
+        # A snapshot is as old as its refresh's start.  A refresh slower than the bound cannot
+        # honour it: counted so, its snapshot would be stale on arrival and every request would
+        # wait for another full refresh, to get data older than the bound all the same.  It
+        # counts from its end instead (requests still wait whenever the next one is late).
+        finished = self._clock()
+        taken = flight.started if finished - flight.started < self.max_staleness else finished
+        if taken >= self._taken_at or self._snapshot is None:
+            self._snapshot, self._taken_at = snap, taken
             if generation is not None:
                 self._generation = generation
         flight.future.set_result(snap)

@@ -257,3 +257,21 @@ async def test_slow_refreshes_start_earlier_so_that_they_land_within_the_bound()
     await index.snapshot()
     await settle()
     assert backend.reads == 2
+
+
+async def test_a_refresh_slower_than_the_bound_counts_from_its_end() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    backend.gate.clear()
+    waiting = asyncio.ensure_future(index.snapshot())
+    await settle()
+    clock.now += 8.0  # the refresh takes 8 s, more than the 5 s bound
+    backend.gate.set()
+    await waiting
+    clock.now += 1.0
+    backend.gate.clear()
+    served = asyncio.ensure_future(index.snapshot())
+    await settle()
+    assert served.done()  # served from memory, not waiting for another full refresh ...
+    assert backend.reads == 2  # ... which runs behind it
+    backend.gate.set()
