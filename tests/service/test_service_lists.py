@@ -67,8 +67,8 @@ class World:
         return list(await self.backend.list_tickets())
 
 
-@pytest.fixture
-async def world(tmp_path: Path, mappings: VendorMappings) -> AsyncIterator[World]:
+@pytest.fixture(params=[2, 3], ids=["2.x", "3.x"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path, mappings: VendorMappings) -> AsyncIterator[World]:
     calls: list[str] = []
 
     @web.middleware
@@ -76,7 +76,7 @@ async def world(tmp_path: Path, mappings: VendorMappings) -> AsyncIterator[World
         calls.append(f"{request.method} {request.path_qs}")
         return await handler(request)  # type: ignore[no-any-return]
 
-    app = create_app(tmp_path / "sim.db", TOKEN, seed_demo=True)
+    app = create_app(tmp_path / "sim.db", TOKEN, seed_demo=True, module=request.param)
     app.middlewares.insert(0, record)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -238,3 +238,35 @@ async def test_3x_index_reads_projected_pages_never_a_full_listing(world3: World
     await world3.service.ticket_counts(ops.NoArgs())
     await world3.service.list_departments(ops.DepartmentStatsArgs())
     assert _listings(world3.calls) == []  # the index is fresh
+
+
+async def test_2x_large_table_pages_come_from_the_index(tmp_path: Path, mappings: VendorMappings) -> None:
+    from gateway.pmp_sim import seed_tickets
+
+    calls: list[str] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        calls.append(f"{request.method} {request.path_qs}")
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = create_app(tmp_path / "sim2.db", TOKEN, seed_demo=True, module=2)
+    app.middlewares.insert(0, record)
+    seed_tickets(app[DB_KEY], 900)  # a whole table well above what a page request may read
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    context.begin(context.RequestContext(deadline=time.monotonic() + 60))
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+            service = Service(PMPBackend(url, TOKEN, mappings, MemoryStore(), session=session), MemoryStore())
+            for _ in range(2):
+                calls.clear()
+                page = await service.list_tickets(ops.ListTicketsArgs(offset=0, limit=25))
+                assert [t.id for t in page.items] == list(range(1, 26)) and page.total == 906
+            # the second time: no listing at all (the index is fresh), the page's tickets only
+            assert sorted(calls) == sorted(f"GET /api/tickets/{i}" for i in range(1, 26))
+            await service.index.close()
+    finally:
+        await runner.cleanup()
