@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -41,6 +41,7 @@ from gateway.mapping.loader import VendorMappings
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+T = TypeVar("T")
 MEMO_BODY_LIMIT = 1 << 20  # a page answer bigger than this is not kept
 _SPACE = b" \t\r\n\xef\xbb\xbf"
 
@@ -54,7 +55,10 @@ class ListHost(Protocol):
     _headers: dict[str, str]
     _connect_timeout: float
 
+    _attempts: int
+
     def _url(self, path: str) -> str: ...
+    def _backoff_for(self, tries: int) -> float: ...
     async def _fetch(self, path: str) -> http.Reply: ...
     def _interpret(self, reply: http.Reply) -> Any: ...
     def _ticket(self, row: Row) -> Ticket: ...
@@ -131,60 +135,64 @@ class PMPLists:
 
     async def _stream_first(self, path: str) -> _Page | list[TicketHeader]:
         """The first answer: a page (3.x envelope) or, streamed, the headers of 2.x's full listing."""
+        answer = await self._streamed(path, self._stream_headers)
+        if isinstance(answer, http.Reply):
+            return self._as_page(self._host._interpret(answer))
+        return answer
+
+    async def _streamed(self, path: str, on_array: Callable[[_Prefixed], Awaitable[T]]) -> T | http.Reply:
+        """GET ``path``; a JSON array answer is handed to ``on_array`` as a stream, any other comes back
+        whole.  Retried like every read on connection errors and 429/502/503/504."""
         host = self._host
-        timeout = http.deadline_timeout(host._connect_timeout)
+        tries = 0
+        while True:
+            try:
+                return await self._stream_once(path, on_array)
+            except _Transient as exc:
+                tries += 1
+                if tries < host._attempts and await http.pause(host._backoff_for(tries)):
+                    continue
+                raise exc.error from None
+
+    async def _stream_once(self, path: str, on_array: Callable[[_Prefixed], Awaitable[T]]) -> T | http.Reply:
+        host = self._host
         ctx = context.current()
         ctx.backend_calls += 1
         try:
             async with host._session.get(
                 host._url(path),
                 headers={**host._headers, "X-Request-ID": ctx.request_id},
-                timeout=timeout,
+                timeout=http.deadline_timeout(host._connect_timeout),
                 allow_redirects=False,
             ) as resp:
+                if resp.status in http.RETRYABLE_STATUS:
+                    raise _Transient(BackendUnavailable(f"The backend is unavailable (HTTP {resp.status})"))
                 head = b""
                 if resp.status == 200:
                     head = await _head(resp.content)
                     if head[:1] == b"[":
-                        return await self._stream_headers(_Prefixed(head, resp.content))
-                body = head + await resp.read()
-                reply = http.Reply(resp.status, dict(resp.headers), body)
+                        return await on_array(_Prefixed(head, resp.content))
+                return http.Reply(resp.status, dict(resp.headers), head + await resp.read())
         except TimeoutError:
             raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
-        except (aiohttp.ClientError, ijson.JSONError) as exc:
+        except aiohttp.ClientError as exc:
+            raise _Transient(BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})")) from None
+        except ijson.JSONError as exc:
             raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
-        return self._as_page(host._interpret(reply))
 
     async def _stream_headers(self, stream: _Prefixed) -> list[TicketHeader]:
         return [self._to_header(row) async for row in _stream_rows(stream)]
 
     async def ticket_rows(self, columns: Sequence[str]) -> list[Row]:
         """Every ticket row cut to ``columns``, streamed: a 2.x create's listing without the whole table in memory."""
-        host = self._host
-        timeout = http.deadline_timeout(host._connect_timeout)
-        ctx = context.current()
-        ctx.backend_calls += 1
-        try:
-            async with host._session.get(
-                host._url("api/tickets"),
-                headers={**host._headers, "X-Request-ID": ctx.request_id},
-                timeout=timeout,
-                allow_redirects=False,
-            ) as resp:
-                head = b""
-                if resp.status == 200:
-                    head = await _head(resp.content)
-                    if head[:1] == b"[":
-                        return [
-                            {k: row.get(k) for k in columns}
-                            async for row in _stream_rows(_Prefixed(head, resp.content))
-                        ]
-                reply = http.Reply(resp.status, dict(resp.headers), head + await resp.read())
-        except TimeoutError:
-            raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
-        except (aiohttp.ClientError, ijson.JSONError) as exc:
-            raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
-        return [{k: row.get(k) for k in columns} for row in self._as_page(host._interpret(reply)).rows]
+
+        async def cut(stream: _Prefixed) -> list[Row]:
+            return [{k: row.get(k) for k in columns} async for row in _stream_rows(stream)]
+
+        answer = await self._streamed("api/tickets", cut)
+        if isinstance(answer, http.Reply):
+            return [{k: row.get(k) for k in columns} for row in self._as_page(self._host._interpret(answer)).rows]
+        return answer
 
     async def _page(self, path: str) -> _Page:
         return self._as_page(self._host._interpret(await self._host._fetch(path)))
@@ -306,6 +314,14 @@ async def _stream_rows(stream: _Prefixed) -> AsyncIterator[Row]:
         if not isinstance(row, dict):
             raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
         yield row
+
+
+class _Transient(Exception):
+    """A read failure worth another attempt; ``error`` is what to raise when none is left."""
+
+    def __init__(self, error: BackendUnavailable) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class _Prefixed:
