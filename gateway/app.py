@@ -135,6 +135,13 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
     )
 
 
+def index_staleness(settings: Settings) -> float:
+    """``index.max_staleness`` (INTERFACE "Freshness"; default 5 s, 0: always read the backend)."""
+    index = getattr(settings, "index", None)
+    value = getattr(index, "max_staleness", None)
+    return 5.0 if value is None else float(value)
+
+
 def build_runtime(state: State, settings: Settings) -> Runtime:
     """Everything a request needs; raises MappingErrors / SettingsError without side effects."""
     mappings = load_mappings(settings.mappings, zone_config(settings), state.metrics.on_unmapped)
@@ -150,7 +157,7 @@ def build_runtime(state: State, settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         mappings=mappings,
-        service=Service(backend, state.store),
+        service=Service(backend, state.store, max_staleness=index_staleness(settings)),
         credentials=Credentials(effective_clients(settings)),
         limiter=RateLimiter(settings.limits.rate_per_second, settings.limits.rate_burst),
         metrics=state.metrics,
@@ -189,6 +196,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             admin = await _start_admin(state, settings)
         yield
     finally:
+        if state.runtime is not None:
+            await state.runtime.service.index.close()
         if admin is not None:
             await admin.cleanup()
         if state.session is not None:

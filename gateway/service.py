@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,9 +21,12 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import canonical as c
 from gateway import operations as ops
-from gateway.backends.base import Backend
-from gateway.errors import InvalidInput, NotFound, Unsupported
+from gateway.backends import index as ix
+from gateway.backends.base import Backend, TicketHeader, header_of
+from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported
 from gateway.store import Store
+
+log = logging.getLogger(__name__)
 
 TICKET = "ticket"
 _ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within a 64-bit id
@@ -67,10 +72,17 @@ def refuse_bad_ids(operation: str, args: BaseModel) -> None:
             raise NotFound(kind)
 
 
+#: Full tickets of one list page read at once (the page's rows the index named).
+PAGE_FETCH_CONCURRENCY = 10
+
+
 class Service:
-    def __init__(self, backend: Backend, store: Store) -> None:
+    def __init__(self, backend: Backend, store: Store, *, max_staleness: float = 5.0) -> None:
         self.backend = backend
         self.store = store
+        # lists, counts and statistics: see gateway/backends/index.py and INTERFACE "Freshness"
+        self.index = ix.HeaderIndex(self._all_headers, self._header, store=store, max_staleness=max_staleness)
+        self._tallies: tuple[int, int, Counter[tuple[int, int]]] | None = None
         self._handlers: dict[str, Handler] = {
             "get_ticket": self.get_ticket,
             "list_tickets": self.list_tickets,
@@ -140,9 +152,47 @@ class Service:
     async def _all_tickets(self) -> list[c.Ticket]:
         return list(await self.backend.list_tickets())
 
+    # -- the header index's sources (gateway/backends/index.py)
+
+    async def _all_headers(self) -> Sequence[TicketHeader]:
+        if hasattr(self.backend, "ticket_headers"):
+            return await self.backend.ticket_headers()
+        return [header_of(t) for t in await self.backend.list_tickets()]  # a backend without the method
+
+    async def _header(self, ticket_id: int) -> TicketHeader | None:
+        try:
+            return header_of(await self.backend.get_ticket(ticket_id))
+        except NotFound:
+            return None
+
+    async def _wrote(self, ticket_id: int, ticket: c.Ticket | None = None, *, deleted: bool = False) -> None:
+        """Tell the index (this worker's and, through the store, the others') what a write did."""
+        try:
+            await self.index.wrote(ticket_id, header_of(ticket) if ticket is not None else None, deleted=deleted)
+        except GatewayError as exc:  # the write itself succeeded: the index catches up within the bound
+            log.warning("index not told of ticket %s: %s", ticket_id, exc.message)
+
+    # -- lists
+
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
+        whole = args.limit is None and not args.count_only
+        if args.keyword is not None or whole or self.backend.capabilities().has("filters"):
+            # message bodies (the index holds none), or the whole list asked for: one full listing
+            return await self._list_full(args)
+        if _unfiltered(args) and args.limit is not None and hasattr(self.backend, "ticket_page"):
+            limit = 0 if args.count_only else args.limit
+            served = await self.backend.ticket_page(args.offset, limit, args.order_by, args.descending)
+            if served is not None:
+                items, total = served
+                page = tuple(await self._numbered(items))
+                if args.with_messages:
+                    page = tuple(await self._with_messages(page))
+                return ops.TicketPage(items=page, total=total, offset=args.offset)
+        return await self._list_indexed(args)
+
+    async def _list_full(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
         tickets = await self._numbered(await self._all_tickets())
-        if args.keyword is not None and args.with_messages:
+        if args.with_messages:
             tickets = await self._with_messages(tickets)  # the keyword is looked for in the messages too
         tickets = [t for t in tickets if _matches(t, args)]
         if args.order_by is not None or not self.backend.capabilities().has("paging"):
@@ -166,6 +216,44 @@ class Service:
             return read.model_copy(update={"number": t.number})
 
         return list(await asyncio.gather(*(full(t) for t in tickets)))
+
+    async def _list_indexed(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
+        """Filter, count and order in the index; read only the page's tickets in full."""
+        snap = await self.index.snapshot()
+        numbers: dict[int, str] = {}
+        if args.number_glob is not None or args.order_by == "number":
+            numbers = await self.store.numbers_for(TICKET, snap.ids)  # dialect numbers may be links
+
+        def number(ticket_id: int) -> str:
+            return numbers.get(ticket_id) or str(ticket_id)
+
+        key = ix.sort_key(snap, args.order_by or "id", number)
+        if key is None:
+            raise InvalidInput(f"cannot sort by {args.order_by!r}", "order")
+        rows = ix.select(snap, _query(args, number))
+        if args.count_only:
+            return ops.TicketPage(items=(), total=len(rows), offset=args.offset)
+        end = args.offset + args.limit if args.limit is not None else None
+        if (args.order_by or "id") == "id" and not args.descending and snap.sorted_ids:
+            page_rows = rows[args.offset : end]  # storage order is the default order
+        else:
+            page_rows = ix.window(rows, key, args.descending, args.offset, args.limit)
+        tickets = await self._tickets([snap.ids[p] for p in page_rows])
+        return ops.TicketPage(items=tuple(await self._numbered(tickets)), total=len(rows), offset=args.offset)
+
+    async def _tickets(self, ids: Sequence[int]) -> list[c.Ticket]:
+        """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out."""
+        limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
+
+        async def one(ticket_id: int) -> c.Ticket | None:
+            async with limit:
+                try:
+                    return await self.backend.get_ticket(ticket_id)
+                except NotFound:
+                    return None
+
+        found = await asyncio.gather(*(one(i) for i in ids))
+        return [t for t in found if t is not None]
 
     async def _check_department(self, department_id: int) -> None:
         if department_id <= 0:
@@ -210,7 +298,9 @@ class Service:
             created_at=created if isinstance(created, datetime) else None,
             notify=args.notify,
         )
-        return (await self._numbered([await self.backend.open_ticket(new)]))[0]
+        created = await self.backend.open_ticket(new)
+        await self._wrote(created.id, created)
+        return (await self._numbered([created]))[0]
 
     async def update_ticket(self, args: ops.UpdateTicketArgs) -> c.Ticket:
         ticket_id = await self._resolve(args)
@@ -231,12 +321,22 @@ class Service:
                 primary = next((ct for ct in contacts if ct.is_primary), contacts[0] if contacts else None)
                 fields["contact_id"] = primary.id if primary is not None else 0
         patch = c.TicketPatch(**fields)
-        updated = await self.backend.update_ticket(ticket_id, patch)
+        try:
+            updated = await self.backend.update_ticket(ticket_id, patch)
+        except BackendError:
+            await self._wrote(ticket_id)  # the outcome may be open: re-read it
+            raise
+        await self._wrote(ticket_id, updated)
         return (await self._numbered([updated]))[0]
 
     async def delete_ticket(self, args: ops.TicketRefArgs) -> ops.Done:
         ticket_id = await self._resolve(args)
-        await self.backend.delete_ticket(ticket_id)
+        try:
+            await self.backend.delete_ticket(ticket_id)
+        except BackendError:
+            await self._wrote(ticket_id)
+            raise
+        await self._wrote(ticket_id, deleted=True)
         return ops.Done(id=ticket_id)
 
     async def add_reply(self, args: ops.AddReplyArgs) -> ops.Done:
@@ -254,7 +354,12 @@ class Service:
         reply = c.NewReply(
             message=args.message, author=author, status=args.status, created_at=created, notify=args.notify
         )
-        await self.backend.add_reply(ticket_id, reply)
+        try:
+            await self.backend.add_reply(ticket_id, reply)
+        except BackendError:
+            await self._wrote(ticket_id)  # the outcome may be open: re-read it
+            raise
+        await self._wrote(ticket_id)  # a reply moves the status and the last reply date
         return ops.Done(id=ticket_id)
 
     async def add_note(self, args: ops.AddNoteArgs) -> ops.Done:
@@ -272,52 +377,68 @@ class Service:
         return ops.NotePage(ticket=ticket, items=notes)
 
     async def _departments(self) -> list[c.Department]:
-        return sorted(await self.backend.list_departments(), key=lambda d: d.id)
+        if self.backend.departments_known():
+            return sorted(await self.backend.list_departments(), key=lambda d: d.id)
+        # a backend that cannot list its departments: those its tickets name, from the index
+        # (not from a listing of every ticket)
+        snap = await self.index.snapshot()
+        return [c.Department(id=i, name=n) for i, n in sorted(snap.department_names.items())]
+
+    async def _by_status(self, department_id: int | None = None) -> Counter[c.StatusValue]:
+        """Tickets per status (of one department), counted in the index; counts cached per index version."""
+        snap = await self.index.snapshot()
+        cached = self._tallies
+        if cached is None or cached[0] != id(snap) or cached[1] != snap.version:
+            cached = self._tallies = (id(snap), snap.version, ix.tally(snap))
+        counts: Counter[c.StatusValue] = Counter()
+        for (dept, code), n in cached[2].items():
+            if department_id is None or dept == department_id:
+                counts[snap.values[code]] += n
+        return counts
 
     async def list_departments(self, args: ops.DepartmentStatsArgs) -> ops.DepartmentPage:
         departments = await self._departments()
-        tickets = await self._all_tickets()
-        stats = []
-        for dept in departments:
-            mine = [t for t in tickets if t.department is not None and t.department.id == dept.id]
-            stats.append(
-                ops.DepartmentStats(
-                    department=dept,
-                    open_tickets=sum(1 for t in mine if t.status in c.ACTIVE_STATUSES),
-                    awaiting_reply=sum(1 for t in mine if t.status in c.AWAITING_REPLY_STATUSES),
-                )
-            )
+        snap = await self.index.snapshot()
+        await self._by_status()  # fills the tally of this snapshot
+        assert self._tallies is not None
+        open_: Counter[int] = Counter()
+        awaiting: Counter[int] = Counter()
+        for (dept, code), n in self._tallies[2].items():
+            status = snap.values[code]
+            if status in c.ACTIVE_STATUSES:
+                open_[dept] += n
+            if status in c.AWAITING_REPLY_STATUSES:
+                awaiting[dept] += n
+        stats = [
+            ops.DepartmentStats(department=d, open_tickets=open_[d.id], awaiting_reply=awaiting[d.id])
+            for d in departments
+        ]
         return ops.DepartmentPage(items=tuple(stats))
 
     async def list_statuses(self, args: ops.DepartmentStatsArgs) -> ops.StatusPage:
-        tickets = await self._all_tickets()
-        if args.department_id is not None:
-            tickets = [t for t in tickets if t.department is not None and t.department.id == args.department_id]
-        return ops.StatusPage(items=tuple(self._status_counts(tickets)))
+        return ops.StatusPage(items=tuple(self._status_counts(await self._by_status(args.department_id))))
 
     async def _flagged(self) -> int:
         """Tickets flagged to the backend credential's staff member, where the backend can tell (WHMCS)."""
         count = getattr(self.backend, "flagged_tickets", None)
         return int(await count()) if count is not None else 0
 
-    def _status_counts(self, tickets: Sequence[c.Ticket]) -> list[ops.StatusStats]:
+    def _status_counts(self, counted: Counter[c.StatusValue]) -> list[ops.StatusStats]:
         known = list(self.backend.statuses())
-        counts: dict[c.StatusValue, int] = {}
-        for t in tickets:
-            counts[t.status] = counts.get(t.status, 0) + 1
+        counts = {s: n for s, n in counted.items() if n}
         stats = [ops.StatusStats(status=s, count=counts.pop(s, 0), color=color) for s, color in known]
         stats += [ops.StatusStats(status=s, count=n) for s, n in counts.items()]
         return stats
 
     async def ticket_counts(self, args: ops.TicketCountsArgs) -> ops.TicketCounts:
-        tickets = await self._all_tickets()
+        counts = await self._by_status()
         departments = await self._departments()
         return ops.TicketCounts(
             department_ids=tuple(d.id for d in departments),
-            all_active=sum(1 for t in tickets if t.status in c.ACTIVE_STATUSES),
-            awaiting_reply=sum(1 for t in tickets if t.status in c.AWAITING_REPLY_STATUSES),
+            all_active=sum(n for s, n in counts.items() if s in c.ACTIVE_STATUSES),
+            awaiting_reply=sum(n for s, n in counts.items() if s in c.AWAITING_REPLY_STATUSES),
             flagged=await self._flagged(),
-            by_status=tuple(self._status_counts(tickets)) if args.by_status else (),
+            by_status=tuple(self._status_counts(counts)) if args.by_status else (),
         )
 
     # ---------------------------------------------------------- customers
@@ -421,6 +542,53 @@ class Service:
 
 
 # ---------------------------------------------------------------- filtering
+
+_FILTERS = (
+    "ticket_ids",
+    "number_glob",
+    "id_min",
+    "id_max",
+    "department_id",
+    "customer_id",
+    "customer_min",
+    "customer_max",
+    "email",
+    "statuses",
+    "priorities",
+    "subject",
+    "keyword",
+    "created_from",
+    "created_to",
+)
+
+
+def _unfiltered(a: ops.ListTicketsArgs) -> bool:
+    return all(getattr(a, name) is None for name in _FILTERS)
+
+
+def _stamp(value: object) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+def _query(a: ops.ListTicketsArgs, number: Callable[[int], str]) -> ix.Query:
+    """A list's filters as the index applies them (the same tests as :func:`_matches`)."""
+    statuses, priorities, glob = _as_set(a.statuses), _as_set(a.priorities), a.number_glob
+    return ix.Query(
+        ticket_ids=frozenset(a.ticket_ids) if a.ticket_ids is not None else None,
+        id_min=a.id_min,
+        id_max=a.id_max,
+        department_id=a.department_id,
+        customer_id=a.customer_id,
+        customer_min=a.customer_min,
+        customer_max=a.customer_max,
+        email=a.email,
+        statuses=(lambda v: _status_in(v, statuses)) if statuses is not None else None,
+        priorities=(lambda v: _status_in(v, priorities)) if priorities is not None else None,
+        subject=a.subject,
+        created_from=_stamp(a.created_from),
+        created_to=_stamp(a.created_to),
+        numbers=(lambda i: fnmatch.fnmatchcase(number(i), glob)) if glob is not None else None,
+    )
 
 
 def _as_set(value: Any) -> frozenset[Any] | None:

@@ -49,7 +49,20 @@ CREATE TABLE IF NOT EXISTS idempotency (
     headers TEXT,
     PRIMARY KEY (scope, key)
 );
+CREATE TABLE IF NOT EXISTS generations (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS generation_items (
+    name TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    PRIMARY KEY (name, value)
+);
 """
+
+#: How many generation items are kept per name: a worker further behind refreshes everything.
+GENERATION_JOURNAL = 1000
 
 #: How long an answer is kept for replay, and after how long an unfinished claim
 #: (its process died mid-write) may be taken over.
@@ -79,6 +92,17 @@ class Store(Protocol):
     async def idem_finish(self, scope: str, key: str, answer: IdempotentAnswer) -> None: ...
     async def idem_release(self, scope: str, key: str) -> None:
         """Give a key back (the write was refused before anything was sent)."""
+
+    async def bump_generation(self, name: str, item: int = 0) -> int:
+        """Count one change of ``name`` (touching ``item``; 0: unknown); the new generation."""
+        ...
+
+    async def generation(self, name: str) -> int:
+        """The current generation of ``name`` (0 before any change)."""
+        ...
+
+    async def generation_items(self, name: str, since: int) -> list[int] | None:
+        """The items changed after generation ``since``; None when the journal no longer covers them."""
         ...
 
     async def close(self) -> None: ...
@@ -182,9 +206,44 @@ class SQLiteStore:
         with self._lock:
             self._db.execute("DELETE FROM idempotency WHERE scope = ? AND key = ? AND status IS NULL", (scope, key))
 
+    async def bump_generation(self, name: str, item: int = 0) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "INSERT INTO generations (name, value) VALUES (?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name,),
+            ).fetchone()
+            value = int(row[0])
+            self._db.execute("INSERT OR REPLACE INTO generation_items VALUES (?, ?, ?)", (name, value, item))
+            if value % 100 == 0:
+                self._db.execute(
+                    "DELETE FROM generation_items WHERE name = ? AND value <= ?", (name, value - GENERATION_JOURNAL)
+                )
+        return value
+
+    async def generation(self, name: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM generations WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def generation_items(self, name: str, since: int) -> list[int] | None:
+        with self._lock:
+            current = self._db.execute("SELECT value FROM generations WHERE name = ?", (name,)).fetchone()
+            rows = self._db.execute(
+                "SELECT item FROM generation_items WHERE name = ? AND value > ? ORDER BY value", (name, since)
+            ).fetchall()
+        return covered(int(current[0]) if current else 0, since, [int(r[0]) for r in rows])
+
     async def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def covered(current: int, since: int, items: list[int]) -> list[int] | None:
+    """The journal's items when it holds every change after ``since`` and none is unknown (0)."""
+    if len(items) != current - since or 0 in items:
+        return None
+    return items
 
 
 class MemoryStore(SQLiteStore):

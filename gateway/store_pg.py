@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.settings import SettingsError
-from gateway.store import IDEMPOTENCY_STALE, IDEMPOTENCY_TTL, IdempotentAnswer
+from gateway.store import GENERATION_JOURNAL, IDEMPOTENCY_STALE, IDEMPOTENCY_TTL, IdempotentAnswer, covered
 
 # Arbitrary constant keys for pg_advisory_xact_lock ("gw-store" in ASCII; "gwln").
 _MIGRATION_LOCK = 0x67772D73746F7265
@@ -53,6 +53,18 @@ MIGRATIONS: tuple[str, ...] = (
         body BYTEA,
         headers TEXT,
         PRIMARY KEY (scope, key)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS generations (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS generation_items (
+        name TEXT NOT NULL,
+        value BIGINT NOT NULL,
+        item BIGINT NOT NULL,
+        PRIMARY KEY (name, value)
     );
     """,
 )
@@ -202,6 +214,40 @@ class PostgresStore:
 
     async def idem_release(self, scope: str, key: str) -> None:
         await self._pool.execute("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND status IS NULL", scope, key)
+
+    async def bump_generation(self, name: str, item: int = 0) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            value = int(
+                await conn.fetchval(
+                    "INSERT INTO generations (name, value) VALUES ($1, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = generations.value + 1 RETURNING value",
+                    name,
+                )
+            )
+            await conn.execute(
+                "INSERT INTO generation_items (name, value, item) VALUES ($1, $2, $3) "
+                "ON CONFLICT (name, value) DO UPDATE SET item = EXCLUDED.item",
+                name,
+                value,
+                item,
+            )
+            if value % 100 == 0:
+                await conn.execute(
+                    "DELETE FROM generation_items WHERE name = $1 AND value <= $2", name, value - GENERATION_JOURNAL
+                )
+        return value
+
+    async def generation(self, name: str) -> int:
+        value = await self._pool.fetchval("SELECT value FROM generations WHERE name = $1", name)
+        return 0 if value is None else int(value)
+
+    async def generation_items(self, name: str, since: int) -> list[int] | None:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            current = await conn.fetchval("SELECT value FROM generations WHERE name = $1", name)
+            rows = await conn.fetch(
+                "SELECT item FROM generation_items WHERE name = $1 AND value > $2 ORDER BY value", name, since
+            )
+        return covered(int(current or 0), since, [int(r["item"]) for r in rows])
 
     async def close(self) -> None:
         await self._pool.close()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from datetime import datetime
+from typing import Literal, NamedTuple, Protocol
 
 from gateway.canonical import (
     Contact,
@@ -24,6 +25,7 @@ from gateway.canonical import (
     NewReply,
     NewTicket,
     Note,
+    PriorityValue,
     Staff,
     StatusValue,
     Ticket,
@@ -41,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "notes",  # ticket notes (read; yes = write too)
     "replies",  # ticket replies (read; yes = write too)
     "departments",  # the full department list can be read
+    "filters",  # lists answer in the vendor's own list shape and order (no header index in front)
 )
 
 #: How an operation is served: ("full", ()), ("loss", (loss ids...)) or ("refused", (reason,)).
@@ -62,6 +65,41 @@ class Capabilities:
         return self.features.get(feature, "no") == "yes"
 
 
+class TicketHeader(NamedTuple):
+    """What list filters, counts and sorts need of a ticket: the header index's row.
+
+    A tuple, not a model: the index holds one per backend ticket."""
+
+    id: int
+    status: StatusValue
+    priority: PriorityValue
+    department_id: int
+    customer_id: int
+    contact_id: int
+    email: str  # the requester's
+    subject: str
+    created_at: datetime | None
+    last_reply_at: datetime | None
+    department_name: str = ""  # departments of a backend that cannot list them are named from tickets
+
+
+def header_of(ticket: Ticket) -> TicketHeader:
+    """A full ticket's header (after a write, or a single read)."""
+    return TicketHeader(
+        ticket.id,
+        ticket.status,
+        ticket.priority,
+        ticket.department.id if ticket.department is not None else 0,
+        ticket.customer_id,
+        ticket.contact_id,
+        ticket.requester.email,
+        ticket.subject,
+        ticket.created_at,
+        ticket.last_reply_at,
+        ticket.department.name if ticket.department is not None else "",
+    )
+
+
 class Backend(Protocol):
     name: str
 
@@ -70,6 +108,16 @@ class Backend(Protocol):
 
     async def get_ticket(self, ticket_id: int) -> Ticket: ...
     async def list_tickets(self) -> Sequence[Ticket]: ...
+    async def ticket_headers(self) -> Sequence[TicketHeader]:
+        """Every ticket's header, read as cheaply as the backend allows (projected, paged)."""
+        ...
+
+    async def ticket_page(
+        self, offset: int, limit: int, order_by: str | None, descending: bool
+    ) -> tuple[Sequence[Ticket], int] | None:
+        """One page of all tickets and their total, served by the backend; None when it cannot page."""
+        ...
+
     async def open_ticket(self, new: NewTicket) -> Ticket: ...
     async def update_ticket(self, ticket_id: int, patch: TicketPatch) -> Ticket: ...
     async def delete_ticket(self, ticket_id: int) -> None: ...

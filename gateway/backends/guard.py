@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
-from gateway.backends.base import Backend, Capabilities, Support
+from gateway.backends.base import Backend, Capabilities, Support, TicketHeader
 from gateway.canonical import (
     Contact,
     Customer,
@@ -189,6 +189,14 @@ class GuardedBackend:
         if self.cache_tickets:
             return await self._cached(("tickets",), self.inner.list_tickets)
         return await self._call(self.inner.list_tickets)
+
+    async def ticket_headers(self) -> Sequence[TicketHeader]:
+        return await self._call(self.inner.ticket_headers)
+
+    async def ticket_page(
+        self, offset: int, limit: int, order_by: str | None, descending: bool
+    ) -> tuple[Sequence[Ticket], int] | None:
+        return await self._call(lambda: self.inner.ticket_page(offset, limit, order_by, descending))
 
     async def open_ticket(self, new: NewTicket) -> Ticket:
         try:

@@ -72,7 +72,8 @@ from cachetools import LRUCache, TTLCache
 from pydantic import ValidationError
 
 from gateway.backends import http
-from gateway.backends.base import Capabilities, Support
+from gateway.backends.base import Capabilities, Support, TicketHeader
+from gateway.backends.pmp_lists import PMPLists
 from gateway.canonical import (
     Contact,
     Customer,
@@ -258,6 +259,7 @@ class PMPBackend:
             "customer_patch": self._m.model("customer_patch")(CustomerPatch()),
             "customer_contact_patch": self._m.model("customer_contact_patch")(CustomerPatch()),
         }
+        self._lists = PMPLists(self)
 
     def __repr__(self) -> str:  # never shows the token
         return f"PMPBackend({self._base!r})"
@@ -474,7 +476,16 @@ class PMPBackend:
         )
 
     async def list_tickets(self) -> Sequence[Ticket]:
-        return await self._read_memo("api/tickets", lambda data: [self._ticket(row) for row in self._rows_of(data)])
+        # not memoised: a whole table's body and records would stay in memory (issue 11)
+        return [self._ticket(row) for row in await self._rows("api/tickets")]
+
+    async def ticket_headers(self) -> Sequence[TicketHeader]:
+        return await self._lists.headers()
+
+    async def ticket_page(
+        self, offset: int, limit: int, order_by: str | None, descending: bool
+    ) -> tuple[Sequence[Ticket], int] | None:
+        return await self._lists.page(offset, limit, order_by, descending)
 
     async def open_ticket(self, new: NewTicket) -> Ticket:
         if new.customer_id and not new.contact_id:
@@ -488,7 +499,8 @@ class PMPBackend:
             claim_kind="pmp-ticket",
             post_path="api/tickets",
             id_key="ticketid",
-            listing=lambda: self._rows("api/tickets"),
+            # streamed and cut to what matching needs: never the whole table in memory (issue 11)
+            listing=lambda: self._lists.ticket_rows(("ticketid", *_TICKET_IDS, "subject", "message")),
             matches=lambda row: _ticket_matches(row, form),
         )
         async with self._locks["ticket"]:

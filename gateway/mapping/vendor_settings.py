@@ -101,6 +101,13 @@ class PmpSettings(_Strict):
     contact_fetch_concurrency: int = Field(8, ge=1)
     contacts_cache_seconds: float = Field(10, ge=0)
     read_memo_size: int = Field(1024, ge=1)  # unchanged backend reads kept decoded
+    # lists (module 3.x page/per_page/sort/fields; gateway/backends/pmp_lists.py)
+    ticket_header_fields: list[str] = Field(default_factory=list)
+    list_page_size: int = Field(100, ge=1, le=100)
+    header_concurrency: int = Field(4, ge=1)
+    unpaged_page_limit: int = Field(200, ge=0)
+    ticket_sort_columns: dict[str, str] = Field(default_factory=dict)
+    page_memo_size: int = Field(8, ge=0)
     # the PMP dialect: module routes no canonical operation carries (501), and 3.x paging
     dialect_refused: dict[str, str] = Field(default_factory=dict)
     per_page_default: int = Field(25, ge=1, le=100)

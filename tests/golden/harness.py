@@ -11,6 +11,11 @@ A scripted PMP (a real aiohttp server on loopback) replays the answers and
 records the calls.  ``python -m tests.golden.harness record DIR...`` records a
 case against the embedded simulator (through a recording proxy) so that a new
 case is written by running it once and then reading every line of it.
+
+Calls made concurrently (a list page's tickets) may arrive in any order: the
+scripted backend answers each call with the response recorded for the first
+unused equal call, and reports the calls in the recorded order when every one
+was expected (unexpected calls follow, answered 599).
 """
 
 from __future__ import annotations
@@ -43,6 +48,21 @@ class Script:
     responses: list[dict[str, Any]]
     calls: list[dict[str, Any]] = field(default_factory=list)
     upstream: str | None = None  # record mode: forward to this base URL
+    expected: list[dict[str, Any]] = field(default_factory=list)  # replay: the recorded calls
+    used: list[bool] = field(default_factory=list)
+    unexpected: list[dict[str, Any]] = field(default_factory=list)
+
+    def answer(self, call: dict[str, Any]) -> dict[str, Any] | None:
+        """The recorded response of the first unused recorded call equal to ``call``."""
+        for i, wanted in enumerate(self.expected):
+            if not self.used[i] and wanted == call and i < len(self.responses):
+                self.used[i] = True
+                return self.responses[i]
+        self.unexpected.append(call)
+        return None
+
+    def replayed_calls(self) -> list[dict[str, Any]]:
+        return [c for c, u in zip(self.expected, self.used, strict=True) if u] + self.unexpected
 
 
 async def _read_call(request: web.Request) -> tuple[dict[str, Any], bytes]:
@@ -67,9 +87,9 @@ def _scripted_app(script: Script) -> web.Application:
         script.calls.append(call)
         if script.upstream is not None:
             return await _forward(request, body, script)
-        if not script.responses:
-            return web.json_response({"status": False, "message": "golden script exhausted"}, status=599)
-        answer = script.responses.pop(0)
+        answer = script.answer(call)
+        if answer is None:
+            return web.json_response({"status": False, "message": "golden script: unexpected call"}, status=599)
         if "json" in answer:
             return web.json_response(answer["json"], status=answer.get("status", 200))
         return web.Response(
@@ -161,7 +181,8 @@ class Outcome:
 async def run_case(case: Path, upstream: str | None = None) -> Outcome:
     request = json.loads((case / "request.json").read_text(encoding="utf-8"))
     responses = [] if upstream else json.loads((case / "backend-responses.json").read_text(encoding="utf-8"))
-    script = Script(responses=list(responses), upstream=upstream)
+    expected = [] if upstream else json.loads((case / "backend-calls.json").read_text(encoding="utf-8"))
+    script = Script(responses=list(responses), upstream=upstream, expected=expected, used=[False] * len(expected))
     with tempfile.TemporaryDirectory() as tmp:
         async with serve(_scripted_app(script)) as backend_url:
             app = create_app(gateway_settings(backend_url, Path(tmp), request))
@@ -171,7 +192,7 @@ async def run_case(case: Path, upstream: str | None = None) -> Outcome:
         status,
         ctype,
         mask(body, request.get("mask", [])),
-        script.calls,
+        script.calls if upstream else script.replayed_calls(),
         script.responses if upstream else responses,
     )
 

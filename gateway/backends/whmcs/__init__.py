@@ -167,6 +167,7 @@ class WhmcsBackend:
             "notes": "read-only" if "addticketnote" in self.api.denied else "yes",
             "replies": "read-only" if "addticketreply" in self.api.denied else "yes",
             "departments": "read-only",
+            "filters": "yes",
         }
         for feature, pin in self._pins.items():
             if pin in ("yes", "no", "read-only"):

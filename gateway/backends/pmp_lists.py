@@ -1,0 +1,359 @@
+"""PMP ticket lists: backend pages and the header index's reads, on both module generations.
+
+Module 3.x pages a list route when asked ``page``/``per_page`` (1-100), orders
+it by ``sort`` and projects it to ``fields``, answering ``{data, meta}``
+(reference/pmp-module-3.md, "Lists"); 2.x ignores those parameters and
+answers the whole table as a plain array.  The same request therefore works
+on both, and the answer's shape says which generation served it:
+
+* :meth:`PMPLists.headers` (the header index's refresh) asks page 1 with
+  ``fields=`` (the columns of ``settings.ticket_header_fields``).  An envelope
+  is followed by the other pages, a few at a time; a plain array is 2.x's full
+  listing, parsed as a stream (ijson) so that the rows of a large table never
+  sit in memory together: only their headers stay.
+* :meth:`PMPLists.page` serves a page of all tickets in an order the backend
+  can sort by (``settings.ticket_sort_columns``).  A backend that ignores
+  paging still serves it from its plain array while that array is small
+  (``settings.unpaged_page_limit``); above that it answers None and the
+  service uses the header index instead, so that no request reads a large
+  table.  A 404 (``No data were found``) is an empty page, never a total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlencode
+
+import aiohttp
+import ijson
+from cachetools import LRUCache
+
+from gateway import context
+from gateway.backends import http
+from gateway.backends.base import TicketHeader
+from gateway.canonical import Ticket
+from gateway.errors import BackendTimeout, BackendUnavailable
+from gateway.mapping.loader import VendorMappings
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+T = TypeVar("T")
+MEMO_BODY_LIMIT = 1 << 20  # a page answer bigger than this is not kept
+_SPACE = b" \t\r\n\xef\xbb\xbf"
+
+
+class ListHost(Protocol):
+    """What the PMP adapter lends its list code: its transport and its record parse."""
+
+    _m: VendorMappings
+    _settings: Mapping[str, Any]
+    _session: aiohttp.ClientSession
+    _headers: dict[str, str]
+    _connect_timeout: float
+
+    _attempts: int
+
+    def _url(self, path: str) -> str: ...
+    def _backoff_for(self, tries: int) -> float: ...
+    async def _fetch(self, path: str) -> http.Reply: ...
+    def _interpret(self, reply: http.Reply) -> Any: ...
+    def _ticket(self, row: Row) -> Ticket: ...
+
+
+class _Page:
+    """One list answer: its rows, and the total when the backend said it (envelope) or implied it (array)."""
+
+    def __init__(self, rows: list[Row], total: int | None, paged: bool) -> None:
+        self.rows = rows
+        self.total = total
+        self.paged = paged
+
+
+class PMPLists:
+    def __init__(self, host: ListHost) -> None:
+        self._host = host
+        s = host._settings
+        self._fields = ",".join(str(f) for f in s.get("ticket_header_fields") or ())
+        self._page_size = max(1, min(100, int(s.get("list_page_size", 100))))
+        self._concurrency = max(1, int(s.get("header_concurrency", 4)))
+        self._unpaged_limit = int(s.get("unpaged_page_limit", 200))
+        self._sort_columns: Mapping[str, str] = s.get("ticket_sort_columns") or {"id": "ticketid"}
+        self._header = host._m.model("ticket_header")
+        self.unpaged_large = False  # learned: the backend ignores paging and its table is large
+        # (path, window) -> (the page's body, what it gave): a few hot pages (page 1, polled), bounded
+        self._memo: LRUCache[tuple[str, int, int, bool], tuple[bytes, tuple[list[Ticket], int]]] = LRUCache(
+            maxsize=int(s.get("page_memo_size", 8))
+        )
+
+    # ------------------------------------------------------------ the header index
+
+    async def headers(self) -> list[TicketHeader]:
+        """Every ticket's header: paged and projected on 3.x, one streamed full listing on 2.x."""
+        query = {"page": "1", "per_page": str(self._page_size), "sort": "ticketid"}
+        if self._fields:
+            query["fields"] = self._fields
+        first = await self._stream_first(f"api/tickets?{urlencode(query)}")
+        if isinstance(first, list):
+            return first
+        out = [self._to_header(r) for r in first.rows]
+        pages = -(-(first.total or 0) // self._page_size)
+        if pages > 1:
+            limit = asyncio.Semaphore(self._concurrency)
+
+            async def one(number: int) -> list[TicketHeader]:
+                async with limit:
+                    page = await self._page(f"api/tickets?{urlencode({**query, 'page': str(number)})}")
+                    return [self._to_header(r) for r in page.rows]
+
+            for chunk in await asyncio.gather(*(one(n) for n in range(2, pages + 1))):
+                out.extend(chunk)
+        # rows inserted or deleted while paging can shift a row onto two pages: one header per id
+        return list({h.id: h for h in out}.values())
+
+    def _to_header(self, row: Row) -> TicketHeader:
+        try:
+            d = self._header(row)
+            return TicketHeader(
+                d["id"],
+                d["status"],
+                d["priority"],
+                d.get("department_id") or 0,
+                d.get("customer_id") or 0,
+                d.get("contact_id") or 0,
+                d.get("email") or "",
+                d.get("subject") or "",
+                d.get("created_at"),
+                d.get("last_reply_at"),
+                d.get("department_name") or "",
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BackendUnavailable("The backend is unavailable (a ticket row has the wrong shape)") from exc
+
+    async def _stream_first(self, path: str) -> _Page | list[TicketHeader]:
+        """The first answer: a page (3.x envelope) or, streamed, the headers of 2.x's full listing."""
+        answer = await self._streamed(path, self._stream_headers)
+        if isinstance(answer, http.Reply):
+            return self._as_page(self._host._interpret(answer))
+        return answer
+
+    async def _streamed(self, path: str, on_array: Callable[[_Prefixed], Awaitable[T]]) -> T | http.Reply:
+        """GET ``path``; a JSON array answer is handed to ``on_array`` as a stream, any other comes back
+        whole.  Retried like every read on connection errors and 429/502/503/504."""
+        host = self._host
+        tries = 0
+        while True:
+            try:
+                return await self._stream_once(path, on_array)
+            except _Transient as exc:
+                tries += 1
+                if tries < host._attempts and await http.pause(host._backoff_for(tries)):
+                    continue
+                raise exc.error from None
+
+    async def _stream_once(self, path: str, on_array: Callable[[_Prefixed], Awaitable[T]]) -> T | http.Reply:
+        host = self._host
+        ctx = context.current()
+        ctx.backend_calls += 1
+        try:
+            async with host._session.get(
+                host._url(path),
+                headers={**host._headers, "X-Request-ID": ctx.request_id},
+                timeout=http.deadline_timeout(host._connect_timeout),
+                allow_redirects=False,
+            ) as resp:
+                if resp.status in http.RETRYABLE_STATUS:
+                    raise _Transient(BackendUnavailable(f"The backend is unavailable (HTTP {resp.status})"))
+                head = b""
+                if resp.status == 200:
+                    head = await _head(resp.content)
+                    if head[:1] == b"[":
+                        return await on_array(_Prefixed(head, resp.content))
+                return http.Reply(resp.status, dict(resp.headers), head + await resp.read())
+        except TimeoutError:
+            raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
+        except aiohttp.ClientError as exc:
+            raise _Transient(BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})")) from None
+        except ijson.JSONError as exc:
+            raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
+
+    async def _stream_headers(self, stream: _Prefixed) -> list[TicketHeader]:
+        return [self._to_header(row) async for row in _stream_rows(stream)]
+
+    async def ticket_rows(self, columns: Sequence[str]) -> list[Row]:
+        """Every ticket row cut to ``columns``, streamed: a 2.x create's listing without the whole table in memory."""
+
+        async def cut(stream: _Prefixed) -> list[Row]:
+            return [{k: row.get(k) for k in columns} async for row in _stream_rows(stream)]
+
+        answer = await self._streamed("api/tickets", cut)
+        if isinstance(answer, http.Reply):
+            return [{k: row.get(k) for k in columns} for row in self._as_page(self._host._interpret(answer)).rows]
+        return answer
+
+    async def _page(self, path: str) -> _Page:
+        return self._as_page(self._host._interpret(await self._host._fetch(path)))
+
+    def _as_page(self, data: Any) -> _Page:
+        if isinstance(data, list):
+            if not all(isinstance(r, dict) for r in data):
+                raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
+            return _Page(data, len(data), paged=False)
+        if isinstance(data, dict) and isinstance(data.get("data"), list):
+            meta = data.get("meta")
+            total = _int(meta.get("total")) if isinstance(meta, dict) else None
+            return _Page([r for r in data["data"] if isinstance(r, dict)], total, paged=True)
+        status = getattr(data, "status", None)
+        if status == 404:  # "No data were found": an empty page, not a total
+            return _Page([], None, paged=True)
+        raise BackendUnavailable(f"The backend is unavailable (a list answer has the wrong shape, HTTP {status})")
+
+    # ------------------------------------------------------------ pages of all tickets
+
+    async def page(
+        self, offset: int, limit: int, order_by: str | None, descending: bool
+    ) -> tuple[list[Ticket], int] | None:
+        """Tickets ``[offset, offset+limit)`` of all, in ``order_by`` order, and the total; None: ask the index."""
+        column = self._sort_columns.get(order_by or "id")
+        if column is None or self.unpaged_large:
+            return None
+        per, first, last = self._pages(offset, limit)
+        if last - first >= 4:
+            return None  # a wide window: the index and single reads serve it better
+        sort = ("-" if descending else "") + column
+
+        def path(number: int) -> str:
+            return f"api/tickets?{urlencode({'page': number, 'per_page': per, 'sort': sort})}"
+
+        reply = await self._bounded(path(first))
+        if reply is None:  # the backend ignores paging and answered a large table: never parse it here
+            self.unpaged_large = True
+            log.info("pmp: the ticket list route does not page and its table is large: lists use the index")
+            return None
+        key = (path(first), offset, limit, descending)
+        hit = self._memo.get(key)
+        if hit is not None and reply.status == 200 and hit[0] == reply.body:
+            return hit[1]  # a polled page whose answer did not change: not decoded and mapped again
+        answers = [self._as_page(self._host._interpret(reply))]
+        if answers[0].paged and last > first:
+            answers += await asyncio.gather(*(self._page(path(p)) for p in range(first + 1, last + 1)))
+        if not answers[0].paged:
+            result = self._from_full(answers[0].rows, offset, limit, descending)
+            if result is not None and reply.status == 200 and len(reply.body) <= MEMO_BODY_LIMIT:
+                self._memo[key] = (reply.body, result)
+            return result
+        rows = [r for a in answers for r in a.rows]
+        skip = offset - (first - 1) * per
+        items = rows[skip : skip + limit] if limit > 0 else []
+        total = next((a.total for a in answers if a.total is not None), None)
+        if total is None:
+            total = (
+                0
+                if first == 1
+                else (await self._page(f"api/tickets?{urlencode({'page': 1, 'per_page': 1})}")).total or 0
+            )
+        result = [self._host._ticket(r) for r in items], total
+        if last == first and reply.status == 200 and len(reply.body) <= MEMO_BODY_LIMIT:
+            self._memo[key] = (reply.body, result)
+        return result
+
+    async def _bounded(self, path: str) -> http.Reply | None:
+        """A GET whose answer is read whole only up to MEMO_BODY_LIMIT bytes: None for a longer plain
+        array (2.x's whole table, answered to a page request), which is left unread."""
+        host = self._host
+        ctx = context.current()
+        ctx.backend_calls += 1
+        try:
+            async with host._session.get(
+                host._url(path),
+                headers={**host._headers, "X-Request-ID": ctx.request_id},
+                timeout=http.deadline_timeout(host._connect_timeout),
+                allow_redirects=False,
+            ) as resp:
+                if resp.status in http.RETRYABLE_STATUS:
+                    return await host._fetch(path)  # with its retries and pacing
+                body = b""
+                while len(body) <= MEMO_BODY_LIMIT:
+                    chunk = await resp.content.read(65536)
+                    if not chunk:
+                        return http.Reply(resp.status, dict(resp.headers), body)
+                    body += chunk
+                if body.lstrip(_SPACE)[:1] == b"[":
+                    return None
+                return http.Reply(resp.status, dict(resp.headers), body + await resp.read())
+        except TimeoutError:
+            raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
+        except aiohttp.ClientError:
+            return await host._fetch(path)  # retried there, and its failure told in the usual words
+
+    def _pages(self, offset: int, limit: int) -> tuple[int, int, int]:
+        """(per_page, first page, last page) covering ``[offset, offset+limit)``: one page when one fits."""
+        if limit <= 0:
+            return 1, 1, 1  # the total alone
+        for per in range(min(limit, self._page_size), self._page_size + 1):
+            if offset // per == (offset + limit - 1) // per:
+                return per, offset // per + 1, offset // per + 1
+        per = self._page_size
+        return per, offset // per + 1, (offset + limit - 1) // per + 1
+
+    def _from_full(self, rows: list[Row], offset: int, limit: int, descending: bool) -> tuple[list[Ticket], int] | None:
+        """A backend that ignores paging answered its whole table: cut the page from it while it is small."""
+        if len(rows) > self._unpaged_limit:
+            self.unpaged_large = True
+            log.info("pmp: the ticket list route does not page and holds %d tickets: lists use the index", len(rows))
+        ordered = sorted(rows, key=lambda r: _int(r.get("ticketid")), reverse=descending)
+        window = ordered[offset : offset + limit] if limit > 0 else []
+        return [self._host._ticket(r) for r in window], len(rows)
+
+
+async def _stream_rows(stream: _Prefixed) -> AsyncIterator[Row]:
+    async for row in ijson.items(stream, "item", use_float=True):
+        if not isinstance(row, dict):
+            raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
+        yield row
+
+
+class _Transient(Exception):
+    """A read failure worth another attempt; ``error`` is what to raise when none is left."""
+
+    def __init__(self, error: BackendUnavailable) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _Prefixed:
+    """A response stream with the bytes already read put back in front (ijson reads it)."""
+
+    def __init__(self, head: bytes, stream: aiohttp.StreamReader) -> None:
+        self._head = head
+        self._stream = stream
+
+    async def read(self, n: int = -1) -> bytes:
+        if n == 0:
+            return b""  # ijson's probe of the stream's type
+        if self._head:
+            out, self._head = self._head, b""
+            return out
+        return await self._stream.read(n if n > 0 else 65536)
+
+
+async def _head(stream: aiohttp.StreamReader) -> bytes:
+    """The answer's first bytes from its first significant one (b"" for a blank body)."""
+    head = b""
+    while True:
+        chunk = await stream.read(256)
+        if not chunk:
+            return head
+        head = (head + chunk).lstrip(_SPACE)
+        if head:
+            return head
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value).strip()) if value not in (None, "") else 0
+    except ValueError:
+        return 0

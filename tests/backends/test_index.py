@@ -1,0 +1,277 @@
+"""The header index: freshness bound, stale-while-revalidate, single refresh, writes, cross-worker generations.
+
+The loader here is a plain table the test edits (standing for the backend's
+data) with a counter of full reads; the clock is the test's, so that ages are
+exact without sleeping.  Cross-worker tests use two SQLite stores on one file,
+as two ``--workers`` processes do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.backends.base import TicketHeader
+from gateway.backends.index import HeaderIndex, Query, select, sort_key, tally, window
+from gateway.canonical import Priority, Status
+from gateway.errors import BackendUnavailable
+from gateway.store import SQLiteStore
+
+
+def header(i: int, status: Status = Status.OPEN, dept: int = 1, subject: str = "") -> TicketHeader:
+    created = datetime(2024, 1, 1, tzinfo=UTC).replace(day=1 + i % 28)
+    return TicketHeader(
+        i, status, Priority.MEDIUM, dept, i % 3, 0, f"u{i % 5}@x.example", subject or f"s{i}", created, None
+    )
+
+
+class Backend:
+    """The data behind the index, a read counter, and a gate that holds reads while closed."""
+
+    def __init__(self, n: int = 5) -> None:
+        self.rows = {i: header(i) for i in range(1, n + 1)}
+        self.reads = 0
+        self.fetches = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail = False
+
+    async def load(self) -> list[TicketHeader]:
+        self.reads += 1
+        await self.gate.wait()
+        if self.fail:
+            raise BackendUnavailable("down")
+        return list(self.rows.values())
+
+    async def fetch(self, ticket_id: int) -> TicketHeader | None:
+        self.fetches += 1
+        return self.rows.get(ticket_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(backend: Backend, clock: Clock, bound: float = 5.0, store: SQLiteStore | None = None) -> HeaderIndex:
+    return HeaderIndex(backend.load, backend.fetch, store=store, max_staleness=bound, clock=clock)
+
+
+def ids(index_snapshot: object) -> list[int]:
+    snap = index_snapshot
+    return sorted(snap.ids[p] for p in snap.rows())  # type: ignore[attr-defined]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_served_from_memory_within_half_the_bound() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    assert ids(await index.snapshot()) == [1, 2, 3, 4, 5]
+    backend.rows[6] = header(6)  # changed outside the gateway
+    clock.now += 2.4
+    assert ids(await index.snapshot()) == [1, 2, 3, 4, 5]
+    assert backend.reads == 1
+
+
+async def test_past_half_the_bound_served_at_once_and_refreshed_behind() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    await index.snapshot()
+    backend.rows[6] = header(6)
+    clock.now += 3.0
+    assert ids(await index.snapshot()) == [1, 2, 3, 4, 5]  # not waiting for the refresh
+    await settle()
+    assert backend.reads == 2
+    assert ids(await index.snapshot()) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_older_than_the_bound_waits_for_the_refresh() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    await index.snapshot()
+    backend.rows[6] = header(6)
+    clock.now += 5.0
+    backend.gate.clear()
+    waiting = asyncio.ensure_future(index.snapshot())
+    await settle()
+    assert not waiting.done()  # the bound wins over serving older data
+    backend.gate.set()
+    assert ids(await waiting) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_bound_zero_reads_the_backend_for_every_request() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock, bound=0)
+    for n in range(3):
+        backend.rows[10 + n] = header(10 + n)
+        assert 10 + n in ids(await index.snapshot())
+    assert backend.reads == 3
+
+
+async def test_one_refresh_for_many_concurrent_requests() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    backend.gate.clear()
+    waiting = [asyncio.ensure_future(index.snapshot()) for _ in range(50)]
+    await settle()
+    backend.gate.set()
+    snaps = await asyncio.gather(*waiting)
+    assert backend.reads == 1
+    assert all(s is snaps[0] for s in snaps)
+
+
+async def test_a_failed_refresh_reaches_the_waiting_requests_and_the_next_one_retries() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    backend.fail = True
+    with pytest.raises(BackendUnavailable):
+        await index.snapshot()
+    backend.fail = False
+    assert ids(await index.snapshot()) == [1, 2, 3, 4, 5]
+
+
+async def test_a_write_is_visible_at_once_and_survives_a_refresh_that_read_before_it() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    await index.snapshot()
+    clock.now += 3.0
+    backend.gate.clear()
+    await index.snapshot()  # starts a background refresh, which now reads the old data
+    await settle()
+    backend.rows[2] = header(2, Status.CLOSED)
+    await index.wrote(2, backend.rows[2])
+    del backend.rows[3]
+    await index.wrote(3, None, deleted=True)
+    snap = await index.snapshot()
+    assert ids(snap) == [1, 2, 4, 5]
+    assert snap.values[snap.status[snap.pos[2]]] is Status.CLOSED
+    backend.rows[2] = header(2)  # the refresh's stale view of ticket 2 ...
+    backend.rows[3] = header(3)  # ... and of ticket 3
+    backend.gate.set()
+    await settle()
+    assert backend.reads == 2
+    snap = await index.snapshot()
+    assert ids(snap) == [1, 2, 4, 5]  # ... lose to the writes made while it ran
+    assert snap.values[snap.status[snap.pos[2]]] is Status.CLOSED
+
+
+async def test_write_without_the_record_reads_it_once() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    await index.snapshot()
+    backend.rows[4] = header(4, Status.ANSWERED)
+    await index.wrote(4, None)
+    snap = await index.snapshot()
+    assert snap.values[snap.status[snap.pos[4]]] is Status.ANSWERED
+    assert (backend.reads, backend.fetches) == (1, 1)
+
+
+async def test_another_worker_sees_a_write_through_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store_a, store_b = SQLiteStore(path), SQLiteStore(path)
+    backend, clock = Backend(), Clock()
+    a = make(backend, clock, store=store_a)
+    b = make(backend, clock, store=store_b)
+    await a.snapshot()
+    await b.snapshot()
+    backend.rows[2] = header(2, Status.CLOSED)
+    await a.wrote(2, backend.rows[2])
+    snap = await b.snapshot()  # well within the bound, yet b re-reads ticket 2 first
+    assert snap.values[snap.status[snap.pos[2]]] is Status.CLOSED
+    assert backend.reads == 2 and backend.fetches == 1  # one item re-read, not everything
+    await a.snapshot()
+    assert backend.fetches == 1  # a knew its own write
+    await store_a.close()
+    await store_b.close()
+
+
+async def test_a_worker_far_behind_re_reads_everything(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store_a, store_b = SQLiteStore(path), SQLiteStore(path)
+    backend, clock = Backend(60), Clock()
+    a = make(backend, clock, store=store_a)
+    b = make(backend, clock, store=store_b)
+    await b.snapshot()
+    for i in range(1, 60):
+        await a.wrote(i, header(i, Status.CLOSED))
+        backend.rows[i] = header(i, Status.CLOSED)
+    reads = backend.reads
+    snap = await b.snapshot()
+    assert backend.reads == reads + 1
+    assert sum(1 for p in snap.rows() if snap.values[snap.status[p]] is Status.CLOSED) == 59
+    await store_a.close()
+    await store_b.close()
+
+
+# ------------------------------------------------------------------ queries against brute force
+
+
+def test_select_sort_and_tally_match_brute_force() -> None:
+    statuses = [Status.OPEN, Status.ANSWERED, Status.CLOSED, Status.CUSTOMER_REPLY]
+    rows = [header(i, statuses[i % 4], dept=i % 3, subject=f"Subject {i % 7}") for i in range(1, 400)]
+    from gateway.backends.index import Snapshot
+
+    snap = Snapshot(reversed(rows))
+    for i in range(1, 400, 9):
+        snap.remove(i)
+    live = [h for h in rows if (h.id - 1) % 9 != 0]
+    q = Query(department_id=1, statuses=lambda v: v in {Status.OPEN, Status.CLOSED}, subject="ject 3")
+    got = {snap.ids[p] for p in select(snap, q)}
+    want = {
+        h.id
+        for h in live
+        if h.department_id == 1 and h.status in {Status.OPEN, Status.CLOSED} and "ject 3" in h.subject
+    }
+    assert got == want and want
+    email = Query(email="U2@X.example", id_min=50, id_max=300)
+    assert {snap.ids[p] for p in select(snap, email)} == {
+        h.id for h in live if h.email == "u2@x.example" and 50 <= h.id <= 300
+    }
+    key = sort_key(snap, "created_at", str)
+    assert key is not None
+    page = [snap.ids[p] for p in window(snap.rows(), key, True, 10, 20)]
+    brute = sorted(live, key=lambda h: (h.created_at, h.id), reverse=True)[10:30]
+    assert page == [h.id for h in brute]
+    counts = tally(snap)
+    assert sum(counts.values()) == len(live)
+    for (dept, code), n in counts.items():
+        assert n == sum(1 for h in live if h.department_id == dept and h.status is snap.values[code])
+
+
+async def test_slow_refreshes_start_earlier_so_that_they_land_within_the_bound() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    await index.snapshot()
+    index.last_refresh_seconds = 2.0  # as measured: a refresh takes 2 s of the 5 s bound
+    clock.now += 1.2  # past bound - 2 x refresh, well before half the bound
+    await index.snapshot()
+    await settle()
+    assert backend.reads == 2
+
+
+async def test_a_refresh_slower_than_the_bound_counts_from_its_end() -> None:
+    backend, clock = Backend(), Clock()
+    index = make(backend, clock)
+    backend.gate.clear()
+    waiting = asyncio.ensure_future(index.snapshot())
+    await settle()
+    clock.now += 8.0  # the refresh takes 8 s, more than the 5 s bound
+    backend.gate.set()
+    await waiting
+    clock.now += 1.0
+    backend.gate.clear()
+    served = asyncio.ensure_future(index.snapshot())
+    await settle()
+    assert served.done()  # served from memory, not waiting for another full refresh ...
+    assert backend.reads == 2  # ... which runs behind it
+    backend.gate.set()
