@@ -40,9 +40,7 @@ async def make_sim(tmp_path: Path) -> AsyncIterator[SimFactory]:
 
     async def factory(*, record_id: bool = False, seed_demo: bool = True, name: str = "pmp.sqlite3") -> Sim:
         db_path = tmp_path / name
-        runner, url = await start_simulator(
-            db_path=db_path, token=TOKEN, record_id=record_id, seed_demo=seed_demo
-        )
+        runner, url = await start_simulator(db_path=db_path, token=TOKEN, record_id=record_id, seed_demo=seed_demo)
         runners.append(runner)
         session = aiohttp.ClientSession()
         sessions.append(session)

@@ -46,9 +46,7 @@ TICKET_FORM = {
     ],
 )
 @pytest.mark.parametrize("token", [None, "", "wrong-token"])
-async def test_bad_token_is_404_token_not_defined(
-    sim: Any, method: str, path: str, token: str | None
-) -> None:
+async def test_bad_token_is_404_token_not_defined(sim: Any, method: str, path: str, token: str | None) -> None:
     status, body = await sim.call(method, path, token=token)
     assert status == 404
     assert body == {"status": False, "message": "Token is not defined."}
