@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--config", type=Path)
     t.add_argument("--mappings", type=Path)
     t.add_argument("file", nargs="?", default="-")
-    s = sub.add_parser("pmp-sim", help="run the PMP simulator on its own")
+    s = sub.add_parser(
+        "pmp-sim",
+        help="run the PMP simulator on its own (--module 2|3, --allow-table NAME, --record-id, --seed-tickets N)",
+    )
     s.add_argument("rest", nargs=argparse.REMAINDER)
     if argv is None:
         argv = sys.argv[1:]

@@ -17,17 +17,22 @@ inspection helpers (``count_tickets``, ``list_ticket_rows`` ...) for tests.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import secrets
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from gateway.demo import DemoContact, DemoCustomer, DemoNote, DemoReply, DemoStaff, DemoTicket, load_demo
+
+from .listing import ListQuery, ListSource, build_sql
 
 Kind = Literal["int", "text", "datetime"]
 Row = dict[str, str | None]
@@ -200,6 +205,27 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("tag_id", "int", False, 0),
         _c("tag_order", "int", True, 0),
     ),
+    "tblticket_replies": (
+        _pk("id"),
+        _c("ticketid", "int", False, 0),
+        _c("userid", "int"),
+        _c("contactid", "int", False, 0),
+        _c("name"),
+        _c("email"),
+        _c("date", "datetime", False, "0000-00-00 00:00:00"),
+        _c("message"),
+        _c("attachment", "int"),
+        _c("admin", "int"),
+    ),
+    "tblnotes": (
+        _pk("id"),
+        _c("rel_id", "int", False, 0),
+        _c("rel_type", "text", False, ""),
+        _c("description"),
+        _c("date_contacted", "datetime"),
+        _c("addedfrom", "int", False, 0),
+        _c("dateadded", "datetime", False, "0000-00-00 00:00:00"),
+    ),
     "tblcustomer_groups": (
         _pk("id"),
         _c("groupid", "int", False, 0),
@@ -220,7 +246,6 @@ TICKET_STATUSES: dict[int, tuple[str, str]] = {
     5: ("Closed", "#03a9f4"),
 }
 TICKET_PRIORITIES: dict[int, str] = {1: "Low", 2: "Medium", 3: "High"}
-DEPARTMENTS: dict[int, str] = {1: "Sales", 2: "Technical Support", 3: "Billing"}
 SERVICES: dict[int, str] = {1: "Web Hosting", 2: "Domain Registration"}
 
 ZERO_DATETIME = "0000-00-00 00:00:00"
@@ -348,6 +373,11 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _token_hash(token: str) -> str:
+    # The module stores token digests, not tokens.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _fold(text: str | None) -> str:
     """Case- and accent-insensitive form (like MySQL's ``utf8mb4_unicode_ci`` in ``LIKE``)."""
     decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
@@ -387,6 +417,15 @@ def _schema_sql() -> str:
     return "\n".join(parts)
 
 
+#: The API module's own table for Idempotency-Key replays (3.x); never reachable as a custom table.
+_API_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tblapi_idempotency (
+    token_hash TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (token_hash, idem_key)
+);
+"""
+
 _TICKET_SELECT = """
 SELECT t.*, d.*, s.*, sv.*, c.*, ct.*, st.*, p.*,
     t.userid AS userid, t.name AS from_name, t.email AS ticket_email,
@@ -408,6 +447,46 @@ LEFT JOIN tbltickets_priorities p ON p.priorityid = t.priority
 """
 
 
+def _sortable(columns: Iterable[str], prefix: str = "") -> dict[str, str]:
+    return {c: f"{prefix}{c}" for c in columns}
+
+
+TICKETS_SOURCE = ListSource(
+    select=_TICKET_SELECT,
+    count="SELECT COUNT(*) FROM tbltickets t",
+    sortable=_sortable((c.name for c in TABLES["tbltickets"]), "t."),
+    date_column="t.date",
+    default_order="t.ticketid",
+)
+CUSTOMERS_SOURCE = ListSource(
+    select="SELECT * FROM tblclients",
+    count="SELECT COUNT(*) FROM tblclients",
+    sortable=_sortable(c.name for c in TABLES["tblclients"]),
+    date_column="datecreated",
+    default_order="company COLLATE NOCASE, userid",
+)
+STAFF_SOURCE = ListSource(
+    select="SELECT * FROM tblstaff",
+    count="SELECT COUNT(*) FROM tblstaff",
+    sortable=_sortable(c.name for c in TABLES["tblstaff"]),
+    date_column="datecreated",
+    default_order="staffid",
+)
+
+
+def contacts_source(userid: int) -> ListSource:
+    """One customer's active contacts (``GET /api/contacts/{customer_id}``)."""
+    return ListSource(
+        select="SELECT * FROM tblcontacts",
+        count="SELECT COUNT(*) FROM tblcontacts",
+        sortable=_sortable(c.name for c in TABLES["tblcontacts"]),
+        date_column="datecreated",
+        default_order="is_primary DESC, id",
+        where="userid = ? AND active = 1",
+        params=(userid,),
+    )
+
+
 # --------------------------------------------------------------------------- database
 
 
@@ -422,6 +501,7 @@ class SimDB:
         self.conn = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(_schema_sql())
+        self.conn.executescript(_API_SCHEMA)
         self._seed_reference_data()
         if seed_demo and self._is_empty():
             seed_demo_data(self)
@@ -437,6 +517,18 @@ class SimDB:
         self.close()
 
     # ---------------------------------------------------------------- low level
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction (bulk seeding: one commit instead of one per row)."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         with self._lock:
@@ -485,6 +577,79 @@ class SimDB:
             cur = self.conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (key_value,))
             return cur.rowcount > 0
 
+    def columns_of(self, select: str) -> tuple[str, ...]:
+        """The output column names of a SELECT (no row is read)."""
+        with self._lock:
+            cur = self.conn.execute(f"SELECT * FROM ({select}) LIMIT 0")
+            return tuple(dict.fromkeys(d[0] for d in cur.description))
+
+    def list_page(self, source: ListSource, q: ListQuery) -> tuple[list[Row], int]:
+        """One page (or, unpaged, all) of a list, and the total number of matching rows."""
+        rows_sql, count_sql, params = build_sql(source, q)
+        rows = self._all(rows_sql, params)
+        total = int(self._scalar(count_sql, params)) if q.paged else len(rows)
+        return rows, total
+
+    # ---------------------------------------------------------------- generic rows (3.x resources)
+
+    def get_row(self, table: str, key: str, key_value: int) -> Row | None:
+        return self._one(f"SELECT * FROM {table} WHERE {key} = ?", (key_value,))
+
+    def table_rows(self, table: str, key: str) -> list[Row]:
+        return self._all(f"SELECT * FROM {table} ORDER BY {key}")
+
+    def delete_row(self, table: str, key: str, key_value: int) -> bool:
+        return self._delete(table, key, key_value)
+
+    def list_staff(self) -> list[Row]:
+        return self._all("SELECT * FROM tblstaff ORDER BY staffid")
+
+    def get_staff(self, staff_id: int) -> Row | None:
+        return self.get_row("tblstaff", "staffid", staff_id)
+
+    def search_staff(self, key: str) -> list[Row]:
+        k = _fold(key)
+        out: list[Row] = []
+        for row in self.list_staff():
+            full = f"{row.get('firstname') or ''} {row.get('lastname') or ''}"
+            if any(k in _fold(f) for f in (full, row.get("email"), row.get("phonenumber"))):
+                out.append(row)
+        return out
+
+    def staff_email_exists(self, email: str) -> bool:
+        wanted = email.casefold().strip()
+        return any((r["email"] or "").casefold().strip() == wanted for r in self._all("SELECT email FROM tblstaff"))
+
+    def list_notes(self, rel_type: str, rel_id: int) -> list[Row]:
+        return self._all("SELECT * FROM tblnotes WHERE rel_type = ? AND rel_id = ? ORDER BY id", (rel_type, rel_id))
+
+    def list_reply_rows(self, ticket_id: int) -> list[Row]:
+        """Raw ``tblticket_replies`` rows of one ticket, oldest first."""
+        return self._all("SELECT * FROM tblticket_replies WHERE ticketid = ? ORDER BY date, id", (ticket_id,))
+
+    # ---------------------------------------------------------------- idempotency (3.x)
+
+    def idempotent_answer(self, token: str, key: str) -> tuple[str, str, int, bytes, str] | None:
+        """(method, path, status, body, content type) stored for this token's key, if any."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT method, path, status, body, content_type FROM tblapi_idempotency "
+                "WHERE token_hash = ? AND idem_key = ?",
+                (_token_hash(token), key),
+            ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), int(row[2]), bytes(row[3]), str(row[4])
+
+    def store_idempotent_answer(
+        self, token: str, key: str, method: str, path: str, status: int, body: bytes, content_type: str
+    ) -> None:
+        with self._lock:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO tblapi_idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_token_hash(token), key, method, path, status, body, content_type, now_str()),
+            )
+
     # ---------------------------------------------------------------- seeding
 
     def _is_empty(self) -> bool:
@@ -512,14 +677,14 @@ class SimDB:
                 for pid, name in TICKET_PRIORITIES.items():
                     self.insert("tbltickets_priorities", {"priorityid": pid, "name": name})
             if int(self._scalar("SELECT COUNT(*) FROM tbldepartments")) == 0:
-                for did, name in DEPARTMENTS.items():
+                for dept in load_demo().departments:
                     self.insert(
                         "tbldepartments",
                         {
-                            "departmentid": did,
-                            "name": name,
+                            "departmentid": dept.id,
+                            "name": dept.name,
                             "imap_username": "",
-                            "email": "",
+                            "email": dept.email,
                             "host": "",
                             "password": "",
                             "encryption": "",
@@ -620,7 +785,7 @@ class SimDB:
 
     # ---------------------------------------------------------------- clients
 
-    def _client_out(self, row: Row) -> Row:
+    def client_out(self, row: Row) -> Row:
         # get_sql_select_client_company(): a blank company shows the primary contact's name.
         if (row.get("company") or "").strip() == "":
             primary = self._one(
@@ -632,11 +797,11 @@ class SimDB:
 
     def list_clients(self) -> list[Row]:
         rows = self._all("SELECT * FROM tblclients ORDER BY company COLLATE NOCASE, userid")
-        return [self._client_out(r) for r in rows]
+        return [self.client_out(r) for r in rows]
 
     def get_client(self, userid: int) -> Row | None:
         row = self._one("SELECT * FROM tblclients WHERE userid = ?", (userid,))
-        return None if row is None else self._client_out(row)
+        return None if row is None else self.client_out(row)
 
     def list_client_rows(self) -> list[Row]:
         """Raw ``tblclients`` rows, by id."""
@@ -794,300 +959,171 @@ def list_ticket_rows(db_path: str | Path) -> list[Row]:
 
 DEMO_STAFF_PASSWORD = "staff-demo-password"
 
+#: ISO-3166 alpha-2 -> Perfex ``tblcountries.country_id`` for the demo's countries (installation data).
+COUNTRY_IDS: dict[str, int] = {"GB": 235, "US": 236, "VN": 243, "DE": 83, "FR": 76, "CH": 216, "IT": 110}
+#: ISO-4217 -> ``tblcurrencies.id`` of the demo installation.
+CURRENCY_IDS: dict[str, int] = {"USD": 1, "GBP": 2, "EUR": 3}
+STATUS_IDS: dict[str, int] = {"open": 1, "in_progress": 2, "answered": 3, "on_hold": 4, "closed": 5}
+PRIORITY_IDS: dict[str, int] = {"low": 1, "medium": 2, "high": 3}
+
+_CLIENT_DEFAULTS: dict[str, Any] = {
+    "active": 1,
+    "leadid": None,
+    "longitude": None,
+    "latitude": None,
+    "stripe_id": None,
+    "registration_confirmed": 1,
+    "show_primary_contact": 0,
+    "addedfrom": 1,
+    "shipping_street": "",
+    "shipping_city": "",
+    "shipping_state": "",
+    "shipping_zip": "",
+    "shipping_country": 0,
+}
+
 
 def seed_demo_data(db: SimDB) -> None:
-    """Demo installation: 1 staff member, 3 customers, 5 contacts, 6 tickets (see the package docstring)."""
-    db.insert(
-        "tblstaff",
-        {
-            "staffid": 1,
-            "email": "alice.admin@pmp.example",
-            "firstname": "Alice",
-            "lastname": "Admin",
-            "phonenumber": "+1 555 0100",
-            "password": app_hash_password(DEMO_STAFF_PASSWORD),
-            "datecreated": "2023-01-02 08:00:00",
-            "admin": 1,
-            "role": 1,
-            "active": 1,
-            "default_language": "english",
-            "media_path_slug": "alice-admin",
-            "last_login": "2024-03-01 07:55:00",
-            "last_ip": "10.0.0.5",
-        },
-    )
+    """The installation of :mod:`gateway.demo`'s ``data.yaml`` in Perfex's tables."""
+    demo = load_demo()
+    with db.transaction():
+        for staff in demo.staff:
+            db.insert("tblstaff", _staff_row(staff))
+        for customer in demo.customers:
+            db.insert("tblclients", _client_row(customer))
+        for contact in demo.contacts:
+            db.insert("tblcontacts", _contact_row(contact))
+        for ticket in demo.tickets:
+            db.insert("tbltickets", _ticket_row(ticket))
+            if ticket.tags:
+                db.save_ticket_tags(ticket.id, ",".join(ticket.tags))
+            for reply in ticket.replies:
+                db.insert("tblticket_replies", _reply_row(ticket.id, reply))
+            for note in ticket.notes:
+                db.insert("tblnotes", _note_row(ticket.id, note))
 
-    client_common: dict[str, Any] = {
+
+def _staff_row(staff: DemoStaff) -> dict[str, Any]:
+    return {
+        "staffid": staff.id,
+        "email": staff.email,
+        "firstname": staff.firstname,
+        "lastname": staff.lastname,
+        "phonenumber": staff.phone,
+        "password": app_hash_password(DEMO_STAFF_PASSWORD),
+        "datecreated": staff.created_at,
+        "admin": int(staff.admin),
+        "role": 1 if staff.admin else 2,
         "active": 1,
-        "leadid": None,
-        "longitude": None,
-        "latitude": None,
-        "stripe_id": None,
-        "registration_confirmed": 1,
-        "show_primary_contact": 0,
-        "addedfrom": 1,
-        "billing_street": "",
-        "billing_city": "",
-        "billing_state": "",
-        "billing_zip": "",
-        "billing_country": 0,
-        "shipping_street": "",
-        "shipping_city": "",
-        "shipping_state": "",
-        "shipping_zip": "",
-        "shipping_country": 0,
+        "default_language": "english",
+        "media_path_slug": f"{staff.firstname}-{staff.lastname}".lower(),
+        "last_login": "2024-03-01 07:55:00",
+        "last_ip": "10.0.0.5",
     }
-    db.insert(
-        "tblclients",
-        {
-            **client_common,
-            "userid": 1,
-            "company": "Acme Widgets Ltd",
-            "vat": "GB123456789",
-            "phonenumber": "+44 20 7946 0000",
-            "country": 235,
-            "city": "London",
-            "zip": "WC1 2AB",
-            "state": "Greater London",
-            "address": "1 Widget Street",
-            "website": "https://acme.example",
-            "datecreated": "2023-02-01 10:00:00",
-            "default_language": "english",
-            "default_currency": 2,
-            "billing_street": "1 Widget Street",
-            "billing_city": "London",
-            "billing_state": "Greater London",
-            "billing_zip": "WC1 2AB",
-            "billing_country": 235,
-        },
-    )
-    db.insert(
-        "tblclients",
-        {
-            **client_common,
-            "userid": 2,
-            "company": "Công ty TNHH Trung bình",
-            "vat": "0312345678",
-            "phonenumber": "+84 28 3822 0000",
-            "country": 243,
-            "city": "Hồ Chí Minh",
-            "zip": "700000",
-            "state": "Quận 12",
-            "address": "12 Nguyễn Huệ",
-            "website": "",
-            "datecreated": "2023-03-15 04:30:00",
-            "default_language": "vietnamese",
-            "default_currency": 0,
-        },
-    )
-    db.insert(
-        "tblclients",
-        {
-            **client_common,
-            "userid": 3,
-            "company": "Ünïcødé ✓ & <Sons> \"Quoted\" 'Co'",
-            "vat": "",
-            "phonenumber": "",
-            "country": 0,
-            "city": "Zürich",
-            "zip": "8001",
-            "state": "",
-            "address": "Bahnhofstrasse 1\r\nPostfach 12",
-            "website": "https://xn--ncd-ioa.example",
-            "datecreated": "2023-04-20 16:45:10",
-            "default_language": "",
-            "default_currency": 0,
-        },
-    )
 
-    def contact(
-        cid: int,
-        userid: int,
-        primary: int,
-        first: str,
-        last: str,
-        email: str,
-        phone: str,
-        title: str,
-        created: str,
-        active: int = 1,
-    ) -> None:
-        db.insert(
-            "tblcontacts",
-            {
-                "id": cid,
-                "userid": userid,
-                "is_primary": primary,
-                "firstname": first,
-                "lastname": last,
-                "email": email,
-                "phonenumber": phone,
-                "title": title,
-                "datecreated": created,
-                "password": app_hash_password(f"demo-{cid}"),
-                "new_pass_key": None,
-                "new_pass_key_requested": None,
-                "email_verified_at": created,
-                "email_verification_key": None,
-                "email_verification_sent_at": None,
-                "last_ip": "203.0.113.7",
-                "last_login": None,
-                "last_password_change": None,
-                "active": active,
-                "profile_image": None,
-                "direction": None,
-                "invoice_emails": 1,
-                "estimate_emails": 1,
-                "credit_note_emails": 1,
-                "contract_emails": 1,
-                "task_emails": 1,
-                "project_emails": 1,
-                "ticket_emails": 1,
-            },
-        )
 
-    contact(1, 1, 1, "John", "Smith", "john.smith@acme.example", "+44 20 7946 0001", "CTO", "2023-02-01 10:05:00")
-    contact(
-        2,
-        1,
-        0,
-        "Jane",
-        "O'Connor",
-        "jane.oconnor@acme.example",
-        "+44 20 7946 0002",
-        "Accounts",
-        "2023-02-02 11:00:00",
-    )
-    contact(
-        3,
-        2,
-        1,
-        "Văn An",
-        "Nguyễn",
-        "an.nguyen@trungbinh.example",
-        "+84 90 123 4567",
-        "Giám đốc",
-        "2023-03-15 04:35:00",
-    )
-    contact(4, 3, 1, "Zoë", "Ünïcødé", "zoe@unicode.example", "", "", "2023-04-20 16:50:00")
-    contact(
-        5,
-        1,
-        0,
-        "Old",
-        "Employee",
-        "old.employee@acme.example",
-        "",
-        "Former staff",
-        "2023-02-03 09:00:00",
-        active=0,
-    )
+def _client_row(c: DemoCustomer) -> dict[str, Any]:
+    address = c.address1 if not c.address2 else f"{c.address1}\r\n{c.address2}"
+    country = COUNTRY_IDS.get(c.country, 0)
+    billing = c.billing_same_as_address
+    return {
+        **_CLIENT_DEFAULTS,
+        "userid": c.id,
+        "company": c.company,
+        "vat": c.vat,
+        "phonenumber": c.phone,
+        "country": country,
+        "city": c.city,
+        "zip": c.postcode,
+        "state": c.state,
+        "address": address,
+        "website": c.website,
+        "datecreated": c.created_at,
+        "default_language": c.language,
+        "default_currency": CURRENCY_IDS.get(c.currency, 0),
+        "billing_street": address if billing else "",
+        "billing_city": c.city if billing else "",
+        "billing_state": c.state if billing else "",
+        "billing_zip": c.postcode if billing else "",
+        "billing_country": country if billing else 0,
+    }
 
-    def ticket(tid: int, **values: Any) -> None:
-        row: dict[str, Any] = {
-            "ticketid": tid,
-            "adminreplying": 0,
-            "merged_ticket_id": None,
-            "email": None,
-            "name": None,
-            "service": None,
-            "ticketkey": hashlib.md5(f"demo-ticket-{tid}".encode()).hexdigest(),
-            "admin": None,
-            "project_id": 0,
-            "lastreply": None,
-            "clientread": 1,
-            "adminread": 0,
-            "assigned": 0,
-            "staff_id_replying": None,
-            "cc": None,
-        }
-        row.update(values)
-        db.insert("tbltickets", row)
 
-    ticket(
-        1,
-        userid=1,
-        contactid=1,
-        department=2,
-        priority=2,
-        status=1,
-        service=1,
-        subject="Cannot log in to the control panel",
-        message=('Hello,\r\nsince this morning the login page says "invalid session".\r\n\r\nRegards,\r\nJohn'),
-        date="2024-03-01 09:15:00",
-        assigned=1,
-        cc="",
-    )
-    ticket(
-        2,
-        userid=2,
-        contactid=3,
-        department=1,
-        priority=1,
-        status=2,
-        service=2,
-        subject="Báo giá gói Trung bình",
-        message="Xin chào,<br />\nvui lòng gửi báo giá cho gói <b>Trung bình</b>.",
-        date="2024-03-02 03:20:45",
-        cc="ketoan@trungbinh.example",
-        adminread=1,
-    )
-    ticket(
-        3,
-        userid=3,
-        contactid=4,
-        department=3,
-        priority=3,
-        status=3,
-        subject="Invoice #42: total shows <b>&amp;</b> \"wrong\" & 'odd' chars",
-        message="Amounts < 0 & > 100 look \"broken\"; it's the 'tax' line.\r\nSee <attached>.",
-        date="2024-03-03 14:00:00",
-        lastreply="2024-03-03 15:30:00",
-        adminread=1,
-    )
-    ticket(
-        4,
-        userid=0,
-        contactid=0,
-        department=1,
-        priority=2,
-        status=4,
-        name="Walk-in Visitor",
-        email="visitor@example.net",
-        subject="Question about pricing",
-        message="Do you offer discounts for charities?",
-        date="2024-03-04 08:00:00",
-        clientread=0,
-    )
-    ticket(
-        5,
-        userid=1,
-        contactid=2,
-        department=3,
-        priority=1,
-        status=5,
-        service=1,
-        subject="Ünïcødé ✓ in my invoice address",
-        message="Ünïcødé ✓ — “smart quotes” and emoji 🎫",
-        date="2024-02-20 12:00:00",
-        lastreply="2024-02-21 09:00:00",
-        adminread=1,
-        assigned=1,
-    )
-    ticket(
-        6,
-        userid=1,
-        contactid=1,
-        department=2,
-        priority=3,
-        status=1,
-        service=1,
-        admin=1,
-        subject="Scheduled maintenance on your server",
-        message="<p>We will reboot your server on Saturday at 02:00 UTC.</p>",
-        date="2024-03-05 10:00:00",
-        adminread=1,
-        clientread=0,
-        assigned=1,
-    )
-    db.save_ticket_tags(1, "login,urgent")
+def _contact_row(c: DemoContact) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": c.id,
+        "userid": c.customer_id,
+        "is_primary": int(c.is_primary),
+        "firstname": c.firstname,
+        "lastname": c.lastname,
+        "email": c.email,
+        "phonenumber": c.phone,
+        "title": c.title,
+        "datecreated": c.created_at,
+        "password": app_hash_password(f"demo-{c.id}"),
+        "email_verified_at": c.created_at,
+        "last_ip": "203.0.113.7",
+        "active": int(c.active),
+    }
+    for flag in ("invoice", "estimate", "credit_note", "contract", "task", "project", "ticket"):
+        row[f"{flag}_emails"] = 1
+    return row
+
+
+def _ticket_row(t: DemoTicket) -> dict[str, Any]:
+    guest = t.contact_id == 0
+    return {
+        "ticketid": t.id,
+        "adminreplying": 0,
+        "userid": t.customer_id,
+        "contactid": t.contact_id,
+        "merged_ticket_id": None,
+        # Perfex keeps name/email only for tickets without a contact.
+        "email": t.email if guest else None,
+        "name": t.name if guest else None,
+        "department": t.department_id,
+        "priority": PRIORITY_IDS[t.priority],
+        "status": STATUS_IDS[t.status],
+        "service": t.service_id,
+        "ticketkey": t.key,
+        "subject": t.subject,
+        "message": t.message,
+        "admin": t.staff_id or None,
+        "date": t.created_at,
+        "project_id": 0,
+        "lastreply": t.last_reply_at,
+        "clientread": int(t.client_read),
+        "adminread": int(t.admin_read),
+        "assigned": t.assigned_staff_id,
+        "staff_id_replying": None,
+        "cc": t.cc,
+    }
+
+
+def _reply_row(ticket_id: int, r: DemoReply) -> dict[str, Any]:
+    a = r.author
+    return {
+        "id": r.id,
+        "ticketid": ticket_id,
+        "userid": a.customer_id,
+        "contactid": a.contact_id,
+        # Perfex stores name/email only for guest replies; a staff reply carries the staff id in ``admin``.
+        "name": a.name if a.kind == "guest" else None,
+        "email": a.email if a.kind == "guest" else None,
+        "date": r.created_at,
+        "message": r.message,
+        "attachment": None,
+        "admin": a.staff_id if a.kind == "staff" else None,
+    }
+
+
+def _note_row(ticket_id: int, n: DemoNote) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "rel_id": ticket_id,
+        "rel_type": "ticket",
+        "description": n.message,
+        "date_contacted": None,
+        "addedfrom": n.staff_id,
+        "dateadded": n.created_at,
+    }

@@ -36,13 +36,29 @@ from aiohttp import web
 from .db import (
     CLIENT_COLUMNS,
     CONTACT_COLUMNS,
+    CUSTOMERS_SOURCE,
     TICKET_COLUMNS,
+    TICKETS_SOURCE,
+    Row,
     SimDatabaseError,
     SimDB,
     app_generate_hash,
     app_hash_password,
+    contacts_source,
     now_str,
     php_truthy,
+)
+from .listing import ListParamError, ListSource, parse_list_query, project
+from .listing import envelope as list_envelope
+from .v3 import (
+    CURRENT_TOKEN,
+    IDEM_KEY,
+    MODULE_KEY,
+    RATE_KEY,
+    TOKENS_KEY,
+    SimToken,
+    forbidden,
+    validation_failed,
 )
 
 #: Default for stripping HTML from new tickets' message/subject (see the module docstring).
@@ -135,6 +151,8 @@ def page_not_found() -> web.Response:
 async def read_form(request: web.Request) -> dict[str, Any]:
     """PHP's ``$_POST``: url-encoded or multipart form fields only (``name[]`` gives a list)."""
     ctype = request.content_type
+    if ctype == "application/json" and request.app.get(MODULE_KEY, 2) >= 3:
+        return await read_json(request) or {}
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return {}
     try:
@@ -216,9 +234,11 @@ class Rules:
         elif not empty and valid_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(raw)):
             self.errors[field] = f"The {label} field must contain a valid email address."
 
-    def failure(self) -> web.Response | None:
+    def failure(self, module: int = 2) -> web.Response | None:
         if not self.errors:
             return None
+        if module >= 3:
+            return validation_failed(self.errors)
         message = "".join(f"<p>{e}</p>\n" for e in self.errors.values())
         return respond({"status": False, "error": self.errors, "message": message}, 404)
 
@@ -245,6 +265,31 @@ def nl2br_save_html(text: str) -> str:
 # --------------------------------------------------------------------------- middleware
 
 API_CONTROLLERS = ("tickets", "customers", "contacts", "delete")
+#: Controllers module 3.x adds; a 2.x installation answers them as unknown routes.
+V3_CONTROLLERS = ("staffs", "notes", "thirdparty")
+
+
+def module_of(request: web.Request) -> int:
+    return request.app.get(MODULE_KEY, 2)
+
+
+def _find_token(request: web.Request) -> SimToken | None:
+    given = request.headers.get("authtoken", "")
+    if not given and module_of(request) >= 3:
+        given = request.query.get("authtoken", "")
+    if not given:
+        return None
+    for known in request.app[TOKENS_KEY].values():
+        if hmac.compare_digest(given.encode(), known.token.encode()):
+            return known
+    return None
+
+
+def _resource(segments: list[str]) -> str:
+    """The permission a route needs: ``tickets`` for ``api/tickets/..`` and ``api/delete/tickets/..``."""
+    if len(segments) >= 3 and segments[1] == "delete":
+        return segments[2]
+    return segments[1] if len(segments) >= 2 else ""
 
 
 @web.middleware
@@ -255,29 +300,116 @@ async def pmp_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         stats.requests += 1
         stats.writes += request.method != "GET"
         stats.recent.append((request.method, request.path_qs))
+    v3 = module_of(request) >= 3
+    controllers = API_CONTROLLERS + V3_CONTROLLERS if v3 else API_CONTROLLERS
     segments = [s for s in path.split("/") if s]
-    known = len(segments) >= 2 and segments[0] == "api" and segments[1] in API_CONTROLLERS
+    known = len(segments) >= 2 and segments[0] == "api" and segments[1] in controllers
     http_exc = request.match_info.http_exception
-    if http_exc is not None and (not known or isinstance(http_exc, web.HTTPNotFound)):
-        return page_not_found()
-    token = request.headers.get("authtoken", "")
-    expected = request.app[TOKEN_KEY]
-    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        return fail("Token is not defined.")
-    if http_exc is not None:
-        return fail("Unknown method", 405)
+    unknown_route = http_exc is not None and (not known or isinstance(http_exc, web.HTTPNotFound))
+    if not v3:
+        if unknown_route:
+            return page_not_found()
+        if _find_token(request) is None:
+            return fail("Token is not defined.")  # 2.x answered 404 for a bad token
+        if http_exc is not None:
+            return fail("Unknown method", 405)
+        return await _run(request, handler)
+    return await _v3_dispatch(request, handler, segments, unknown_route)
+
+
+async def _v3_dispatch(
+    request: web.Request, handler: Handler, segments: list[str], unknown_route: bool
+) -> web.StreamResponse:
+    """3.x: every answer, refusals included, carries the X-RateLimit-* headers."""
+    token = _find_token(request)
+    # Requests without a valid token are counted per client address.
+    allowed, headers = request.app[RATE_KEY].hit(token.token if token else f"anon:{request.remote}")
+    response: web.StreamResponse
+    if unknown_route:
+        response = page_not_found()
+    elif token is None:
+        response = fail("Token is not defined.", 401)
+    elif not allowed:
+        response = fail("Too Many Requests", 429)
+    elif request.match_info.http_exception is not None:
+        response = fail("Unknown method", 405)
+    elif _resource(segments) in token.denied:
+        response = forbidden()
+    else:
+        request[CURRENT_TOKEN] = token
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if request.method == "POST" and key:
+            response = await _idempotent(request, handler, token, key)
+        else:
+            response = await _run(request, handler)
+    response.headers.update(headers)
+    return response
+
+
+async def _run(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except SimDatabaseError as err:
         return db_error_page(err)
 
 
+async def _idempotent(request: web.Request, handler: Handler, token: SimToken, key: str) -> web.StreamResponse:
+    """A POST with ``Idempotency-Key``: the first answer is stored; a retry gets it again."""
+    db = request.app[DB_KEY]
+    async with request.app[IDEM_KEY].get(token.token, key):
+        stored = db.idempotent_answer(token.token, key)
+        if stored is not None:
+            method, path, status, body, ctype = stored
+            if (method, path) != (request.method, request.path):
+                return fail("The Idempotency-Key was already used for another request.", 409)
+            replay = web.Response(body=body, status=status, content_type=ctype, charset="utf-8")
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+        response = await _run(request, handler)
+        # Failures the client may fix (4xx) and successes are final; a 5xx may be retried afresh.
+        if isinstance(response, web.Response) and response.status < 500 and isinstance(response.body, bytes):
+            db.store_idempotent_answer(
+                token.token, key, request.method, request.path, response.status, response.body, response.content_type
+            )
+        return response
+
+
+# --------------------------------------------------------------------------- lists (3.x parameters)
+
+LIST_PARAMS = frozenset({"page", "per_page", "fields", "sort", "created_after", "created_before"})
+
+
+async def list_answer(
+    request: web.Request,
+    source: ListSource,
+    id_column: str,
+    legacy: Callable[[], list[Row]],
+    convert: Callable[[Row], Row] | None = None,
+) -> web.Response:
+    """A list route: 2.x (or no 3.x parameter) -> the legacy array; else paged in SQL."""
+    if module_of(request) < 3 or not LIST_PARAMS.intersection(request.query):
+        rows = legacy()
+        return respond(rows) if rows else fail(NO_DATA)
+    db = request.app[DB_KEY]
+    try:
+        q = parse_list_query(request.query, list(source.sortable), db.columns_of(source.select))
+    except ListParamError as err:
+        return validation_failed(err.errors)
+    rows, total = db.list_page(source, q)
+    if convert is not None:
+        rows = [convert(r) for r in rows]
+    rows = project(rows, q, id_column)
+    if not rows:
+        return fail(NO_DATA)  # an empty list and a page past the end: 404, as the module does
+    return respond(list_envelope(rows, q, total) if q.paged else rows)
+
+
 # --------------------------------------------------------------------------- tickets
 
 
 async def tickets_list(request: web.Request) -> web.Response:
-    rows = request.app[DB_KEY].ticket_rows_joined()
-    return respond(rows) if rows else fail(NO_DATA)
+    db = request.app[DB_KEY]
+    return await list_answer(request, TICKETS_SOURCE, "ticketid", db.ticket_rows_joined)
 
 
 async def tickets_get(request: web.Request) -> web.Response:
@@ -298,7 +430,7 @@ async def tickets_post(request: web.Request) -> web.Response:
     rules.check("department", "Department")
     rules.check("contactid", "Contact")
     rules.check("userid", "User")
-    if (failure := rules.failure()) is not None:
+    if (failure := rules.failure(module_of(request))) is not None:
         return failure
     data: dict[str, Any] = {
         "subject": form["subject"],
@@ -354,6 +486,8 @@ async def tickets_put(request: web.Request) -> web.Response:
     data = await read_json(request)
     if data is None:
         return fail("Data Not Acceptable OR Not Provided", 406)
+    if module_of(request) >= 3:
+        return await tickets_put_partial(request, data)
     tid = numeric_id(request.match_info["id"])
     if tid is None:
         return fail("Ticket Update Fail.")
@@ -382,6 +516,23 @@ async def tickets_put(request: web.Request) -> web.Response:
     if changed or tags_changed:
         return ok("Ticket Update Successful.")
     return fail("Ticket Update Fail.")
+
+
+async def tickets_put_partial(request: web.Request, data: dict[str, Any]) -> web.Response:
+    """3.x: only the given known columns change; unknown keys are ignored, nothing is reset."""
+    tid = numeric_id(request.match_info["id"])
+    db = request.app[DB_KEY]
+    if tid is None or db.get_ticket(tid) is None:
+        return fail(NO_DATA)
+    tags = data.pop("tags", None)
+    changes = {k: v for k, v in data.items() if k in TICKET_COLUMNS and k != "ticketid"}
+    if changes.get("contactid") not in (None, "", 0, "0"):
+        changes["name"] = None
+        changes["email"] = None
+    if tags is not None:
+        db.save_ticket_tags(tid, tags)
+    db.update_ticket(tid, changes)
+    return ok("Ticket Update Successful.")
 
 
 async def tickets_delete(request: web.Request) -> web.Response:
@@ -428,8 +579,8 @@ def check_zero_columns(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def customers_list(request: web.Request) -> web.Response:
-    rows = request.app[DB_KEY].list_clients()
-    return respond(rows) if rows else fail(NO_DATA)
+    db = request.app[DB_KEY]
+    return await list_answer(request, CUSTOMERS_SOURCE, "userid", db.list_clients, db.client_out)
 
 
 async def customers_get(request: web.Request) -> web.Response:
@@ -447,7 +598,7 @@ async def customers_post(request: web.Request) -> web.Response:
     form = await read_form(request)
     rules = Rules(form)
     rules.check("company", "Company", max_length=600)
-    if (failure := rules.failure()) is not None:
+    if (failure := rules.failure(module_of(request))) is not None:
         return failure
     data: dict[str, Any] = {"company": form["company"]}
     for key in CUSTOMER_FIELDS:
@@ -506,8 +657,10 @@ async def contacts_no_customer(request: web.Request) -> web.Response:
 
 async def contacts_list(request: web.Request) -> web.Response:
     cid = numeric_id(request.match_info["customer_id"])
-    rows = request.app[DB_KEY].list_contacts(cid) if cid is not None else []
-    return respond(rows) if rows else fail(NO_DATA)
+    if cid is None:
+        return fail(NO_DATA)
+    db = request.app[DB_KEY]
+    return await list_answer(request, contacts_source(cid), "id", lambda: db.list_contacts(cid))
 
 
 async def contacts_get(request: web.Request) -> web.Response:
@@ -532,7 +685,7 @@ async def contacts_post(request: web.Request) -> web.Response:
     rules.check("email", "Email", max_length=100, valid_email=True)
     if not send_set_password:
         rules.check("password", "Password")
-    if (failure := rules.failure()) is not None:
+    if (failure := rules.failure(module_of(request))) is not None:
         return failure
     db = request.app[DB_KEY]
     email = str(form["email"])
@@ -639,3 +792,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/contacts/{customer_id}/{contact_id}", contacts_get)
     r.add_put("/api/contacts/{id}", contacts_put)
     r.add_delete("/api/delete/contacts/{id}", contacts_delete)
+    if app.get(MODULE_KEY, 2) >= 3:
+        # 3.x also deletes on the resource's own path.
+        r.add_delete("/api/tickets/{id}", tickets_delete)
+        r.add_delete("/api/customers/{id}", customers_delete)
+        r.add_delete("/api/contacts/{id}", contacts_delete)

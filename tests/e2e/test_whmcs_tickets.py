@@ -470,7 +470,8 @@ async def test_get_ticket_notes_empty(gateway: Gateway) -> None:
 
 async def test_get_support_departments(whmcspy_client: whmcspy.WHMCS) -> None:
     out = await in_thread(whmcspy_client.call, "GetSupportDepartments")
-    assert out["totalresults"] == 3 and isinstance(out["totalresults"], int)
+    # Department 4 (Abuse) is in the demo data so that one department has no ticket.
+    assert out["totalresults"] == 4 and isinstance(out["totalresults"], int)
     depts = out["departments"]["department"]
     for d in depts:
         assert set(d) == {"id", "name", "awaitingreply", "opentickets"}
@@ -479,6 +480,7 @@ async def test_get_support_departments(whmcspy_client: whmcspy.WHMCS) -> None:
         ("1", "Sales", "2", "0"),
         ("2", "Technical Support", "2", "2"),
         ("3", "Billing", "1", "0"),
+        ("4", "Abuse", "0", "0"),
     ]
 
 
@@ -498,7 +500,7 @@ async def test_get_support_statuses(whmcspy_client: whmcspy.WHMCS) -> None:
 
 async def test_get_ticket_counts(whmcspy_client: whmcspy.WHMCS) -> None:
     out = await in_thread(whmcspy_client.call, "GetTicketCounts", includeCountsByStatus=True)
-    assert out["filteredDepartments"] == [1, 2, 3]
+    assert out["filteredDepartments"] == [1, 2, 3, 4]
     assert (out["allActive"], out["awaitingReply"], out["flaggedTickets"]) == (5, 2, 0)
     assert out["status"]["open"] == {"title": "Open", "count": 2}
     assert out["status"]["inprogress"] == {"title": "In Progress", "count": 1}

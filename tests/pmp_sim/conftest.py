@@ -38,9 +38,14 @@ async def make_sim(tmp_path: Path) -> AsyncIterator[SimFactory]:
     runners: list[aiohttp.web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def factory(*, record_id: bool = False, seed_demo: bool = True, name: str = "pmp.sqlite3") -> Sim:
+    async def factory(
+        *, record_id: bool = False, seed_demo: bool = True, name: str = "pmp.sqlite3", module: int = 2, **kw: Any
+    ) -> Sim:
+        # The older tests describe seed 003's generation (module 2); 3.x tests ask for module=3.
         db_path = tmp_path / name
-        runner, url = await start_simulator(db_path=db_path, token=TOKEN, record_id=record_id, seed_demo=seed_demo)
+        runner, url = await start_simulator(
+            db_path=db_path, token=TOKEN, record_id=record_id, seed_demo=seed_demo, module=module, **kw
+        )
         runners.append(runner)
         session = aiohttp.ClientSession()
         sessions.append(session)
@@ -56,6 +61,12 @@ async def make_sim(tmp_path: Path) -> AsyncIterator[SimFactory]:
 @pytest_asyncio.fixture
 async def sim(make_sim: SimFactory) -> Sim:
     return await make_sim()
+
+
+@pytest_asyncio.fixture
+async def sim3(make_sim: SimFactory) -> Sim:
+    """A module 3.x simulator with the demo data and the demo allowlist."""
+    return await make_sim(module=3, name="pmp3.sqlite3")
 
 
 def assert_php_row(row: Any) -> None:
