@@ -220,20 +220,21 @@ class PMPBackend:
 
     def support(self, operation: str) -> Support:
         caps = self._caps
+        no_notes = "the backend offers no notes route (PMP module 3.x's /api/notes)"
         if operation == "add_reply":
             if not caps.writable("replies"):
                 return ("refused", (self._no_replies(caps),))
-            return ("loss", ("notifications",))
-        if operation == "add_note":
-            if not caps.writable("notes"):
-                return ("refused", ("the backend offers no notes route (PMP module 3.x's /api/notes)",))
-            return ("loss", ("notifications",))
-        if operation in ("list_notes",) and not caps.has("notes"):
-            return ("refused", ("the backend offers no notes route (PMP module 3.x's /api/notes)",))
+            # Perfex's reply logic is bypassed; a WHMCS client sees Open where WHMCS shows Customer-Reply
+            return ("loss", ("notifications", "customer-reply-status"))
+        if operation == "add_note" and not caps.writable("notes"):
+            return ("refused", (no_notes,))
+        if operation == "list_notes" and not caps.has("notes"):
+            return ("loss", ("notes",))
+        if operation == "get_ticket":
+            lost = tuple(f for f in ("replies", "notes") if not caps.has(f))
+            return ("loss", lost) if lost else ("full", ())
         if operation == "update_ticket":
-            return ("loss", ("notifications", "requester-details"))
-        if operation == "open_ticket":
-            return ("loss", ("notifications", "attachments"))
+            return ("loss", ("requester-details",))
         return ("full", ())
 
     @staticmethod
@@ -378,6 +379,7 @@ class PMPBackend:
             )
         row = await self._ticket_row(ticket_id)  # a missing ticket: "not found", nothing written
         staff = await self._talk.resolve_staff(reply.author) if reply.author.kind == "staff" else None
+        reply = await self._with_contact(reply, row)
         when = reply.created_at or datetime.now(UTC)
         date = str(self._m.model("reply_date")(reply.model_copy(update={"created_at": when}))["date"])
         fields = self._talk.reply_row(ticket_id, reply, staff, date)
@@ -396,6 +398,17 @@ class PMPBackend:
         reply_id = await self._settle.create(creation, fields)
         self._talk.remember({**fields, "id": str(reply_id)})
         await self._after_reply(ticket_id, row, reply, staff is not None, date)
+
+    async def _with_contact(self, reply: NewReply, row: Row) -> NewReply:
+        """A customer's reply names its contact (Perfex's contactid): the ticket's, else the primary one."""
+        author = reply.author
+        if author.kind != "customer" or author.contact_id or not author.customer_id:
+            return reply
+        contact_id = to_int(row.get("contactid")) if to_int(row.get("userid")) == author.customer_id else 0
+        if not contact_id:
+            primary = _primary(await self._contacts(author.customer_id))
+            contact_id = primary.id if primary is not None else 0
+        return reply.model_copy(update={"author": author.model_copy(update={"contact_id": contact_id})})
 
     async def _after_reply(self, ticket_id: int, row: Row, reply: NewReply, by_staff: bool, date: str) -> None:
         """What Perfex's own reply logic does to the ticket: lastreply, status, read flags."""

@@ -136,7 +136,9 @@ class Conversation:
 
     async def replies(self, ticket_id: int, last_reply_at: datetime | None, with_staff: bool) -> list[Reply]:
         """The ticket's replies in date order, refreshing the index when ``lastreply`` says it is stale."""
-        if last_reply_at is not None and not self._current(ticket_id, last_reply_at):
+        if self._index.refreshed_at is None or (
+            last_reply_at is not None and not self._current(ticket_id, last_reply_at)
+        ):
             await self._refresh()
         rows = self._index.rows.get(ticket_id, [])
         staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r in rows) else {}
