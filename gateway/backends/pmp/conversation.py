@@ -6,8 +6,9 @@ adapter keeps a reply index (ticket -> replies), refreshed as a whole, one
 refresh at a time.  The ticket row's ``lastreply`` says whether the indexed
 replies of a ticket are current: every reply, whichever way it was written
 (Perfex's UI, its own reply logic, this gateway), moves it.  A GetTicket whose
-ticket has a ``lastreply`` later than its newest indexed reply, and later than
-the index's last refresh, refreshes the index before answering.
+ticket has a ``lastreply`` later than its newest indexed reply (and not already
+answered by a refresh) refreshes the index before answering.  No clock is
+compared with the backend's, whose zone may be misconfigured.
 
 Writing a reply row bypasses Perfex's reply logic, so the adapter does its
 part (see :meth:`Conversation.add_reply`): the author columns, the message as
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 _TAG = re.compile(r"<[^>]*>")
 # how much a ticket's lastreply may trail its reply row's date (Perfex stamps them separately)
 _STAMP_SLACK = timedelta(seconds=2)
-# the gateway's clock against the backend's: an index refreshed this long after a
-# lastreply holds that reply
-_CLOCK_SLACK = timedelta(seconds=60)
 
 ParseFn = Callable[[str, Any, type[Any]], Any]
 
@@ -55,7 +53,7 @@ def customer_text(message: str) -> str:
 
 def match_staff(staff: Sequence[Staff], wanted: str) -> Staff | None:
     """Perfex staff have no user name: match by email, then "firstname lastname", then firstname."""
-    key = wanted.strip().casefold()
+    key = " ".join(wanted.split()).casefold()
     if not key:
         return None
     tests: tuple[Callable[[Staff], str], ...] = (
@@ -98,6 +96,8 @@ class Conversation:
         self._staff_lock = asyncio.Lock()
         self._index = ReplyIndex()
         self._refresh_lock = asyncio.Lock()
+        # ticket -> the lastreply a refresh has already answered for (bounded like the index)
+        self._covered: TTLCache[int, datetime] = TTLCache(maxsize=100_000, ttl=24 * 3600)
 
     # ------------------------------------------------------------ staff
 
@@ -140,19 +140,21 @@ class Conversation:
             last_reply_at is not None and not self._current(ticket_id, last_reply_at)
         ):
             await self._refresh()
+            if last_reply_at is not None:
+                self._covered[ticket_id] = last_reply_at
         rows = self._index.rows.get(ticket_id, [])
         staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r in rows) else {}
         out = [await self._reply(row, staff) for row in rows]
         return sorted(out, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.id))
 
     def _current(self, ticket_id: int, last_reply_at: datetime) -> bool:
-        index = self._index
-        if index.refreshed_at is None:
-            return False
-        newest = index.newest.get(ticket_id)
+        """Clock-free: the newest indexed reply reaches ``lastreply``, or a refresh already ran
+        after this very ``lastreply`` was seen (a ticket whose stamp trails no reply row)."""
+        newest = self._index.newest.get(ticket_id)
         if newest is not None and newest + _STAMP_SLACK >= last_reply_at:
             return True
-        return index.refreshed_at - _CLOCK_SLACK >= last_reply_at
+        covered = self._covered.get(ticket_id)
+        return covered is not None and covered >= last_reply_at
 
     async def _refresh(self) -> None:
         """Read the whole table once; callers waiting meanwhile share that read."""
