@@ -235,8 +235,12 @@ def reload(app: web.Application, settings: Settings) -> None:
     runtime = build_runtime(state, settings)
     state.settings = settings
     state.runtime = runtime
-    # the new backend asks again what the installation offers (in the background: reload is synchronous)
-    task = asyncio.get_running_loop().create_task(discover_backend(runtime))
+    # the new backend asks again what the installation offers (in the background: reload is synchronous;
+    # without a running loop the backend discovers on first use)
+    try:
+        task = asyncio.get_running_loop().create_task(discover_backend(runtime))
+    except RuntimeError:
+        return
     state.background.add(task)
     task.add_done_callback(state.background.discard)
 
