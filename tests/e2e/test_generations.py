@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,12 @@ async def test_customer_reply_is_written_and_read_back_in_every_dialect(setup: S
     assert status == 200
     assert any("Still broken" in str(c) for c in ce["comments"]), ce["comments"]
 
+    # ReadyDesk shows no conversation: its last-update field carries the reply's date
     rd = await setup.readydesk("get_tickets", tid="1")
-    assert rd, rd
+    record = next(t for t in rd["tickets"] if t["tid"] == "1")
+    when = datetime.strptime(str(row["date"]), "%Y-%m-%d %H:%M:%S")
+    shown = f"{when.month}/{when.day}/{when.year} {when.hour % 12 or 12}:{when:%M:%S} {when:%p}"
+    assert record["last_updated"] == shown, record
 
 
 async def test_staff_reply_names_the_staff_member_and_answers_the_ticket(setup: Setup) -> None:
