@@ -310,16 +310,16 @@ class PMPBackend:
         # The ticket exists from here on: a failure must not tell the client to open it again.
         try:
             row = await self._ticket_row(ticket_id)
+            followup = self._ticket_followup(new, row)
+            if followup:
+                try:
+                    await self._put_ticket(ticket_id, row, followup)
+                    row = await self._ticket_row(ticket_id)
+                except GatewayError as exc:
+                    log.warning("pmp ticket %s created, follow-up update failed: %s", ticket_id, exc.message)
+            return self._ticket(row)
         except BackendError as exc:
             raise _created_but(f"ticket {ticket_id}", exc) from None
-        followup = self._ticket_followup(new, row)
-        if followup:
-            try:
-                await self._put_ticket(ticket_id, row, followup)
-                row = await self._ticket_row(ticket_id)
-            except GatewayError as exc:
-                log.warning("pmp ticket %s created, follow-up update failed: %s", ticket_id, exc.message)
-        return self._ticket(row)
 
     def _row_date(self, row: Row) -> datetime | None:
         try:

@@ -111,6 +111,10 @@ class Settler:
                 answer = await self._wire.write("POST", spec.post_path, form=form, headers=headers)
             except Unsettled as again:
                 raise unknown(spec.noun, "creating", _why(again)) from None
+            except WriteRefused as again:
+                if again.status == 409:  # the first request, still being processed under that key
+                    raise unknown(spec.noun, "creating", f"{_why(exc)}, and the backend is still at it") from None
+                raise
             except BackendError as again:
                 raise unknown(spec.noun, "creating", f"the backend failed ({again.message})") from None
         record = to_int(answer.get("record_id") or answer.get("id"))
