@@ -22,11 +22,11 @@ from aiohttp.web_request import BaseRequest
 
 from gateway import context
 from gateway.auth import Credentials
-from gateway.backends.base import Backend
+from gateway.backends.base import Backend, Capabilities
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
 from gateway.canonical import Department
 from gateway.dialects.base import Dialect, Route
-from gateway.errors import BackendError
+from gateway.errors import BackendAuthError, BackendError
 from gateway.limits import RateLimiter
 from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
 from gateway.metrics import Metrics
@@ -125,12 +125,26 @@ def _feature_pins(settings: Settings) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(pins).items()}
 
 
+async def _discover_with_retries(backend: Backend, attempts: int = 3) -> Capabilities:
+    """A flaky moment at start-up should not leave the gateway on the least features until later."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await backend.discover()
+        except BackendAuthError:
+            raise
+        except BackendError:
+            if attempt == attempts or context.current().remaining() < 2.0:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
 async def discover_backend(runtime: Runtime) -> None:
     """Start-up and SIGHUP: find out what the backend offers, in one log line (never fatal)."""
     backend = runtime.service.backend
     token = context.begin(context.RequestContext(deadline=time.monotonic() + runtime.settings.backend.timeout))
     try:
-        caps = await backend.discover()
+        caps = await _discover_with_retries(backend)
     except BackendError as exc:
         log.warning("backend discovery failed (%s); assuming the least and asking again later", exc.message)
         return

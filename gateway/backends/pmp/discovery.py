@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from gateway.backends.base import FEATURES, Capabilities, FeatureState
-from gateway.backends.http import TransportError
+from gateway.backends.http import RETRYABLE_STATUS, Reply, TransportError, backoff, pause
 from gateway.backends.pmp.wire import AUTH_MESSAGE, Wire, parse_json, token_failure
 from gateway.errors import BackendAuthError, BackendError
 
@@ -43,16 +43,29 @@ async def _status(wire: Wire, method: str, path: str) -> tuple[int, object]:
     if method == "GET":
         reply = await wire.fetch(path)
     else:
-        try:
-            reply = await wire.exchange(method, path, body={})
-        except TransportError as exc:
-            raise BackendError(f"The backend is unavailable ({exc.detail})") from None
+        reply = await _put_probe(wire, path)
     if reply.status in (400, 403, 404, 405, 422):
         data = parse_json(reply.body)
         if isinstance(data, dict) and token_failure(data):
             raise BackendAuthError(AUTH_MESSAGE)
         return reply.status, data
     return reply.status, wire.interpret(reply, method, path)
+
+
+async def _put_probe(wire: Wire, path: str) -> Reply:
+    """PUT on row 0, retried like a read: no table holds row 0, so it changes nothing."""
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            reply = await wire.exchange("PUT", path, body={})
+        except TransportError as exc:
+            if tries < wire.attempts and await pause(backoff(tries - 1, 0.2, 2.0)):
+                continue
+            raise BackendError(f"The backend is unavailable ({exc.detail})") from None
+        if reply.status in RETRYABLE_STATUS and tries < wire.attempts and await pause(backoff(tries - 1, 0.2, 2.0)):
+            continue
+        return reply
 
 
 async def _generation(wire: Wire) -> tuple[str, bool]:
