@@ -357,3 +357,14 @@ async def test_2x_refuses_replies_without_writing(mappings: VendorMappings, dead
     with pytest.raises(Unsupported, match="nothing was written"):
         await pmp.add_reply(5, NewReply(message="x", author=Author(kind="customer", customer_id=1)))
     assert module.calls("POST") == [] and module.calls("PUT") == []
+
+
+async def test_discovery_probes_survive_a_flaky_moment(mappings: VendorMappings, deadline: None) -> None:
+    answers = [reply(503, {"status": False}), http.TransportError("reset", sent=True), NO_DATA]
+
+    def flaky(*a: Any) -> Answer:
+        return answers.pop(0) if answers else NO_DATA
+
+    module = Module(routes={("PUT", "api/thirdparty/customtable/tblticket_replies/0"): flaky})
+    caps = await backend(mappings, module, retries=3).discover()
+    assert caps.generation == "3" and caps.features["replies"] == "yes" and answers == []
