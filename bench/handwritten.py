@@ -26,15 +26,21 @@ from gateway.canonical import Ticket
 JSON = "application/json"
 
 # PMP status / priority ids -> vendor texts
-WHMCS_STATUS = {"1": "Open", "2": "In Progress", "3": "Answered", "4": "On Hold", "5": "Closed"}
-WHMCS_PRIORITY = {"1": "Low", "2": "Medium", "3": "High"}
-CE_STATUS = {"1": "1", "2": "2", "3": "3", "4": "2", "5": "-1"}
-CE_STATUS_NAME = {"1": "Open", "2": "In Progress", "3": "Waiting on Customer", "4": "In Progress", "5": "Closed"}
-CE_PRIORITY = {"1": "3", "2": "2", "3": "1"}
+WHMCS_STATUS: dict[Any, str] = {"1": "Open", "2": "In Progress", "3": "Answered", "4": "On Hold", "5": "Closed"}
+WHMCS_PRIORITY: dict[Any, str] = {"1": "Low", "2": "Medium", "3": "High"}
+CE_STATUS: dict[Any, str] = {"1": "1", "2": "2", "3": "3", "4": "2", "5": "-1"}
+CE_STATUS_NAME: dict[Any, str] = {
+    "1": "Open",
+    "2": "In Progress",
+    "3": "Waiting on Customer",
+    "4": "In Progress",
+    "5": "Closed",
+}
+CE_PRIORITY: dict[Any, str] = {"1": "3", "2": "2", "3": "1"}
 RD_STATUS = WHMCS_STATUS
 RD_PRIORITY = WHMCS_PRIORITY
 # canonical enum values -> vendor texts (render side)
-C_WHMCS_STATUS = {
+C_WHMCS_STATUS: dict[Any, str] = {
     "open": "Open",
     "in_progress": "In Progress",
     "answered": "Answered",
@@ -44,8 +50,8 @@ C_WHMCS_STATUS = {
     "unassigned": "Open",
     "waiting_on_customer": "Answered",
 }
-C_WHMCS_PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
-C_CE_STATUS = {
+C_WHMCS_PRIORITY: dict[Any, str] = {"low": "Low", "medium": "Medium", "high": "High"}
+C_CE_STATUS: dict[Any, str] = {
     "open": "1",
     "in_progress": "2",
     "waiting_on_customer": "3",
@@ -55,7 +61,7 @@ C_CE_STATUS = {
     "on_hold": "2",
     "customer_reply": "1",
 }
-C_CE_STATUS_NAME = {
+C_CE_STATUS_NAME: dict[Any, str] = {
     "open": "Open",
     "in_progress": "In Progress",
     "waiting_on_customer": "Waiting on Customer",
@@ -65,7 +71,7 @@ C_CE_STATUS_NAME = {
     "on_hold": "In Progress",
     "customer_reply": "Open",
 }
-C_CE_PRIORITY = {"high": "1", "medium": "2", "low": "3"}
+C_CE_PRIORITY: dict[Any, str] = {"high": "1", "medium": "2", "low": "3"}
 
 
 def _s(v: Any) -> str:
@@ -89,8 +95,7 @@ def _name(row: dict[str, Any]) -> str:
 
 
 def _message(text: Any) -> str:
-    text = _s(text)
-    return text.replace("<br />\r\n", "\r\n").replace("<br />\n", "\r\n").replace("<br />", "\r\n")
+    return _s(text).replace("<br />\r\n", "\r\n").replace("<br />\n", "\r\n").replace("<br />", "\r\n")
 
 
 def json_response(payload: Any) -> web.Response:
@@ -332,7 +337,7 @@ def clientexec_ticket_row(row: dict[str, Any], started: float) -> dict[str, Any]
     date = _dt(row.get("date"))
     contactid = _i(row.get("contactid"))
     userid = _i(row.get("userid"))
-    comment = {
+    comment: dict[str, Any] = {
         "logid": 0,
         "authorName": _name(row),
         "authorEmail": row.get("email") or row.get("ticket_email") or "",

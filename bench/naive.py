@@ -54,8 +54,8 @@ def make_app(ns: argparse.Namespace) -> web.Application:
                 row = orjson.loads(await resp.read())
             return hw.json_response(hw.whmcs_ticket_row(row))
         if action == "gettickets":
-            start = int(form.get("limitstart") or 0)
-            num = int(form.get("limitnum") or 25)
+            start = int(str(form.get("limitstart") or 0))
+            num = int(str(form.get("limitnum") or 25))
             async with session.get(f"{base}api/tickets", headers=headers) as resp:
                 rows = orjson.loads(await resp.read()) if resp.status == 200 else []
             return hw.json_response(hw.whmcs_list_rows(rows, start, num))

@@ -178,13 +178,15 @@ def post(port: int, form: str) -> bytes:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
-        return resp.read()
+        body: bytes = resp.read()
+        return body
 
 
 def get(port: int, path: str) -> bytes:
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"authtoken": TOKEN})
     with urllib.request.urlopen(req, timeout=10) as resp:
-        return resp.read()
+        body: bytes = resp.read()
+        return body
 
 
 # ------------------------------------------------------------------ nginx
@@ -519,7 +521,7 @@ def versions(wrk: str, nginx: str) -> str:
     try:
         import uvloop
 
-        loop = f"uvloop {uvloop.__version__}"
+        loop = f"uvloop {getattr(uvloop, '__version__', '?')}"
     except ImportError:
         loop = "asyncio loop"
     return f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, {loop}, {wv}, {nv}"

@@ -219,7 +219,7 @@ def build_cases(mappings: MappingSet, cold: bool = False) -> dict[str, list[Case
             async def h1() -> web.Response:
                 return hw.json_response(hw.readydesk_list_rows(orjson.loads(single_list)))
 
-            async def gr(
+            async def gr(  # type: ignore[misc]
                 d: Dialect = dialect, ib: Inbound = ib1, spec: Any = spec1, render: Any = one_ticket
             ) -> web.Response:
                 return d.success(ib, spec, render(rich))
@@ -249,7 +249,7 @@ def build_cases(mappings: MappingSet, cold: bool = False) -> dict[str, list[Case
     async def parse() -> Any:
         return backend._parse("ticket", orjson.loads(one), c.Ticket)
 
-    out["pmp"] = [Case("PMP row parse (bytes -> Ticket)", parse, None)]  # type: ignore[list-item]
+    out["pmp"] = [Case("PMP row parse (bytes -> Ticket)", parse, None)]  # type: ignore[arg-type]
     return out
 
 

@@ -57,6 +57,7 @@ class State:
     sim_runner: web.AppRunner | None = None
     breaker: CircuitBreaker | None = None
     sim_departments: tuple[Department, ...] | None = None  # the embedded simulator's, known exactly
+    backend_label: str = ""  # the backend in use, as the banner and /readyz name it
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. discovery after a reload
 
 
@@ -93,6 +94,8 @@ def effective_clients(settings: Settings) -> tuple[ClientCredential, ...]:
 
 
 def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Backend:
+    if settings.backend.kind != "pmp":
+        raise SettingsError(f"backend kind {settings.backend.kind!r} is not available in this build (only 'pmp')")
     from gateway.backends.pmp import PMPBackend
 
     assert state.session is not None and state.store is not None
@@ -120,9 +123,8 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
 
 
 def _feature_pins(settings: Settings) -> dict[str, str]:
-    """``backend.features`` (feature -> yes|no|read-only|auto), read defensively: an older settings model lacks it."""
-    pins = getattr(settings.backend, "features", None) or {}
-    return {str(k): str(v) for k, v in dict(pins).items()}
+    """``backend.features``: feature -> yes|no|read-only|auto."""
+    return {str(k): str(v) for k, v in settings.backend.features.items()}
 
 
 async def _discover_with_retries(backend: Backend, attempts: int = 3) -> Capabilities:
@@ -194,9 +196,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             state.backend_token = pmp_sim.DEFAULT_TOKEN
             db = state.sim_runner.app[pmp_sim.DB_KEY]
             state.sim_departments = tuple(Department(id=i, name=n) for i, n in db.list_departments())
+            state.backend_label = state.backend_label or f"{settings.backend_name} at {state.backend_url}"
         else:
             state.backend_url = settings.backend.url or ""
             state.backend_token = settings.backend.token or ""
+            state.backend_label = state.backend_label or settings.backend_name
         connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
         state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         state.runtime = build_runtime(state, settings)
@@ -246,7 +250,15 @@ def shape_protocol_error(app: web.Application) -> Callable[[BaseRequest, int], w
 def reload(app: web.Application, settings: Settings) -> None:
     """Swap in new config and mappings; on any error the old runtime stays (and the error is raised)."""
     state = app[STATE]
-    runtime = build_runtime(state, settings)
+    previous = (state.backend_url, state.backend_token)
+    if not state.settings.embedded_backend and not settings.embedded_backend:
+        # a real backend's URL and token are the settings' (the embedded simulator's stay as started)
+        state.backend_url, state.backend_token = settings.backend.url or "", settings.backend.token or ""
+    try:
+        runtime = build_runtime(state, settings)
+    except Exception:
+        state.backend_url, state.backend_token = previous
+        raise
     state.settings = settings
     state.runtime = runtime
     # the new backend asks again what the installation offers (in the background: reload is synchronous;
@@ -274,14 +286,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    runtime = request.app[STATE].runtime
+    state = request.app[STATE]
+    runtime = state.runtime
+    backend = state.backend_label
     if runtime is None:
-        return web.json_response({"status": "starting"}, status=503)
+        return web.json_response({"status": "starting", "backend": backend}, status=503)
     try:
         await runtime.service.backend.ping()
     except BackendError as exc:
-        return web.json_response({"status": "unavailable", "reason": exc.message}, status=503)
-    return web.json_response({"status": "ready"})
+        return web.json_response({"status": "unavailable", "reason": exc.message, "backend": backend}, status=503)
+    return web.json_response({"status": "ready", "backend": backend})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -289,11 +303,22 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
+def _known_secrets(state: State) -> tuple[str, ...]:
+    """What must never appear in a log line: every configured client secret and the backend token."""
+    settings = state.settings
+    values = [c.secret for c in settings.clients] + [DEMO_CLIENT.secret, state.backend_token]
+    values += [settings.backend.token or "", settings.backend.accesskey or ""]
+    return tuple(v for v in values if v)
+
+
 def create_app(settings: Settings) -> web.Application:
     effective_clients(settings)  # fail fast: a real backend needs --client
     state = State(settings=settings)
     middleware = make_context_middleware(
-        lambda: state.settings.backend.timeout, lambda: state.metrics, settings.access_log
+        lambda: state.settings.backend.timeout,
+        lambda: state.metrics,
+        settings.access_log,
+        known_secrets=lambda: _known_secrets(state),
     )
     app = web.Application(middlewares=[middleware], client_max_size=settings.limits.max_body_bytes)
     app[STATE] = state

@@ -21,7 +21,10 @@ class RequestContext:
     action: str = ""  # the mapped action's name: a bounded set, safe as a metric label
     requested: str = ""  # the action as the client wrote it (logged, truncated)
     credential: str = ""
-    failed: str = ""  # the error class a dialect answered with, if any
+    failed: str = ""  # the public kind of the error a dialect answered with (errors.kind_of), if any
+    error: str = ""  # that error's message, for the access log
+    hint: str = ""  # what the access log adds for an operator (e.g. billing actions are not served)
+    secrets: list[str] = field(default_factory=list)  # credentials the request presented: never logged
     backend_calls: int = 0
     backend_seconds: float = 0.0
     observe: Callable[[str, int, float], None] | None = None  # backend method, status, seconds
@@ -39,6 +42,11 @@ def current() -> RequestContext:
         ctx = RequestContext()
         _current.set(ctx)
     return ctx
+
+
+def peek() -> RequestContext | None:
+    """The current request's context, if a request is being served (never creates one)."""
+    return _current.get()
 
 
 def begin(ctx: RequestContext) -> contextvars.Token[RequestContext | None]:

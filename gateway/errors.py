@@ -90,3 +90,31 @@ class WriteOutcomeUnknown(BackendError):
 
 class InternalError(BackendUnavailable):
     """A bug in the gateway: logged with its traceback, answered as the dialect's 'unavailable' error."""
+
+
+# the public name of each error class, most specific first: the access log's ``error_kind``
+# and the ``kind`` label of ``gateway_errors_total`` (operators alert on these, not class names)
+_KINDS: tuple[tuple[type[GatewayError], str], ...] = (
+    (AuthError, "auth"),
+    (NotFound, "not_found"),
+    (InvalidInput, "invalid_input"),
+    (Unsupported, "unsupported"),
+    (UnknownAction, "unknown_action"),
+    (RateLimited, "rate_limited"),
+    (PayloadTooLarge, "too_large"),
+    (Forbidden, "forbidden"),
+    (BackendAuthError, "backend_auth"),
+    (BackendTimeout, "timeout"),
+    (InternalError, "internal"),
+    (WriteOutcomeUnknown, "outcome_unknown"),
+    (BackendUnavailable, "unavailable"),
+    (BackendError, "unavailable"),
+)
+
+#: every kind ``kind_of`` can answer
+KINDS: tuple[str, ...] = (*dict.fromkeys(k for _, k in _KINDS), "internal")
+
+
+def kind_of(exc: BaseException) -> str:
+    """The public kind of an error (``internal`` for anything that is not a GatewayError)."""
+    return next((kind for cls, kind in _KINDS if isinstance(exc, cls)), "internal")

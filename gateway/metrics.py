@@ -1,10 +1,16 @@
-"""Prometheus metrics, one registry per app (tests build many apps in one process)."""
+"""Prometheus metrics, one registry per app (tests build many apps in one process).
+
+With ``--workers N`` the parent sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers
+start: each worker writes its values to files there, and a scrape of any worker
+renders all of them summed, so counters never go backwards between scrapes.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 
 class Metrics:
@@ -21,7 +27,10 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter(
-            "gateway_errors_total", "Client-visible errors", ["dialect", "kind"], registry=self.registry
+            "gateway_errors_total",
+            "Client-visible errors by public kind (auth, not_found, invalid_input, unavailable, ...)",
+            ["dialect", "action", "kind"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "gateway_request_seconds", "Client request latency", ["dialect"], registry=self.registry
@@ -31,7 +40,10 @@ class Metrics:
         )
         self.cache = Counter("gateway_cache_total", "Cache lookups", ["cache", "outcome"], registry=self.registry)
         self.breaker = Gauge(
-            "gateway_breaker_open", "1 while the backend circuit breaker is open", registry=self.registry
+            "gateway_breaker_open",
+            "1 while the backend circuit breaker is open",
+            registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.unmapped = Counter(
             "gateway_unmapped_values_total",
@@ -58,11 +70,17 @@ class Metrics:
             hist = self._backend_children[key] = self.backend_latency.labels(method, str(status))
         hist.observe(seconds)
 
-    def error(self, dialect: str, kind: str) -> None:
-        self.errors.labels(dialect, kind).inc()
+    def error(self, dialect: str, action: str, kind: str) -> None:
+        """``kind`` is a public kind (gateway.errors.kind_of); ``action`` the mapped action or ``-``."""
+        self.errors.labels(dialect, action, kind).inc()
 
     def on_unmapped(self, vendor: str, enum: str, value: str) -> None:
         self.unmapped.labels(vendor, enum).inc()
 
     def render(self) -> bytes:
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if folder:
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
         return generate_latest(self.registry)

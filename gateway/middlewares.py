@@ -14,20 +14,17 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from gateway import context
+from gateway.errors import kind_of
 from gateway.metrics import Metrics
+from gateway.redact import presented_secrets, redact_url, scrub
+
+__all__ = ["make_context_middleware", "redact_url", "request_id_of"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SECRET_PARAMS = re.compile(
-    r"(?i)((?:^|[?&;])(?:key|apikey|api_key|password|secret|accesskey|token|authtoken|identifier)=)[^&;]*"
-)
-
-
-def redact_url(path_qs: str) -> str:
-    """A URL fit for a log line: secret-bearing parameters blanked."""
-    return _SECRET_PARAMS.sub(r"\1[redacted]", path_qs)
+_NO_SECRETS: Callable[[], tuple[str, ...]] = tuple
 
 
 def request_id_of(request: web.Request) -> str:
@@ -36,7 +33,10 @@ def request_id_of(request: web.Request) -> str:
 
 
 def make_context_middleware(
-    timeout: Callable[[], float], metrics: Callable[[], Metrics], access_log: bool
+    timeout: Callable[[], float],
+    metrics: Callable[[], Metrics],
+    access_log: bool,
+    known_secrets: Callable[[], tuple[str, ...]] = _NO_SECRETS,
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -45,6 +45,9 @@ def make_context_middleware(
         ctx = context.RequestContext(
             request_id=request_id_of(request), deadline=started + timeout(), observe=m.backend_call
         )
+        # blanked from every log line written for this request (the dialect adds what the body presented)
+        ctx.secrets.extend(known_secrets())
+        ctx.secrets.extend(presented_secrets(request.query, request.headers))
         token = context.begin(ctx)
         status = 500
         try:
@@ -56,8 +59,9 @@ def make_context_middleware(
             status = exc.status
             exc.headers["X-Request-ID"] = ctx.request_id
             raise
-        except Exception:
+        except Exception as exc:
             logging.getLogger("gateway").exception("unhandled error (request %s)", ctx.request_id)
+            ctx.failed, ctx.error = kind_of(exc), "Internal gateway error"
             status = 500
             return web.json_response(
                 {"result": "error", "message": "Internal gateway error"},
@@ -77,19 +81,26 @@ def make_context_middleware(
 
 
 def _write_access(request: web.Request, ctx: context.RequestContext, status: int, elapsed: float) -> None:
-    record = {
+    secrets_seen = ctx.secrets
+    record: dict[str, object] = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,
         "remote": request.remote,
         "method": request.method,
-        "path": redact_url(request.path_qs),
+        "path": scrub(redact_url(request.path_qs), secrets_seen),
         "dialect": ctx.dialect or None,
-        "action": ctx.action or ctx.requested or None,
+        "action": scrub(ctx.action or ctx.requested, secrets_seen) or None,
         "client": ctx.credential or None,
         "status": status,
         "backend_calls": ctx.backend_calls,
         "backend_ms": round(ctx.backend_seconds * 1000, 2),
         "latency_ms": round(elapsed * 1000, 2),
     }
+    if ctx.failed:
+        # a failed action is findable even where the dialect answers HTTP 200 (WHMCS, ReadyDesk)
+        record["error_kind"] = ctx.failed
+        record["error"] = scrub(ctx.error, secrets_seen)
+    if ctx.hint:
+        record["hint"] = ctx.hint
     sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
     sys.stdout.flush()

@@ -30,9 +30,10 @@ from gateway.app import dialect_classes, zone_config
 from gateway.backends import http
 from gateway.backends.pmp import AiohttpTransport, Exchange, PMPBackend, RecordingTransport
 from gateway.dialects.base import Dialect, Inbound
+from gateway.errors import GatewayError
 from gateway.mapping.loader import MappingSet, load_mappings
 from gateway.service import Service
-from gateway.settings import load_settings
+from gateway.settings import SettingsError, load_settings
 from gateway.store import MemoryStore
 
 REDACTED = "[redacted]"
@@ -92,8 +93,19 @@ def _params(raw: str) -> dict[str, Any]:
     return dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
 
 
-async def _run(dialect: Dialect, service: Service, inbound: Inbound) -> bytes:
-    response = await pipeline.respond(dialect, service, inbound)
+class ClientError(Exception):
+    """``--request`` for a request the client would get an error for: ``body`` is that answer."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__("the client would get an error")
+        self.body = body
+
+
+async def _run(dialect: Dialect, service: Service, inbound: Inbound, raise_errors: bool = False) -> bytes:
+    failed: list[GatewayError] = []
+    response = await pipeline.respond(dialect, service, inbound, on_error=failed.append)
+    if failed and raise_errors:
+        raise ClientError(response.body if isinstance(response.body, bytes) else b"")
     body = response.body
     return body if isinstance(body, bytes) else b""
 
@@ -107,7 +119,10 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
     cls = classes[ns.dialect]
     dialect = cls(settings.dialect(ns.dialect), mappings[cls.vendor])
     if ns.response:
-        document = json.loads(raw)
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError(f"translate --response: the input is not JSON ({exc})") from None
         backend = PMPBackend(
             "http://replay.invalid/", REDACTED, mappings["pmp"], MemoryStore(), transport=ReplayTransport(document)
         )
@@ -131,7 +146,7 @@ async def _record(dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace
                 await backend.discover()
                 recorder.calls.clear()  # what the installation offers is not part of the translation
                 inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or "json")
-                await _run(dialect, Service(backend, MemoryStore()), inbound)
+                await _run(dialect, Service(backend, MemoryStore()), inbound, raise_errors=True)
         finally:
             await runner.cleanup()
     calls = [_call(url, exchange) for exchange in recorder.calls]
@@ -142,10 +157,8 @@ def _call(base: str, exchange: Exchange) -> dict[str, Any]:
     """One backend call as ``translate --request`` prints it (the token redacted)."""
     call: dict[str, Any] = {
         "method": exchange.method,
-        "path": exchange.url[len(base.rstrip("/")) + 1 :]
-        if exchange.url.startswith(base.rstrip("/"))
-        else exchange.url,
-        "headers": {"authtoken": REDACTED, **{k: v for k, v in exchange.headers.items() if k == "Idempotency-Key"}},
+        "path": exchange.url.removeprefix(base.rstrip("/") + "/"),
+        "headers": {"authtoken": REDACTED},
     }
     if "Idempotency-Key" in exchange.headers:
         call["headers"]["Idempotency-Key"] = "[a new key per create]"
@@ -158,8 +171,15 @@ def _call(base: str, exchange: Exchange) -> dict[str, Any]:
 
 
 def translate(ns: argparse.Namespace) -> int:
-    raw = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text(encoding="utf-8")
-    out = asyncio.run(_translate(ns, raw))
+    try:
+        raw = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"translate: cannot read {ns.file}: {exc}") from None
+    code = 0
+    try:
+        out = asyncio.run(_translate(ns, raw))
+    except ClientError as exc:
+        out, code = exc.body + (b"" if exc.body.endswith(b"\n") else b"\n"), 1  # what the client would receive
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
-    return 0
+    return code

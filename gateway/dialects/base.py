@@ -30,6 +30,7 @@ from multidict import MultiDictProxy
 
 from gateway import context, pipeline
 from gateway.auth import Credentials, Principal, authorize
+from gateway.billing import BILLING_HINT, is_billing_action
 from gateway.errors import (
     AuthError,
     BackendAuthError,
@@ -44,8 +45,10 @@ from gateway.errors import (
     RateLimited,
     UnknownAction,
     Unsupported,
+    kind_of,
 )
 from gateway.mapping.loader import ActionSpec, VendorMappings
+from gateway.redact import presented_secrets
 from gateway.settings import DialectSettings
 
 log = logging.getLogger("gateway")
@@ -159,6 +162,8 @@ class Dialect(abc.ABC):
 
         async def authenticate() -> None:
             await self.read(request, route, inbound)
+            ctx.secrets.extend(presented_secrets(inbound.params, {}))
+            ctx.secrets.extend(v for v in inbound.credential.values() if v)
             ctx.requested = inbound.action[:64]
             principal.append(self.authenticate(request, inbound, runtime.credentials))
             ctx.credential = principal[0].identifier
@@ -169,8 +174,10 @@ class Dialect(abc.ABC):
             runtime.limiter.check(principal[0].identifier)
 
         def on_error(exc: GatewayError) -> None:
-            ctx.failed = type(exc).__name__
-            runtime.metrics.error(self.name, ctx.failed)
+            ctx.failed, ctx.error = kind_of(exc), exc.message
+            if isinstance(exc, UnknownAction) and is_billing_action(inbound.action):
+                ctx.hint = BILLING_HINT
+            runtime.metrics.error(self.name, ctx.action or "-", ctx.failed)
             failed.append(exc)
 
         try:
@@ -178,9 +185,9 @@ class Dialect(abc.ABC):
                 self, runtime.service, inbound, authenticate=authenticate, admit=admit, on_error=on_error
             )
         except Exception:
-            ctx.failed = "InternalError"
+            ctx.failed, ctx.error = "internal", "Internal gateway error"
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
-            runtime.metrics.error(self.name, "InternalError")
+            runtime.metrics.error(self.name, ctx.action or "-", ctx.failed)
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
         exc = failed[0] if failed else None
         if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):

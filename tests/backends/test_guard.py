@@ -60,7 +60,7 @@ class CountingBackend:
 
 
 def guarded(backend: CountingBackend, ttl: float = 30, failures: int = 3, reset: float = 0.2) -> GuardedBackend:
-    return GuardedBackend(backend, CircuitBreaker(failures, reset), ttl=ttl, size=16, metrics=Metrics())  # type: ignore[arg-type]
+    return GuardedBackend(backend, CircuitBreaker(failures, reset), ttl=ttl, size=16, metrics=Metrics())
 
 
 async def test_concurrent_misses_make_one_backend_call() -> None:

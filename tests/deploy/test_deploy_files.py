@@ -213,6 +213,8 @@ def test_compose_services_and_profiles(compose: dict[str, Any]) -> None:
     services: dict[str, Any] = compose["services"]
     assert "profiles" not in services["gateway"]  # the default: embedded simulator
     assert "GATEWAY_BACKEND_URL" not in (services["gateway"].get("environment") or {})
+    # the image binds 0.0.0.0, where the embedded simulator serves only with --demo
+    assert services["gateway"]["command"] == ["--demo"]
     external = services["gateway-external"]
     assert external["profiles"] == ["external"]
     assert {"GATEWAY_BACKEND_URL", "GATEWAY_BACKEND_TOKEN", "GATEWAY_CLIENT"} <= set(external["environment"])
@@ -282,6 +284,8 @@ def pod_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
 def check_workload(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> dict[str, Any]:
     spec = deployment["spec"]
     labels = spec["template"]["metadata"]["labels"]
+    # a Service named "gateway" would inject GATEWAY_SERVICE_* and GATEWAY_PORT=tcp://... variables
+    assert spec["template"]["spec"]["enableServiceLinks"] is False
     assert spec["selector"]["matchLabels"].items() <= labels.items()
     secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
     configmaps = {d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"}
@@ -337,8 +341,9 @@ def test_k8s_deployment(tmp_path: Path) -> None:
     assert env["GATEWAY_CONFIG"]["value"] == f"{mount['mountPath']}/config.yaml"
     config = tmp_path / "config.yaml"
     config.write_text(configmap["data"]["config.yaml"], encoding="utf-8")
-    settings = load_settings(config, env={})
-    assert settings.backend.url and not settings.backend.token  # secrets come from the Secret
+    # secrets come from the Secret, as environment: without the token the config alone is refused
+    settings = load_settings(config, env={"GATEWAY_BACKEND_TOKEN": "from-the-secret"})
+    assert settings.backend.url and settings.backend.token == "from-the-secret"
 
 
 # ------------------------------------------------------------------ systemd
@@ -364,7 +369,11 @@ def test_systemd_unit() -> None:
     unit = unit_sections((DEPLOY / "gateway.service").read_text(encoding="utf-8"))
     service = unit["Service"]
     assert service["ExecStart"][0].split()[1] == "serve"
-    assert service["EnvironmentFile"]
+    # the gateway reads the env file itself, so that a reload (SIGHUP) re-reads it
+    start = service["ExecStart"][0].split()
+    env_file = start[start.index("--env-file") + 1]
+    assert env_file.startswith("/etc/")
+    assert any(env_file in pre for pre in service.get("ExecStartPre", []))
     assert service["Restart"] == ["on-failure"]
     assert service["KillSignal"] == ["SIGTERM"]
     assert service["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
@@ -373,13 +382,11 @@ def test_systemd_unit() -> None:
 
 
 def test_systemd_env_example_loads(tmp_path: Path) -> None:
-    env: dict[str, str] = {}
     for line in (DEPLOY / "gateway.env.example").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            assert key.startswith("GATEWAY_"), key
-            env[key] = value
-    settings = load_settings(None, env=env)
+            assert line.partition("=")[0].startswith("GATEWAY_"), line
+    # as the unit runs it: the gateway reads the file itself (--env-file)
+    settings = load_settings(None, {"env_file": DEPLOY / "gateway.env.example"}, env={})
     assert settings.backend.url and settings.clients
 
 
@@ -388,9 +395,8 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     if analyze is None:
         pytest.skip("systemd-analyze not installed; the structural unit checks still ran")
     text = (DEPLOY / "gateway.service").read_text(encoding="utf-8")
-    # verify checks that ExecStart exists and EnvironmentFile is readable: stand-ins for an install
+    # verify checks that ExecStart exists: a stand-in for an install
     text = re.sub(r"^ExecStart=\S+", "ExecStart=/bin/true", text, flags=re.MULTILINE)
-    text = re.sub(r"^EnvironmentFile=", "EnvironmentFile=-", text, flags=re.MULTILINE)
     unit = tmp_path / "helpdesk-gateway.service"
     unit.write_text(text, encoding="utf-8")
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)

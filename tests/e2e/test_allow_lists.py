@@ -13,7 +13,7 @@ from tests.conftest import Gateway, start_gateway
 
 
 async def _gateway(tmp_path: Path, **kw: object) -> AsyncIterator[Gateway]:
-    settings = Settings(data_dir=tmp_path, access_log=False, **kw)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path, access_log=False, **kw)
     runner, url = await start_gateway(settings)
     async with aiohttp.ClientSession() as session:
         yield Gateway(url, runner.app, session, tmp_path)

@@ -41,7 +41,7 @@ def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tup
         if not line:
             break
         banner.append(line)
-        if line.strip().startswith("health:"):
+        if line.startswith("{") and json.loads(line).get("event") == "listening":
             return proc, port
     proc.kill()
     raise AssertionError("gateway did not start: " + "".join(banner) + (proc.stderr.read() if proc.stderr else ""))
@@ -88,15 +88,28 @@ def test_serve_reload_and_drain(tmp_path: Path) -> None:
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     assert code == 0, err
-    assert "reload failed" in err and "statuses.yaml:3:" in err
-    log_lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    log_lines = [json.loads(line) for line in out.splitlines()]  # stdout: JSON lines only
+    failed = [rec for rec in log_lines if rec.get("event") == "reload_failed"]
+    assert failed and any("statuses.yaml:3:" in e for e in failed[0]["errors"])
+    assert any(rec.get("event") == "reloaded" for rec in log_lines)
     assert any(rec["action"] == "GetTicket" and rec["status"] == 200 for rec in log_lines)
     assert "demo-secret" not in out and "demo-secret" not in err
 
 
 def test_real_backend_needs_a_client_credential(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", "--backend-url", "http://127.0.0.1:9/", "--backend-token", "t"],
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--backend-url",
+            "http://127.0.0.1:9/",
+            "--backend-token",
+            "t",
+            "--port",
+            str(_free_port()),
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -13,7 +13,7 @@ async def test_requests_errors_and_backend_calls_are_counted(gateway: Gateway) -
         text = await resp.text()
     assert 'gateway_requests_total{action="GetTicket",dialect="whmcs",result="success"} 1.0' in text
     assert 'gateway_requests_total{action="GetTicket",dialect="whmcs",result="error"} 1.0' in text
-    assert 'gateway_errors_total{dialect="whmcs",kind="NotFound"} 1.0' in text
+    assert 'gateway_errors_total{action="GetTicket",dialect="whmcs",kind="not_found"} 1.0' in text
     assert 'gateway_backend_seconds_count{method="GET",status="200"}' in text
     assert "gateway_breaker_open 0.0" in text
 

@@ -153,7 +153,10 @@ class HostileGateway:
                     digest.update(repr(row).encode())
         finally:
             conn.close()
-        return Snapshot(stats.requests, stats.writes, *counts, digest.hexdigest(), len(self.crash_log.records))
+        tickets, customers, contacts = counts
+        return Snapshot(
+            stats.requests, stats.writes, tickets, customers, contacts, digest.hexdigest(), len(self.crash_log.records)
+        )
 
     # -- requests ------------------------------------------------------------------
 

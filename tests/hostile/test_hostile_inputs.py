@@ -34,7 +34,8 @@ RD_KEY = "key=demo-secret"
 def wh(body: str | bytes, fmt: str = "json", **kw: Any) -> Case:
     """A WHMCS form POST; ``responsetype`` is appended for json/xml."""
     if fmt in ("json", "xml"):
-        body = body + (f"&responsetype={fmt}" if isinstance(body, str) else f"&responsetype={fmt}".encode())
+        suffix = f"&responsetype={fmt}"
+        body = body + suffix if isinstance(body, str) else body + suffix.encode()
     headers = kw.pop("headers", FORM)
     return Case("whmcs", "POST", kw.pop("target", WHMCS), body, headers, fmt=fmt, **kw)
 
