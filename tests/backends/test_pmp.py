@@ -64,6 +64,8 @@ class Sim:
 
 
 async def _start(tmp_path: Path, name: str = "pmp", **kw: Any) -> tuple[web.AppRunner, Sim]:
+    # this file describes seed 003's module (2.x); module 3.x: test_pmp_v3.py and tests/e2e/test_generations.py
+    kw.setdefault("module", 2)
     runner, url = await start_simulator(port=0, db_path=tmp_path / f"{name}.db", token=TOKEN, **kw)
     return runner, Sim(url, runner.app[DB_KEY])
 
