@@ -8,8 +8,10 @@ per-request objects sit in one :class:`Runtime` that a reload swaps whole.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +20,13 @@ import aiohttp
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
+from gateway import context
 from gateway.auth import Credentials
-from gateway.backends.base import Backend
+from gateway.backends.base import Backend, Capabilities
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
 from gateway.canonical import Department
 from gateway.dialects.base import Dialect, Route
-from gateway.errors import BackendError
+from gateway.errors import BackendAuthError, BackendError
 from gateway.limits import RateLimiter
 from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
 from gateway.metrics import Metrics
@@ -56,6 +59,7 @@ class State:
     breaker: CircuitBreaker | None = None
     sim_departments: tuple[Department, ...] | None = None  # the embedded simulator's, known exactly
     backend_label: str = ""  # the backend in use, as the banner and /readyz name it
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. discovery after a reload
 
 
 STATE = web.AppKey("gateway_state", State)
@@ -118,6 +122,7 @@ def _adapter(state: State, settings: Settings, mappings: MappingSet) -> Backend:
         connect_timeout=settings.backend.connect_timeout,
         departments=state.sim_departments,
         retries=settings.backend.retries,
+        features=_feature_pins(settings),
     )
 
 
@@ -140,6 +145,41 @@ def index_staleness(settings: Settings) -> float:
     index = getattr(settings, "index", None)
     value = getattr(index, "max_staleness", None)
     return 5.0 if value is None else float(value)
+
+
+def _feature_pins(settings: Settings) -> dict[str, str]:
+    """``backend.features``: feature -> yes|no|read-only|auto."""
+    return {str(k): str(v) for k, v in settings.backend.features.items()}
+
+
+async def _discover_with_retries(backend: Backend, attempts: int = 3) -> Capabilities:
+    """A flaky moment at start-up should not leave the gateway on the least features until later."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await backend.discover()
+        except BackendAuthError:
+            raise
+        except BackendError:
+            if attempt == attempts or context.current().remaining() < 2.0:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def discover_backend(runtime: Runtime) -> None:
+    """Start-up and SIGHUP: find out what the backend offers, in one log line (never fatal)."""
+    backend = runtime.service.backend
+    token = context.begin(context.RequestContext(deadline=time.monotonic() + runtime.settings.backend.timeout))
+    try:
+        caps = await _discover_with_retries(backend)
+    except BackendError as exc:
+        log.warning("backend discovery failed (%s); assuming the least and asking again later", exc.message)
+        return
+    finally:
+        context.end(token)
+    features = ", ".join(f"{k}={v}" for k, v in caps.features.items())
+    generation = f" module {caps.generation}.x" if caps.generation else ""
+    log.info("backend %s%s offers: %s", caps.kind, generation, features)
 
 
 def build_runtime(state: State, settings: Settings) -> Runtime:
@@ -192,6 +232,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
         state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         state.runtime = build_runtime(state, settings)
+        await discover_backend(state.runtime)
         if settings.metrics_port is not None:
             admin = await _start_admin(state, settings)
         yield
@@ -272,6 +313,14 @@ def reload(app: web.Application, settings: Settings) -> None:
         raise
     state.settings = settings
     state.runtime = runtime
+    # the new backend asks again what the installation offers (in the background: reload is synchronous;
+    # without a running loop the backend discovers on first use)
+    try:
+        task = asyncio.get_running_loop().create_task(discover_backend(runtime))
+    except RuntimeError:
+        return
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
 
 
 def _dialect_handler(name: str, route: Route) -> Any:

@@ -245,10 +245,14 @@ class Service:
         """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out."""
         limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
+        # a list page shows no conversation: a backend that can read a ticket without it does so
+        read = getattr(self.backend, "ticket_summary", None) or self.backend.get_ticket
+
         async def one(ticket_id: int) -> c.Ticket | None:
             async with limit:
                 try:
-                    return await self.backend.get_ticket(ticket_id)
+                    ticket: c.Ticket = await read(ticket_id)
+                    return ticket
                 except NotFound:
                     return None
 

@@ -78,8 +78,9 @@ def test_kebab_names() -> None:
 async def test_get_ticket_seed_shape(gateway: Gateway, multipart: bool) -> None:
     status, ctype, body = await post(gateway, "get-ticket", {"ticketid": "1"}, multipart=multipart)
     assert status == 200 and ctype == "application/json"
-    assert body["notes"] == {"note": []}  # the backend keeps no notes
-    same_shape({**body, "notes": SEED_001["notes"]}, SEED_001)
+    # the demo's staff note (module 3.x's /api/notes), in seed 001's note shape
+    assert [n["admin"] for n in body["notes"]["note"]] == ["Alice Admin"]
+    same_shape(body, SEED_001)
     row = gateway.sim.get_ticket(1)
     assert row is not None
     assert (body["ticketid"], body["tid"], body["c"]) == ("1", "1", str(row["ticketkey"])[:8])
@@ -103,9 +104,11 @@ async def test_get_ticket_by_number_and_sort(gateway: Gateway, multipart: bool) 
     _, _, by_id = await post(gateway, "get-ticket", {"ticketid": "5"}, multipart=multipart)
     _, _, by_num = await post(gateway, "get-ticket", {"ticketnum": by_id["tid"]}, multipart=multipart)
     assert by_num == by_id
-    for sort in ("ASC", "DESC"):
+    replies = by_id["replies"]["reply"]
+    assert len(replies) == 2 and replies[0]["date"] <= replies[1]["date"]  # the opening message, then Alice's
+    for sort, order in (("ASC", replies), ("DESC", replies[::-1])):
         status, _, body = await post(gateway, "get-ticket", {"ticketid": "5", "repliessort": sort}, multipart=multipart)
-        assert status == 200 and body["replies"] == by_id["replies"]
+        assert status == 200 and body["replies"]["reply"] == order
 
 
 async def test_parameters_in_query_string(gateway: Gateway) -> None:
@@ -186,9 +189,8 @@ async def test_invalid_input_422(gateway: Gateway, action: str, fields: dict[str
 @pytest.mark.parametrize(
     ("action", "fields"),
     [
-        ("add-ticket-reply", {"ticketid": "1", "message": "hello", "clientid": "1"}),
-        ("add-ticket-note", {"ticketid": "1", "message": "note"}),
         ("open-ticket", {"deptid": "1", "clientid": "1", "subject": "s", "message": "m", "attachments": "W10="}),
+        ("add-ticket-reply", {"ticketid": "1", "message": "hello", "clientid": "1", "attachments": "W10="}),
     ],
 )
 async def test_backend_cannot_501(gateway: Gateway, action: str, fields: dict[str, str]) -> None:
@@ -197,6 +199,23 @@ async def test_backend_cannot_501(gateway: Gateway, action: str, fields: dict[st
     assert status == 501
     assert body["result"] == "error" and body["message"]
     assert (writes(gateway), gateway.sim.count_tickets()) == before
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [
+        ("add-ticket-reply", {"ticketid": "1", "message": "hello", "clientid": "1"}),
+        ("add-ticket-note", {"ticketid": "1", "message": "note"}),
+    ],
+)
+async def test_reply_and_note_on_module_3(gateway: Gateway, action: str, fields: dict[str, str]) -> None:
+    status, _, body = await post(gateway, action, fields)
+    assert status == 200 and body["result"] == "success", body
+    _, _, t = await post(gateway, "get-ticket", {"ticketid": "1"})
+    written = (
+        t["replies"]["reply"][-1]["message"] if action == "add-ticket-reply" else t["notes"]["note"][-1]["message"]
+    )
+    assert written == fields["message"]
 
 
 async def test_open_and_read_back(gateway: Gateway) -> None:

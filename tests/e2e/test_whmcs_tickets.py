@@ -10,6 +10,7 @@ from whmcspy import exceptions as whmcspy_errors
 
 from tests.conftest import Gateway
 from tests.e2e.conftest import (
+    NOTE_KEYS,
     REPLY_KEYS,
     TICKET_KEYS,
     all_strings,
@@ -51,7 +52,10 @@ async def test_get_ticket_shape_and_values(gateway: Gateway, whmcspy_client: whm
     assert reply["message"] == row["message"]  # CRLF kept
     assert "\r\n" in reply["message"]
     assert reply["date"] == t["date"]
-    assert t["notes"] == {"note": []}
+    # the demo's staff note on ticket 1 (module 3.x's /api/notes), named by its author
+    notes = t["notes"]["note"]
+    assert [(n["admin"], n["message"][:9]) for n in notes] == [("Alice Admin", "Asked the")], notes
+    assert set(notes[0]) >= NOTE_KEYS
 
 
 async def test_get_ticket_non_client_and_quoted(gateway: Gateway) -> None:
@@ -413,38 +417,42 @@ async def test_delete_ticket(gateway: Gateway, whmcspy_client: whmcspy.WHMCS) ->
     assert 4 not in await ticket_ids(whmcspy_client)
 
 
-# ------------------------------------------------- replies and notes (no backend API)
+# ------------------------------------------------- replies and notes (module 3.x: the embedded demo)
+# Module 2.x's refusals (nothing written) are in test_generations.py.
 
 
 @pytest.mark.parametrize(
-    ("action", "params"),
+    ("action", "params", "table"),
     [
-        ("AddTicketReply", {"ticketid": "1", "message": "a reply", "clientid": "1"}),
-        ("AddTicketReply", {"ticketid": "1", "message": "staff", "adminusername": "Alice"}),
-        ("AddTicketNote", {"ticketid": "1", "message": "a note"}),
-        ("AddTicketNote", {"ticketnum": "1", "message": "a note"}),
+        ("AddTicketReply", {"ticketid": "1", "message": "a reply", "clientid": "1"}, "replies"),
+        ("AddTicketReply", {"ticketid": "1", "message": "staff", "adminusername": "Alice"}, "replies"),
+        ("AddTicketNote", {"ticketid": "1", "message": "a note"}, "notes"),
+        ("AddTicketNote", {"ticketnum": "1", "message": "a note"}, "notes"),
     ],
 )
-async def test_replies_and_notes_refused_cleanly(gateway: Gateway, action: str, params: dict[str, str]) -> None:
-    row = gateway.sim.get_ticket(1)
-    before_count, before_writes = gateway.sim.count_tickets(), writes(gateway)
+async def test_replies_and_notes_are_written(gateway: Gateway, action: str, params: dict[str, str], table: str) -> None:
+    before_count = gateway.sim.count_tickets()
+    _, before = await gateway.whmcs("GetTicket", ticketid="1")
     status, body = await gateway.whmcs(action, **params)
-    assert status == 200
-    assert body["result"] == "error"
-    assert "not supported" in body["message"].lower() or "no api" in body["message"].lower(), body
-    assert "nothing was written" in body["message"].lower(), body
-    assert writes(gateway) == before_writes
+    assert status == 200 and body["result"] == "success", body
     assert gateway.sim.count_tickets() == before_count
-    assert gateway.sim.get_ticket(1) == row
     _, t = await gateway.whmcs("GetTicket", ticketid="1")
-    assert len(t["replies"]["reply"]) == 1 and t["notes"] == {"note": []}
+    if table == "replies":
+        assert len(t["replies"]["reply"]) == len(before["replies"]["reply"]) + 1
+        assert t["replies"]["reply"][-1]["message"] == params["message"]
+        assert len(gateway.sim.list_reply_rows(1)) == len(t["replies"]["reply"]) - 1
+    else:
+        assert [n["message"] for n in t["notes"]["note"]][-1] == "a note"
+        assert t["notes"]["note"][-1]["admin"]  # the token's staff member, by name
 
 
-async def test_replies_notes_whmcspy_raises(whmcspy_client: whmcspy.WHMCS) -> None:
+async def test_replies_notes_whmcspy(whmcspy_client: whmcspy.WHMCS) -> None:
+    out = await in_thread(whmcspy_client.call, "AddTicketReply", ticketid=1, message="x", clientid=1)
+    assert out["result"] == "success"
+    out = await in_thread(whmcspy_client.call, "AddTicketNote", ticketid=1, message="x")
+    assert out["result"] == "success"
     with pytest.raises(whmcspy_errors.Error):
-        await in_thread(whmcspy_client.call, "AddTicketReply", ticketid=1, message="x", clientid=1)
-    with pytest.raises(whmcspy_errors.Error):
-        await in_thread(whmcspy_client.call, "AddTicketNote", ticketid=1, message="x")
+        await in_thread(whmcspy_client.call, "AddTicketReply", ticketid=1, message="x", adminusername="Nobody")
 
 
 async def test_reply_validation_first(gateway: Gateway) -> None:
@@ -454,12 +462,14 @@ async def test_reply_validation_first(gateway: Gateway) -> None:
     assert body["result"] == "error" and body["message"].startswith("Attachments"), body
 
 
-async def test_get_ticket_notes_empty(gateway: Gateway) -> None:
-    _, body = await gateway.whmcs("GetTicketNotes", ticketid="1")
+async def test_get_ticket_notes(gateway: Gateway) -> None:
+    _, body = await gateway.whmcs("GetTicketNotes", ticketid="2")
     assert body == {"result": "success", "totalresults": 0, "notes": {"note": []}}
+    _, body = await gateway.whmcs("GetTicketNotes", ticketid="1")
+    assert body["totalresults"] == 1 and body["notes"]["note"][0]["admin"] == "Alice Admin", body
     _, body = await gateway.whmcs("GetTicketNotes", ticketid="999")
     assert body == {"result": "error", "message": "Ticket ID Not Found"}
-    _, text = await gateway.whmcs("GetTicketNotes", fmt="xml", ticketid="1")
+    _, text = await gateway.whmcs("GetTicketNotes", fmt="xml", ticketid="2")
     root = parse_xml(text)
     assert root.findtext("totalresults") == "0" and root.find("notes") is not None
     assert root.findall("notes/note") == []

@@ -81,8 +81,15 @@ async def _read_call(request: web.Request) -> tuple[dict[str, Any], bytes]:
     return call, body
 
 
+# What the PMP adapter asks once per installation (discovery, INTERFACE "Backends"): not part
+# of a case.  The scripted backend answers as seed 003's module (2.x) does: no such routes.
+_DISCOVERY = re.compile(r"^/api/(staffs\?page=1&per_page=1|notes/ticket/0|thirdparty/customtable/\w+(/0)?)$")
+
+
 def _scripted_app(script: Script) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
+        if _DISCOVERY.match(request.path_qs):
+            return web.Response(status=404, text="<h1>404 Page Not Found</h1>", content_type="text/html")
         call, body = await _read_call(request)
         script.calls.append(call)
         if script.upstream is not None:
