@@ -39,33 +39,48 @@ from aiohttp import web
 from bench import handwritten as hw
 from bench import payload
 from gateway import canonical as c
-from gateway import context
+from gateway import context, pipeline
 from gateway.app import dialect_classes, zone_config
 from gateway.backends import http
 from gateway.backends.pmp import PMPBackend
 from gateway.dialects.base import Dialect, Inbound
-from gateway.errors import GatewayError
 from gateway.mapping.loader import MappingSet, load_mappings
-from gateway.service import Service, build_args
+from gateway.service import Service
 from gateway.settings import Settings
 from gateway.store import MemoryStore
 
 VOLATILE = {"timestamp", "elapsed", "time_elapsed_in_minutes"}
 
 
-class ReplayPMP(PMPBackend):
-    """The real adapter; its transport answers fixed bytes (no network, no re-encoding)."""
+_NO_DATA = http.Reply(404, {"Content-Type": "application/json"}, b'{"status":false,"message":"No data were found"}')
 
-    def __init__(self, mappings: MappingSet, one: bytes, many: bytes, cold: bool = False) -> None:
-        super().__init__("http://replay.invalid/", "x", mappings["pmp"], MemoryStore(), session=None)  # type: ignore[arg-type]
-        self._one = http.Reply(200, {"Content-Type": "application/json"}, one)
-        self._many = http.Reply(200, {"Content-Type": "application/json"}, many)
+
+class ReplayTransport:
+    """The real adapter's transport, answering fixed bytes (no network, no re-encoding).
+
+    ``cold``: every answer differs from the last by trailing whitespace, so the adapter's
+    memo of unchanged answers misses and each answer is decoded and mapped again."""
+
+    def __init__(self, one: bytes, many: bytes, cold: bool = False) -> None:
+        self._one = one
+        self._many = many
         self.cold = cold
+        self._flip = False
 
-    async def _exchange(self, method: str, path: str, **kw: Any) -> http.Reply:
+    async def __call__(self, method: str, url: str, **kw: Any) -> http.Reply:
+        path = url.split("replay.invalid/", 1)[-1]
+        if not path.startswith("api/tickets"):
+            return _NO_DATA  # discovery: a module with nothing beyond tickets
+        body = self._many if path.rstrip("/") == "api/tickets" else self._one
         if self.cold:
-            self._memo.clear()  # as if the backend's answer had changed: decode and map it again
-        return self._many if path.rstrip("/") == "api/tickets" else self._one
+            self._flip = not self._flip
+            body = body + b" " if self._flip else body
+        return http.Reply(200, {"Content-Type": "application/json"}, body)
+
+
+def replay_backend(mappings: MappingSet, one: bytes, many: bytes, cold: bool = False) -> PMPBackend:
+    transport = ReplayTransport(one, many, cold)
+    return PMPBackend("http://replay.invalid/", "x", mappings["pmp"], MemoryStore(), transport=transport)
 
 
 @dataclass
@@ -96,15 +111,8 @@ def _strip(value: Any) -> Any:
 
 
 async def _pipeline(dialect: Dialect, service: Service, inbound: Inbound) -> web.Response:
-    """What ``Dialect.handle`` does after reading and authenticating the request."""
-    try:
-        spec = dialect.find_action(inbound)
-        dialect.refuse_lost_params(inbound, spec)
-        args = build_args(spec.operation, spec.params(inbound.params))
-        result = await service.run(spec.operation, args)
-        return dialect.success(inbound, spec, spec.result(result) if spec.result else {})
-    except GatewayError as exc:
-        return dialect.error(inbound, exc)
+    """What ``Dialect.handle`` does after reading and authenticating the request: the shared pipeline."""
+    return await pipeline.respond(dialect, service, inbound)
 
 
 def ten_replies(base: c.Ticket) -> c.Ticket:
@@ -133,9 +141,9 @@ def ten_replies(base: c.Ticket) -> c.Ticket:
 def build_cases(mappings: MappingSet, cold: bool = False) -> dict[str, list[Case]]:
     one, many = payload.ticket_bytes(), payload.list_bytes(25)
     single_list = orjson.dumps([payload.ticket_row(1)])
-    backend = ReplayPMP(mappings, one, many, cold)
+    backend = replay_backend(mappings, one, many, cold)
     service = Service(backend, MemoryStore())
-    rd_backend = ReplayPMP(mappings, one, single_list, cold)
+    rd_backend = replay_backend(mappings, one, single_list, cold)
     rd_service = Service(rd_backend, MemoryStore())
     settings = Settings()
     parsed = backend._parse("ticket", orjson.loads(one), c.Ticket)

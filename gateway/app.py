@@ -8,8 +8,10 @@ per-request objects sit in one :class:`Runtime` that a reload swaps whole.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
+from gateway import context
 from gateway.auth import Credentials
 from gateway.backends.base import Backend
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
@@ -54,6 +57,7 @@ class State:
     sim_runner: web.AppRunner | None = None
     breaker: CircuitBreaker | None = None
     sim_departments: tuple[Department, ...] | None = None  # the embedded simulator's, known exactly
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. discovery after a reload
 
 
 STATE = web.AppKey("gateway_state", State)
@@ -101,6 +105,7 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         connect_timeout=settings.backend.connect_timeout,
         departments=state.sim_departments,
         retries=settings.backend.retries,
+        features=_feature_pins(settings),
     )
     if state.breaker is None:
         state.breaker = CircuitBreaker(settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics)
@@ -112,6 +117,28 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         cache_tickets=settings.cache.tickets,
         metrics=state.metrics,
     )
+
+
+def _feature_pins(settings: Settings) -> dict[str, str]:
+    """``backend.features`` (feature -> yes|no|read-only|auto), read defensively: an older settings model lacks it."""
+    pins = getattr(settings.backend, "features", None) or {}
+    return {str(k): str(v) for k, v in dict(pins).items()}
+
+
+async def discover_backend(runtime: Runtime) -> None:
+    """Start-up and SIGHUP: find out what the backend offers, in one log line (never fatal)."""
+    backend = runtime.service.backend
+    token = context.begin(context.RequestContext(deadline=time.monotonic() + runtime.settings.backend.timeout))
+    try:
+        caps = await backend.discover()
+    except BackendError as exc:
+        log.warning("backend discovery failed (%s); assuming the least and asking again later", exc.message)
+        return
+    finally:
+        context.end(token)
+    features = ", ".join(f"{k}={v}" for k, v in caps.features.items())
+    generation = f" module {caps.generation}.x" if caps.generation else ""
+    log.info("backend %s%s offers: %s", caps.kind, generation, features)
 
 
 def build_runtime(state: State, settings: Settings) -> Runtime:
@@ -159,6 +186,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
         state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         state.runtime = build_runtime(state, settings)
+        await discover_backend(state.runtime)
         if settings.metrics_port is not None:
             admin = await _start_admin(state, settings)
         yield
@@ -207,6 +235,14 @@ def reload(app: web.Application, settings: Settings) -> None:
     runtime = build_runtime(state, settings)
     state.settings = settings
     state.runtime = runtime
+    # the new backend asks again what the installation offers (in the background: reload is synchronous;
+    # without a running loop the backend discovers on first use)
+    try:
+        task = asyncio.get_running_loop().create_task(discover_backend(runtime))
+    except RuntimeError:
+        return
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
 
 
 def _dialect_handler(name: str, route: Route) -> Any:

@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("paths", nargs="*", type=Path)
     c.add_argument("--config", type=Path)
     c.add_argument("--mappings", type=Path)
+    c.add_argument("--backend", action="store_true", help="connect and print what the backend offers, per action")
+    c.add_argument("--backend-url", dest="backend_url")
+    c.add_argument("--backend-token", dest="backend_token")
+    c.add_argument("--backend-timeout", dest="backend_timeout", type=float)
     t = sub.add_parser("translate", help="run a request or a response through the mappings offline")
     t.add_argument("--dialect", required=True)
     t.add_argument("--action", required=True)
@@ -103,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if ns.command == "serve":
             return serve(load_settings(ns.config, _flags(ns)), ns.config, _flags(ns))
+        if ns.command == "check" and ns.backend:
+            from gateway.check_backend import check_backend
+
+            return check_backend(load_settings(ns.config, _flags(ns)))
         if ns.command == "check":
             return check(ns.paths, ns.config, ns.mappings)
         if ns.command == "translate":

@@ -21,6 +21,8 @@ LOSSES: dict[str, str] = {
     "billing-fields": "billing figures and fields the target does not have are not carried",
     "customer-reply-status": "the status Customer-Reply is shown as Open",
     "tags": "ticket tags are not carried",
+    "replies": "a ticket's replies are not shown, only its opening message (the backend offers no replies)",
+    "notes": "a ticket's notes are not shown (the backend offers no notes)",
     "requester-details": "a guest requester's name and e-mail cannot be changed after the ticket is opened",
 }
 

@@ -194,7 +194,10 @@ class Service:
             author = c.Author(kind="guest", name=args.name, email=args.email)
         else:
             raise InvalidInput("Name and email address are required if not a client", "name")
-        await self.backend.add_reply(ticket_id, c.NewReply(message=args.message, author=author, status=args.status))
+        created = args.created_at if isinstance(args.created_at, datetime) else None  # WHMCS "created"
+        reply = c.NewReply(message=args.message, author=author, status=args.status, created_at=created)
+        # the backend names a staff author (PMP matches the name against its staff; nothing is written otherwise)
+        await self.backend.add_reply(ticket_id, reply)
         return ops.Done(id=ticket_id)
 
     async def add_note(self, args: ops.AddNoteArgs) -> ops.Done:

@@ -15,40 +15,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import json as jsonlib
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
 
+from gateway import pipeline
 from gateway.app import dialect_classes, zone_config
 from gateway.backends import http
-from gateway.backends.pmp import PMPBackend
+from gateway.backends.pmp import AiohttpTransport, Exchange, PMPBackend, RecordingTransport
 from gateway.dialects.base import Dialect, Inbound
-from gateway.errors import GatewayError
 from gateway.mapping.loader import MappingSet, load_mappings
-from gateway.service import Service, build_args
+from gateway.service import Service
 from gateway.settings import load_settings
 from gateway.store import MemoryStore
 
 REDACTED = "[redacted]"
 
 
-class _ReplayPMP(PMPBackend):
+class ReplayTransport:
     """Answers every read from one document; writes succeed with ``record_id``."""
 
-    def __init__(self, document: Any, mappings: MappingSet) -> None:
-        super().__init__("http://replay.invalid/", REDACTED, mappings["pmp"], MemoryStore(), session=None)  # type: ignore[arg-type]
+    def __init__(self, document: Any) -> None:
         self._document = document
 
-    async def _exchange(
-        self, method: str, path: str, *, form: Any = None, body: Any = None, reserve: float = 0.0
+    async def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float,
     ) -> http.Reply:
         doc = self._document
+        path = url.split("://", 1)[-1].split("/", 1)[-1]
         if method != "GET":
             answer: Any = {"status": True, "message": "ok", "record_id": _first_id(doc)}
+        elif not path.startswith("api/tickets"):
+            answer = {"status": False, "message": "No data were found"}  # discovery: a 2.x module
         elif isinstance(doc, list):
             answer = (
                 doc if _is_list_route(path) else (doc[0] if doc else {"status": False, "message": "No data were found"})
@@ -56,30 +67,7 @@ class _ReplayPMP(PMPBackend):
         else:
             answer = [doc] if _is_list_route(path) else doc
         status = 404 if isinstance(answer, dict) and answer.get("status") is False else 200
-        return http.Reply(status, {"Content-Type": "application/json"}, json.dumps(answer).encode())
-
-
-class _RecordingPMP(PMPBackend):
-    """The real adapter against a throw-away simulator, writing down every call."""
-
-    calls: list[dict[str, Any]]
-
-    async def _exchange(
-        self, method: str, path: str, *, form: Any = None, body: Any = None, reserve: float = 0.0
-    ) -> http.Reply:
-        call: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "headers": {"authtoken": REDACTED},
-        }
-        if form is not None:
-            call["form"] = dict(form)
-        if body is not None:
-            call["json"] = body
-        reply = await super()._exchange(method, path, form=form, body=body, reserve=reserve)
-        call["status"] = reply.status
-        self.calls.append(call)
-        return reply
+        return http.Reply(status, {"Content-Type": "application/json"}, jsonlib.dumps(answer).encode())
 
 
 def _is_list_route(path: str) -> bool:
@@ -105,14 +93,7 @@ def _params(raw: str) -> dict[str, Any]:
 
 
 async def _run(dialect: Dialect, service: Service, inbound: Inbound) -> bytes:
-    try:
-        spec = dialect.find_action(inbound)
-        dialect.refuse_lost_params(inbound, spec)
-        args = build_args(spec.operation, spec.params(inbound.params))
-        result = await service.run(spec.operation, args)
-        response = dialect.success(inbound, spec, spec.result(result) if spec.result else {})
-    except GatewayError as exc:
-        response = dialect.error(inbound, exc)
+    response = await pipeline.respond(dialect, service, inbound)
     body = response.body
     return body if isinstance(body, bytes) else b""
 
@@ -127,7 +108,9 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
     dialect = cls(settings.dialect(ns.dialect), mappings[cls.vendor])
     if ns.response:
         document = json.loads(raw)
-        backend = _ReplayPMP(document, mappings)
+        backend = PMPBackend(
+            "http://replay.invalid/", REDACTED, mappings["pmp"], MemoryStore(), transport=ReplayTransport(document)
+        )
         ident = str(_first_id(document))
         params = {"ticketid": ident, "ticket": ident, "clientid": ident, "tid": ident}
         params.update(_params(ns.params or ""))
@@ -143,13 +126,35 @@ async def _record(dialect: Dialect, mappings: MappingSet, ns: argparse.Namespace
         runner, url = await pmp_sim.start_simulator(db_path=Path(tmp) / "sim.sqlite3", token="translate")
         try:
             async with aiohttp.ClientSession() as session:
-                backend = _RecordingPMP(url, "translate", mappings["pmp"], MemoryStore(), session=session)
-                backend.calls = []
+                recorder = RecordingTransport(AiohttpTransport(session))
+                backend = PMPBackend(url, "translate", mappings["pmp"], MemoryStore(), transport=recorder)
+                await backend.discover()
+                recorder.calls.clear()  # what the installation offers is not part of the translation
                 inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or "json")
                 await _run(dialect, Service(backend, MemoryStore()), inbound)
         finally:
             await runner.cleanup()
-    return json.dumps(backend.calls, indent=2, ensure_ascii=False).encode() + b"\n"
+    calls = [_call(url, exchange) for exchange in recorder.calls]
+    return jsonlib.dumps(calls, indent=2, ensure_ascii=False).encode() + b"\n"
+
+
+def _call(base: str, exchange: Exchange) -> dict[str, Any]:
+    """One backend call as ``translate --request`` prints it (the token redacted)."""
+    call: dict[str, Any] = {
+        "method": exchange.method,
+        "path": exchange.url[len(base.rstrip("/")) + 1 :]
+        if exchange.url.startswith(base.rstrip("/"))
+        else exchange.url,
+        "headers": {"authtoken": REDACTED, **{k: v for k, v in exchange.headers.items() if k == "Idempotency-Key"}},
+    }
+    if "Idempotency-Key" in exchange.headers:
+        call["headers"]["Idempotency-Key"] = "[a new key per create]"
+    if exchange.form is not None:
+        call["form"] = exchange.form
+    if exchange.json is not None:
+        call["json"] = exchange.json
+    call["status"] = exchange.status
+    return call
 
 
 def translate(ns: argparse.Namespace) -> int:

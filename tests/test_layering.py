@@ -23,7 +23,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _modules(package: str) -> list[Path]:
-    return sorted(p for p in (GATEWAY / package).glob("*.py") if p.name != "__init__.py")
+    return sorted(p for p in (GATEWAY / package).rglob("*.py") if p.name != "__init__.py")
 
 
 @pytest.mark.parametrize("path", _modules("dialects"), ids=lambda p: p.name)

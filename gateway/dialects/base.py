@@ -28,7 +28,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
-from gateway import context
+from gateway import context, pipeline
 from gateway.auth import Credentials, Principal, authorize
 from gateway.errors import (
     AuthError,
@@ -46,7 +46,6 @@ from gateway.errors import (
     Unsupported,
 )
 from gateway.mapping.loader import ActionSpec, VendorMappings
-from gateway.service import build_args
 from gateway.settings import DialectSettings
 
 log = logging.getLogger("gateway")
@@ -151,35 +150,42 @@ class Dialect(abc.ABC):
                 raise Unsupported(str(message))
 
     async def handle(self, request: web.Request, route: Route, runtime: Runtime) -> web.Response:
+        """Serve one request through the shared pipeline (:func:`gateway.pipeline.respond`)."""
         inbound = Inbound(action=route.action or "")
         ctx = context.current()
         ctx.dialect = self.name
-        try:
+        principal: list[Principal] = []
+        failed: list[GatewayError] = []
+
+        async def authenticate() -> None:
             await self.read(request, route, inbound)
             ctx.requested = inbound.action[:64]
-            principal = self.authenticate(request, inbound, runtime.credentials)
-            ctx.credential = principal.identifier
-            spec = self.find_action(inbound)
+            principal.append(self.authenticate(request, inbound, runtime.credentials))
+            ctx.credential = principal[0].identifier
+
+        def admit(spec: ActionSpec) -> None:
             ctx.action = spec.name
-            authorize(principal, spec.name, spec.operation, request.remote)
-            runtime.limiter.check(principal.identifier)
-            self.refuse_lost_params(inbound, spec)
-            args = build_args(spec.operation, spec.params(inbound.params))
-            result = await runtime.service.run(spec.operation, args)
-            body = spec.result(result) if spec.result is not None else {}
-            return self.success(inbound, spec, body)
-        except GatewayError as exc:
+            authorize(principal[0], spec.name, spec.operation, request.remote)
+            runtime.limiter.check(principal[0].identifier)
+
+        def on_error(exc: GatewayError) -> None:
             ctx.failed = type(exc).__name__
             runtime.metrics.error(self.name, ctx.failed)
-            response = self.error(inbound, exc)
-            if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):
-                response.force_close()  # do not read on through an upload we refused
-            return response
+            failed.append(exc)
+
+        try:
+            response = await pipeline.respond(
+                self, runtime.service, inbound, authenticate=authenticate, admit=admit, on_error=on_error
+            )
         except Exception:
             ctx.failed = "InternalError"
             log.exception("unhandled error in %s %s (request %s)", self.name, inbound.action, ctx.request_id)
             runtime.metrics.error(self.name, "InternalError")
             return self.error(inbound, InternalError(f"Internal gateway error (request id {ctx.request_id})"))
+        exc = failed[0] if failed else None
+        if isinstance(exc, PayloadTooLarge) or (isinstance(exc, InvalidInput) and exc.field == "body"):
+            response.force_close()  # do not read on through an upload we refused
+        return response
 
 
 # the key of settings.errors that words each error; the others carry their own message

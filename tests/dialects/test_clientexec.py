@@ -326,9 +326,7 @@ async def test_reply_is_501_and_writes_nothing(ce: CE) -> None:
         ("POST", "/ticket", {"data": b"{not json", "headers": {"Content-Type": "application/json"}}, "JSON"),
     ],
 )
-async def test_invalid_input_is_422(
-    ce: CE, method: str, path: str, kwargs: dict[str, Any], word: str
-) -> None:
+async def test_invalid_input_is_422(ce: CE, method: str, path: str, kwargs: dict[str, Any], word: str) -> None:
     writes = ce.backend_writes
     status, body, _ = await ce.call(method, path, **kwargs)
     assert status == 422, body

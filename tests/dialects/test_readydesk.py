@@ -211,9 +211,7 @@ def parse_count(fmt: str, body: str) -> int:
 
 
 async def _start(tmp_path: Path, **settings: Any) -> AsyncIterator[Client]:
-    runner, url = await start_gateway(
-        Settings(data_dir=tmp_path, access_log=False, clients=(CLIENT,), **settings)
-    )
+    runner, url = await start_gateway(Settings(data_dir=tmp_path, access_log=False, clients=(CLIENT,), **settings))
     async with aiohttp.ClientSession() as session:
         yield Client(Gateway(url, runner.app, session, tmp_path))
     await runner.cleanup()
@@ -402,9 +400,7 @@ async def test_invalid_get_tickets_input(rd: Client, params: dict[str, str], mes
 # ------------------------------------------------------------------ transport, auth, errors
 
 
-@pytest.mark.parametrize(
-    "path", ["/API/default.aspx", "/api/Default.ASPX", "/API/", "/api", "/Api/DEFAULT.aspx"]
-)
+@pytest.mark.parametrize("path", ["/API/default.aspx", "/api/Default.ASPX", "/API/", "/api", "/Api/DEFAULT.aspx"])
 async def test_path_is_matched_case_insensitively(rd: Client, path: str) -> None:
     for method in ("GET", "POST"):
         status, _, body = await rd.raw(

@@ -138,8 +138,22 @@ def test_tls_workers_and_admin_metrics_port(tmp_path: Path) -> None:
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
         timeout=60,
@@ -153,8 +167,9 @@ def test_tls_workers_and_admin_metrics_port(tmp_path: Path) -> None:
         ctx.check_hostname = False
         data = urlencode({**AUTH, "responsetype": "json", "action": "GetTicket", "ticketid": "1"}).encode()
         for _ in range(6):  # spread over both workers
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/includes/api.php", data=data, timeout=10,
-                                        context=ctx) as resp:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/includes/api.php", data=data, timeout=10, context=ctx
+            ) as resp:
                 assert json.loads(resp.read())["ticketid"] == "1"
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as resp:
             assert b"gateway_requests_total" in resp.read()

@@ -214,7 +214,9 @@ def chaos_proxy(upstream: str, rng: random.Random, log: list[str]) -> web.Applic
         if roll < 0.05:
             log.append("503-before")
             return web.Response(status=503, text="<h1>Service Unavailable</h1>", content_type="text/html")
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authtoken")}
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authtoken", "idempotency-key")
+        }
         async with (
             aiohttp.ClientSession() as session,
             session.request(
@@ -234,8 +236,12 @@ def chaos_proxy(upstream: str, rng: random.Random, log: list[str]) -> web.Applic
     return app
 
 
-async def test_200_concurrent_opens_against_a_flaky_backend(tmp_path: Path) -> None:
-    runner, sim_url = await start_simulator(db_path=tmp_path / "sim.sqlite3", token=TOKEN, seed_demo=True)
+@pytest.mark.parametrize("module", [3, 2])
+async def test_200_concurrent_opens_against_a_flaky_backend(tmp_path: Path, module: int) -> None:
+    # 3.x: lost answers are replayed with their Idempotency-Key; 2.x: settled by one listing
+    runner, sim_url = await start_simulator(
+        db_path=tmp_path / "sim.sqlite3", token=TOKEN, seed_demo=True, module=module
+    )
     log: list[str] = []
     try:
         async with (

@@ -61,8 +61,15 @@ async def _read_call(request: web.Request) -> tuple[dict[str, Any], bytes]:
     return call, body
 
 
+# What the PMP adapter asks once per installation (discovery, INTERFACE "Backends"): not part
+# of a case.  The scripted backend answers as seed 003's module (2.x) does: no such routes.
+_DISCOVERY = re.compile(r"^/api/(staffs\?page=1&per_page=1|notes/ticket/0|thirdparty/customtable/\w+(/0)?)$")
+
+
 def _scripted_app(script: Script) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
+        if _DISCOVERY.match(request.path_qs):
+            return web.Response(status=404, text="<h1>404 Page Not Found</h1>", content_type="text/html")
         call, body = await _read_call(request)
         script.calls.append(call)
         if script.upstream is not None:
@@ -137,9 +144,7 @@ async def send(base: str, request: dict[str, Any]) -> tuple[int, str, bytes]:
             kwargs["data"] = request["form"]
         if "json" in request:
             kwargs["json"] = request["json"]
-        async with session.request(
-            request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs
-        ) as r:
+        async with session.request(request.get("method", "POST"), base.rstrip("/") + request["path"], **kwargs) as r:
             return r.status, r.content_type, await r.read()
 
 
@@ -203,18 +208,14 @@ async def record(case: Path) -> None:
     expect = request.setdefault("expect", {})
     expect["status"] = outcome.status
     expect["content_type"] = outcome.content_type
-    (case / "request.json").write_text(
-        json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (case / "request.json").write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (case / "backend-calls.json").write_text(
         json.dumps(outcome.calls, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (case / "backend-responses.json").write_text(
         json.dumps(outcome.responses, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(
-        outcome.content_type, "txt"
-    )
+    ext = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(outcome.content_type, "txt")
     for old in RESPONSE_FILES:
         (case / old).unlink(missing_ok=True)
     body = outcome.body

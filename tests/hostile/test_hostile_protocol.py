@@ -38,10 +38,7 @@ PARSER_CASES: dict[str, tuple[bytes, dict[str, bytes]]] = {
 
 @pytest.mark.parametrize(
     "target,headers",
-    [
-        pytest.param(t, h, id=name)
-        for name, (t, h) in PARSER_CASES.items()
-    ],
+    [pytest.param(t, h, id=name) for name, (t, h) in PARSER_CASES.items()],
 )
 def test_parser_refusal_echoes_no_secret(hostile: HostileGateway, target: bytes, headers: dict[str, bytes]) -> None:
     before = hostile.snapshot()

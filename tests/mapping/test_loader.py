@@ -69,9 +69,7 @@ def test_unknown_enum_value_passes_through_visibly(tmp_path: Path) -> None:
     write(tmp_path, "v", "a.yaml", BASE)
     seen: list[tuple[str, str, str]] = []
     m = load_mappings(roots=[tmp_path], on_unmapped=lambda *a: seen.append(a))["v"]
-    ticket = c.Ticket.model_validate(
-        m.model("row")({"ticketid": "1", "status": "9", "status_name": "Escalated"})
-    )
+    ticket = c.Ticket.model_validate(m.model("row")({"ticketid": "1", "status": "9", "status_name": "Escalated"}))
     assert ticket.status == c.Unmapped(vendor="v", code="9", label="Escalated")
     assert m.model("out")(ticket)["status"] == "Escalated"
     assert ("v", "status", "9") in seen
@@ -194,9 +192,7 @@ def test_gateway_check_prints_file_line_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_gateway_check_passes_on_packaged_mappings() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "check"], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-m", "gateway", "check"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -92,9 +92,23 @@ def pg_server() -> Iterator[PgServer]:
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
     env.pop("PGDATA", None)
     init = subprocess.run(
-        [str(bindir / "initdb"), "-D", str(datadir), "-U", PG_USER, "--auth=trust", "-E", "UTF8",
-         "--no-sync", "--locale=C"],
-        capture_output=True, text=True, env=env, cwd=root, **run_as,
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        **run_as,
     )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
@@ -102,9 +116,12 @@ def pg_server() -> Iterator[PgServer]:
     port = _free_port()
     options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off -c max_connections=100"
     start = subprocess.run(
-        [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-o", options,
-         "-w", "-t", "60", "start"],
-        capture_output=True, text=True, env=env, cwd=root, **run_as,
+        [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        **run_as,
     )
     if start.returncode != 0:
         text = log.read_text(errors="replace") if log.exists() else ""
@@ -115,7 +132,10 @@ def pg_server() -> Iterator[PgServer]:
     finally:
         subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop"],
-            capture_output=True, env=env, cwd=root, **run_as,
+            capture_output=True,
+            env=env,
+            cwd=root,
+            **run_as,
         )
         shutil.rmtree(root, ignore_errors=True)
 

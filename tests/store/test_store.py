@@ -253,8 +253,9 @@ async def test_ticket_opened_on_one_replica_reads_back_on_another(pg_url: str, t
                 return dict(body)
 
             async def open_ticket(base: str, n: int) -> dict[str, str]:
-                return await whmcs(base, "OpenTicket", deptid="1", clientid="1",
-                                   subject=f"replica test {n}", message="Printer on fire")
+                return await whmcs(
+                    base, "OpenTicket", deptid="1", clientid="1", subject=f"replica test {n}", message="Printer on fire"
+                )
 
             opened = await open_ticket(url_a, 0)
             ticket_id, tid, c = str(opened["id"]), str(opened["tid"]), str(opened["c"])

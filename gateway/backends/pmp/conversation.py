@@ -1,0 +1,258 @@
+"""A ticket's conversation on PMP module 3.x: staff, replies, notes.
+
+Replies live in the custom table ``tblticket_replies`` (when an administrator
+has allowlisted it), which has no filter: its list is the whole table.  So the
+adapter keeps a reply index (ticket -> replies), refreshed as a whole, one
+refresh at a time.  The ticket row's ``lastreply`` says whether the indexed
+replies of a ticket are current: every reply, whichever way it was written
+(Perfex's UI, its own reply logic, this gateway), moves it.  A GetTicket whose
+ticket has a ``lastreply`` later than its newest indexed reply (and not already
+answered by a refresh) refreshes the index before answering.  No clock is
+compared with the backend's, whose zone may be misconfigured.
+
+Writing a reply row bypasses Perfex's reply logic, so the adapter does its
+part (see :meth:`Conversation.add_reply`): the author columns, the message as
+Perfex stores that author's messages, then the ticket's ``lastreply``, status
+and read flags.  No notification e-mail is sent (the ``notifications`` loss).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cachetools import TTLCache
+
+from gateway.backends.pmp.discovery import REPLIES_TABLE, TABLE_PATH
+from gateway.backends.pmp.wire import Row, Wire, rows_of, to_int, unavailable
+from gateway.canonical import Author, Contact, NewReply, Note, Reply, Staff
+from gateway.errors import InvalidInput
+from gateway.mapping.loader import VendorMappings
+
+log = logging.getLogger(__name__)
+
+_TAG = re.compile(r"<[^>]*>")
+# how much a ticket's lastreply may trail its reply row's date (Perfex stamps them separately)
+_STAMP_SLACK = timedelta(seconds=2)
+
+ParseFn = Callable[[str, Any, type[Any]], Any]
+
+
+def customer_text(message: str) -> str:
+    """A customer's message as Perfex stores it: HTML stripped, newlines as ``<br />``."""
+    text = html.unescape(_TAG.sub("", message)).strip()
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br />\n")
+
+
+def match_staff(staff: Sequence[Staff], wanted: str) -> Staff | None:
+    """Perfex staff have no user name: match by email, then "firstname lastname", then firstname."""
+    key = " ".join(wanted.split()).casefold()
+    if not key:
+        return None
+    tests: tuple[Callable[[Staff], str], ...] = (
+        lambda s: s.email,
+        lambda s: f"{s.firstname} {s.lastname}",
+        lambda s: s.firstname,
+    )
+    for test in tests:
+        found = [s for s in staff if " ".join(test(s).split()).casefold() == key]
+        if found:
+            return min(found, key=lambda s: (not s.active, s.id))
+    return None
+
+
+@dataclass
+class ReplyIndex:
+    """ticket id -> reply rows, from one read of the whole table."""
+
+    rows: dict[int, list[Row]] = field(default_factory=dict)
+    newest: dict[int, datetime] = field(default_factory=dict)
+    refreshed_at: datetime | None = None  # when the read that filled it started (UTC)
+    serial: int = 0
+
+
+class Conversation:
+    def __init__(
+        self,
+        wire: Wire,
+        mappings: VendorMappings,
+        parse: ParseFn,
+        contacts: Callable[[int], Awaitable[Sequence[Contact]]],
+        *,
+        staff_ttl: float = 60.0,
+    ) -> None:
+        self._wire = wire
+        self._m = mappings
+        self._parse = parse
+        self._contacts = contacts
+        self._staff: TTLCache[str, tuple[Staff, ...]] = TTLCache(maxsize=1, ttl=max(staff_ttl, 0.001))
+        self._staff_lock = asyncio.Lock()
+        self._index = ReplyIndex()
+        self._refresh_lock = asyncio.Lock()
+        # ticket -> the lastreply a refresh has already answered for (bounded like the index)
+        self._covered: TTLCache[int, datetime] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+
+    # ------------------------------------------------------------ staff
+
+    async def staff(self) -> tuple[Staff, ...]:
+        cached = self._staff.get("all")
+        if cached is not None:
+            return cached
+        async with self._staff_lock:
+            cached = self._staff.get("all")
+            if cached is not None:
+                return cached
+            rows = rows_of(await self._wire.read("api/staffs"))
+            staff = tuple(self._parse("staff", row, Staff) for row in rows)
+            self._staff["all"] = staff
+            return staff
+
+    async def staff_by_id(self) -> dict[int, Staff]:
+        return {s.id: s for s in await self.staff()}
+
+    async def resolve_staff(self, author: Author) -> Staff:
+        """The staff member a reply is by; InvalidInput naming adminusername when none matches."""
+        staff = await self.staff()
+        if author.staff_id:
+            for member in staff:
+                if member.id == author.staff_id:
+                    return member
+        found = match_staff(staff, author.name)
+        if found is None:
+            raise InvalidInput(
+                f"Invalid adminusername: no staff member has the e-mail, full name or first name {author.name[:80]!r}",
+                "adminusername",
+            )
+        return found
+
+    # ------------------------------------------------------------ reading replies
+
+    async def replies(self, ticket_id: int, last_reply_at: datetime | None, with_staff: bool) -> list[Reply]:
+        """The ticket's replies in date order, refreshing the index when ``lastreply`` says it is stale."""
+        if self._index.refreshed_at is None or (
+            last_reply_at is not None and not self._current(ticket_id, last_reply_at)
+        ):
+            await self._refresh()
+            if last_reply_at is not None:
+                self._covered[ticket_id] = last_reply_at
+        rows = self._index.rows.get(ticket_id, [])
+        staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r in rows) else {}
+        out = [await self._reply(row, staff) for row in rows]
+        return sorted(out, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.id))
+
+    def _current(self, ticket_id: int, last_reply_at: datetime) -> bool:
+        """Clock-free: the newest indexed reply reaches ``lastreply``, or a refresh already ran
+        after this very ``lastreply`` was seen (a ticket whose stamp trails no reply row)."""
+        newest = self._index.newest.get(ticket_id)
+        if newest is not None and newest + _STAMP_SLACK >= last_reply_at:
+            return True
+        covered = self._covered.get(ticket_id)
+        return covered is not None and covered >= last_reply_at
+
+    async def _refresh(self) -> None:
+        """Read the whole table once; callers waiting meanwhile share that read."""
+        serial = self._index.serial
+        async with self._refresh_lock:
+            if self._index.serial != serial:
+                return  # another caller refreshed while this one waited
+            started = datetime.now(UTC)
+            rows = rows_of(await self._wire.read(TABLE_PATH + REPLIES_TABLE))
+            index = ReplyIndex(refreshed_at=started, serial=serial + 1)
+            for row in rows:
+                ticket_id = to_int(row.get("ticketid"))
+                if ticket_id <= 0:
+                    continue
+                index.rows.setdefault(ticket_id, []).append(row)
+                reply: Reply = self._parse("ticket_reply", row, Reply)
+                if reply.created_at is not None:
+                    known = index.newest.get(ticket_id)
+                    index.newest[ticket_id] = max(known, reply.created_at) if known else reply.created_at
+            self._index = index
+            log.debug("pmp reply index: %d rows, %d tickets", len(rows), len(index.rows))
+
+    def remember(self, row: Row) -> None:
+        """A reply this gateway wrote, visible at once to the next read."""
+        ticket_id = to_int(row.get("ticketid"))
+        self._index.rows.setdefault(ticket_id, []).append(row)
+        reply: Reply = self._parse("ticket_reply", row, Reply)
+        if reply.created_at is not None:
+            known = self._index.newest.get(ticket_id)
+            self._index.newest[ticket_id] = max(known, reply.created_at) if known else reply.created_at
+
+    async def _reply(self, row: Row, staff: dict[int, Staff]) -> Reply:
+        reply: Reply = self._parse("ticket_reply", row, Reply)
+        return reply.model_copy(update={"author": await self._author(row, staff)})
+
+    async def _author(self, row: Row, staff: dict[int, Staff]) -> Author:
+        admin = to_int(row.get("admin"))
+        if admin:
+            member = staff.get(admin)
+            name = member.full_name if member is not None else ""
+            return Author(kind="staff", staff_id=admin, name=name, email=member.email if member else "")
+        userid, contactid = to_int(row.get("userid")), to_int(row.get("contactid"))
+        if userid or contactid:
+            contact = next((c for c in await self._contacts(userid) if c.id == contactid), None) if userid else None
+            return Author(
+                kind="customer",
+                customer_id=userid,
+                contact_id=contactid,
+                name=contact.full_name if contact is not None else str(row.get("name") or ""),
+                email=contact.email if contact is not None else str(row.get("email") or ""),
+            )
+        return Author(kind="guest", name=str(row.get("name") or ""), email=str(row.get("email") or ""))
+
+    # ------------------------------------------------------------ writing a reply
+
+    def reply_row(self, ticket_id: int, reply: NewReply, staff: Staff | None, date: str) -> dict[str, str]:
+        """The tblticket_replies row Perfex's own reply logic would insert."""
+        author = reply.author
+        row = {"ticketid": str(ticket_id), "date": date, "attachment": "", "name": "", "email": ""}
+        if staff is not None:
+            row.update(admin=str(staff.id), userid="0", contactid="0", message=reply.message)
+        elif author.kind == "customer":
+            row.update(
+                admin="0",
+                userid=str(author.customer_id),
+                contactid=str(author.contact_id),
+                message=customer_text(reply.message),
+            )
+        else:
+            row.update(
+                admin="0",
+                userid="0",
+                contactid="0",
+                name=author.name,
+                email=author.email,
+                message=customer_text(reply.message),
+            )
+        return row
+
+    # ------------------------------------------------------------ notes
+
+    async def notes(self, ticket_id: int, with_staff: bool) -> list[Note]:
+        rows = rows_of(await self._wire.read(f"api/notes/ticket/{ticket_id}"))
+        staff = await self.staff_by_id() if with_staff else {}
+        out: list[Note] = []
+        for row in rows:
+            if str(row.get("rel_type") or "ticket") != "ticket" or to_int(row.get("rel_id") or ticket_id) != ticket_id:
+                continue
+            note: Note = self._parse("note", row, Note)
+            member = staff.get(note.staff_id)
+            if member is not None:
+                note = note.model_copy(update={"staff_name": member.full_name})
+            out.append(note)
+        return sorted(out, key=lambda n: (n.created_at or datetime.min.replace(tzinfo=UTC), n.id))
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+__all__ = ["Conversation", "customer_text", "match_staff", "unavailable"]

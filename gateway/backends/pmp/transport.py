@@ -1,0 +1,106 @@
+"""How the PMP adapter's requests travel: an injected transport.
+
+The adapter never talks to aiohttp itself.  It hands each exchange to a
+:class:`Transport`, a callable in the manner of httpx's ``MockTransport``:
+the server uses :class:`AiohttpTransport`; ``gateway translate``, the
+benchmarks and tests plug in their own (a replay of fixed answers, a
+:class:`RecordingTransport` around the real one) without subclassing the
+adapter or touching its private methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from gateway.backends import http
+
+Reply = http.Reply
+
+
+class Transport(Protocol):
+    async def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float,
+    ) -> Reply:
+        """One HTTP exchange taking at most ``timeout`` seconds.
+
+        Raises :class:`gateway.backends.http.TransportError` when no answer came
+        (saying whether the request can have reached the server)."""
+        ...
+
+
+class AiohttpTransport:
+    """The real transport: one aiohttp exchange, never following redirects."""
+
+    def __init__(self, session: aiohttp.ClientSession, connect_timeout: float = 5.0) -> None:
+        self._session = session
+        self._connect_timeout = connect_timeout
+
+    async def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float,
+    ) -> Reply:
+        # http.attempt sizes its timeout from the request deadline less a reserve
+        reserve = max(0.0, http.remaining() - timeout)
+        return await http.attempt(
+            self._session,
+            method,
+            url,
+            headers=headers,
+            connect_timeout=self._connect_timeout,
+            reserve=reserve,
+            data=aiohttp.FormData(list(form.items()), charset="utf-8") if form is not None else None,
+            json_body=json,
+        )
+
+
+@dataclass
+class Exchange:
+    """One exchange as a RecordingTransport wrote it down."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    form: dict[str, str] | None
+    json: Any
+    status: int = 0
+
+
+@dataclass
+class RecordingTransport:
+    """Passes every exchange on to ``inner`` and writes it down (``gateway translate``, tests)."""
+
+    inner: Transport
+    calls: list[Exchange] = field(default_factory=list)
+
+    async def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float,
+    ) -> Reply:
+        call = Exchange(method, url, dict(headers), dict(form) if form is not None else None, json)
+        self.calls.append(call)
+        reply = await self.inner(method, url, headers=headers, form=form, json=json, timeout=timeout)
+        call.status = reply.status
+        return reply

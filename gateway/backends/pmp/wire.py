@@ -1,0 +1,385 @@
+"""Requests to the PMP module and what its answers mean.
+
+* ``404`` means many things; only the message tells them apart.  A missing or
+  wrong token (401, or 2.x's 404 ``Token is not defined.``) is an
+  authentication failure of the gateway, never "not found"; ``No data were
+  found`` is an empty list or a missing record; a ``status: false`` answer to a
+  write is the module's validation message, passed on (without markup) as
+  invalid input, and 3.x's 422 envelope names the field.
+* 403 (3.x) is a permission the token lacks: "cannot carry out", naming it.
+* 5xx, HTML pages, non-JSON or truncated bodies and JSON of the wrong shape mean
+  the backend is unavailable.  Reads are retried on connection errors and HTTP
+  429/502/503/504 with capped, jittered exponential backoff (honouring
+  ``Retry-After`` and 3.x's ``X-RateLimit-Reset``) inside the request's
+  deadline.  Writes are retried only on 429 (the module refused them unread).
+* POSTs are form data (the module reads ``$_POST``); PUTs are JSON.
+* 3.x lists answer a ``{data, meta}`` envelope when paging is asked for.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from cachetools import LRUCache
+
+from gateway.backends import http
+from gateway.backends.pmp.transport import Transport
+from gateway.errors import (
+    BackendAuthError,
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    GatewayError,
+    InvalidInput,
+    NotFound,
+    Unsupported,
+)
+
+log = logging.getLogger(__name__)
+
+AUTH_MESSAGE = "The backend refused the gateway's credentials"
+UNAVAILABLE = "The backend is unavailable"
+_TOKEN_FAILURE = re.compile(r"\btoken\b.*\b(not defined|invalid|expired|missing|required)\b", re.I)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_CUSTOM_TABLE = re.compile(r"api/thirdparty/customtable/([A-Za-z0-9_]+)")
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A ``status: false`` answer (not an authentication failure)."""
+
+    status: int
+    message: str
+
+
+class WriteRefused(InvalidInput):
+    """The backend refused a write; ``raw`` is its message as sent."""
+
+    def __init__(self, status: int, raw: str, field: str = "") -> None:
+        super().__init__(clean(raw) or "The backend refused the change", field)
+        self.status = status
+        self.raw = raw
+
+
+class Unsettled(BackendError):
+    """A write got no answer; ``sent``: the request may have reached the backend;
+    ``timeout``: the gateway's own deadline ran out (nothing dropped)."""
+
+    def __init__(self, detail: str, *, sent: bool, timeout: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.sent = sent
+        self.timeout = timeout
+
+
+class NoGrant(Unsupported):
+    """403: the token lacks a permission (``grant`` names what the administrator must add)."""
+
+    def __init__(self, grant: str) -> None:
+        super().__init__(
+            f"The backend cannot carry this out: the gateway's API token lacks the permission for {grant}; "
+            f"an administrator must grant it in Perfex's API module"
+        )
+        self.grant = grant
+
+
+def grant_for(method: str, path: str) -> str:
+    """The permission an administrator must add for a request, in Perfex's terms."""
+    table = _CUSTOM_TABLE.search(path)
+    access = "read" if method == "GET" else "write"
+    if table:
+        return f"the custom table {table.group(1)} ({access} grant; the table must be on the allowlist)"
+    resource = path.split("?")[0].split("/")
+    name = resource[2] if len(resource) > 2 and resource[1] == "delete" else (resource[1] if len(resource) > 1 else "")
+    return f"{name or 'this resource'} ({access})"
+
+
+def clean(message: Any) -> str:
+    """A backend message fit for a client: no markup, one line, bounded."""
+    text = html.unescape(_TAG.sub(" ", str(message or "")))
+    return _SPACE.sub(" ", text).strip()[:300]
+
+
+def plain(value: Any) -> str:
+    """Text compared as the backend may have stored it (tags stripped, <br /> added, trimmed)."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", "" if value is None else str(value)))).strip()
+
+
+def same(stored: Any, wanted: Any) -> bool:
+    a = "" if stored is None else str(stored).strip()
+    b = "" if wanted is None else str(wanted).strip()
+    if a == b:
+        return True
+    if re.fullmatch(r"-?\d+", a or "0") and re.fullmatch(r"-?\d+", b or "0"):
+        return int(a or 0) == int(b or 0)
+    return plain(a) == plain(b)
+
+
+def to_int(value: Any) -> int:
+    try:
+        return int(str(value).strip()) if value not in (None, "") else 0
+    except ValueError:
+        return 0
+
+
+def unavailable(detail: str) -> BackendUnavailable:
+    return BackendUnavailable(f"{UNAVAILABLE} ({detail})")
+
+
+def with_message(exc: GatewayError, message: str) -> GatewayError:
+    """The same error (class and attributes) with another message."""
+    out = type(exc).__new__(type(exc))
+    out.__dict__.update(exc.__dict__)
+    out.message = message
+    out.args = (message,)
+    return out
+
+
+_NOT_JSON = object()
+
+
+def parse_json(body: bytes) -> Any:
+    text = body.lstrip(b"\xef\xbb\xbf").strip()
+    if not text:
+        return _NOT_JSON
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+def is_false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() in ("false", "0"))
+
+
+def token_failure(data: Mapping[str, Any]) -> bool:
+    """A ``status: false`` answer that is about the token (2.x answers 404 for a bad token)."""
+    return is_false(data.get("status")) and bool(_TOKEN_FAILURE.search(str(data.get("message") or "")))
+
+
+def rate_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds a 429 asks to wait: ``Retry-After``, else 3.x's ``X-RateLimit-Reset`` (Unix time)."""
+    asked = http.retry_after(headers)
+    if asked is not None:
+        return asked
+    reset = headers.get("X-RateLimit-Reset") or headers.get("x-ratelimit-reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, float(reset.strip()) - time.time())
+    return None
+
+
+def field_errors(data: Any) -> tuple[str, str] | None:
+    """The first field and reason of 3.x's 422 validation envelope."""
+    if not isinstance(data, dict) or not isinstance(data.get("errors"), dict) or not data["errors"]:
+        return None
+    name, reason = next(iter(data["errors"].items()))
+    if isinstance(reason, list):
+        reason = "; ".join(str(r) for r in reason)
+    return str(name), clean(reason)
+
+
+# ---------------------------------------------------------------- the wire
+
+
+class Wire:
+    """The module's HTTP conversation: one place for URLs, retries and answer interpretation."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        transport: Transport,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.2,
+        backoff_cap: float = 2.0,
+        memo_size: int = 1024,
+    ) -> None:
+        self.base = base_url if base_url.endswith("/") else base_url + "/"
+        self._headers = {"authtoken": token, "Accept": "application/json"}
+        self.transport = transport
+        self.attempts = max(1, attempts)
+        self._backoff = backoff
+        self._backoff_cap = backoff_cap
+        # path -> (the body last answered, what it converted to); see read_memo
+        self.memo: LRUCache[str, tuple[bytes, Any]] = LRUCache(maxsize=max(1, memo_size))
+
+    async def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: Mapping[str, str] | None = None,
+        body: Any = None,
+        reserve: float = 0.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> http.Reply:
+        sent_headers = {**self._headers, **headers} if headers else self._headers
+        reply = await self.transport(
+            method, self.base + path, headers=sent_headers, form=form, json=body, timeout=http.remaining(reserve)
+        )
+        log.debug("pmp %s %s -> %s", method, path, reply.status)
+        return reply
+
+    # ------------------------------------------------------------ reads
+
+    async def read(self, path: str) -> Any:
+        """GET with retries; the JSON answer, or a Refused for a ``status: false`` one."""
+        return self.interpret(await self.fetch(path), "GET", path)
+
+    async def read_memo(self, path: str, convert: Callable[[Any], T]) -> T:
+        """A read whose conversion is reused while the backend answers the very same bytes.
+
+        Polling clients read mostly unchanged records: comparing the body (a memcmp) is far
+        cheaper than decoding and mapping it again.  Canonical records are immutable."""
+        reply = await self.fetch(path)
+        hit = self.memo.get(path)
+        if hit is not None and reply.status == 200 and hit[0] == reply.body:
+            value: T = hit[1]
+            return value
+        value = convert(self.interpret(reply, "GET", path))
+        if reply.status == 200:
+            self.memo[path] = (reply.body, value)
+        return value
+
+    async def fetch(self, path: str) -> http.Reply:
+        """GET with retries on connection errors and 429/502/503/504, within the deadline."""
+        tries = 0
+        while True:
+            try:
+                reply = await self.exchange("GET", path)
+            except http.TransportError as exc:
+                tries += 1
+                if tries < self.attempts and await http.pause(self._backoff_for(tries)):
+                    continue
+                if exc.timeout:
+                    raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
+                raise unavailable(exc.detail) from None
+            if reply.status in http.RETRYABLE_STATUS:
+                tries += 1
+                asked = rate_wait(reply.headers) if reply.status == 429 else http.retry_after(reply.headers)
+                wait = asked if asked is not None else self._backoff_for(tries)
+                # a rate limit says when it lifts: wait for it as long as the deadline allows
+                if (tries < self.attempts or (reply.status == 429 and asked is not None)) and await http.pause(wait):
+                    continue
+            return reply
+
+    def _backoff_for(self, tries: int) -> float:
+        return http.backoff(tries - 1, self._backoff, self._backoff_cap)
+
+    def interpret(self, reply: http.Reply, method: str = "GET", path: str = "") -> Any:
+        data = parse_json(reply.body)
+        if reply.status == 401:
+            raise BackendAuthError(AUTH_MESSAGE)
+        if isinstance(data, dict) and token_failure(data):
+            raise BackendAuthError(AUTH_MESSAGE)
+        if reply.status == 403:
+            raise NoGrant(grant_for(method, path))
+        if reply.status == 429:
+            raise unavailable("rate limited")
+        if reply.status >= 500:
+            raise unavailable(f"HTTP {reply.status}")
+        if 300 <= reply.status < 400:
+            raise unavailable(f"HTTP {reply.status} redirect: check the backend URL")
+        if data is _NOT_JSON:
+            raise unavailable(f"HTTP {reply.status}, the answer is not JSON")
+        if 200 <= reply.status < 300 and not (isinstance(data, dict) and is_false(data.get("status"))):
+            return data
+        if reply.status in (400, 422) and method != "GET":
+            found = field_errors(data)
+            if found is not None:
+                raise WriteRefused(reply.status, f"{found[0]}: {found[1]}", found[0])
+        if isinstance(data, dict) and is_false(data.get("status")):
+            return Refused(reply.status, str(data.get("message") or ""))
+        raise unavailable(f"unexpected HTTP {reply.status}")
+
+    async def rows(self, path: str) -> list[Row]:
+        """A list route: its rows, [] for ``No data were found``."""
+        return rows_of(await self.read(path))
+
+    async def row(self, path: str, kind: str, missing: str, id_key: str) -> Row:
+        """A single-record route: its row, NotFound for a 404."""
+        return row_of(await self.read(path), kind, missing, id_key)
+
+    async def exists(self, path: str) -> bool:
+        data = await self.read(path)
+        if isinstance(data, Refused):
+            if data.status == 404:
+                return False
+            raise unavailable(f"HTTP {data.status}")
+        return True
+
+    # ------------------------------------------------------------ writes
+
+    async def write(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: Mapping[str, str] | None = None,
+        body: Any = None,
+        reserve: float = 0.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> Row:
+        """One write: the answer, WriteRefused, or Unsettled when its outcome is open.
+
+        Only a 429 is retried: the module refused the request before reading it."""
+        while True:
+            try:
+                reply = await self.exchange(method, path, form=form, body=body, reserve=reserve, headers=headers)
+            except http.TransportError as exc:
+                raise Unsettled(exc.detail, sent=exc.sent, timeout=exc.timeout) from None
+            if reply.status == 429:
+                wait = rate_wait(reply.headers)
+                if await http.pause(wait if wait is not None else self._backoff):
+                    continue
+            break
+        if reply.status >= 500:
+            # a proxy's 502/504 or a PHP error after the insert: the write may have happened
+            raise Unsettled(f"HTTP {reply.status}", sent=True, timeout=False)
+        answer = self.interpret(reply, method, path)
+        if isinstance(answer, Refused):
+            raise WriteRefused(answer.status, answer.message)
+        if not isinstance(answer, dict):
+            raise unavailable("the answer to a write has the wrong shape")
+        return answer
+
+
+def rows_of(data: Any) -> list[Row]:
+    if isinstance(data, Refused):
+        if data.status == 404:
+            return []
+        raise unavailable(f"HTTP {data.status}")
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]  # 3.x's paging envelope
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise unavailable("a list answer has the wrong shape")
+    return data
+
+
+def row_of(data: Any, kind: str, missing: str, id_key: str) -> Row:
+    if isinstance(data, Refused):
+        if data.status == 404:
+            raise NotFound(kind, missing)
+        raise unavailable(f"HTTP {data.status}")
+    if isinstance(data, dict) and isinstance(data.get("data"), (dict, list)) and id_key not in data:
+        data = data["data"]
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, dict) or id_key not in data:
+        raise unavailable(f"the {kind} answer has the wrong shape")
+    return data
