@@ -451,6 +451,7 @@ class Migration:
         if entry is not None and not entry.done:
             entry = await self._settle_ticket(entry, src)
             settled = entry is not None
+        conflicts = self.report.counts["tickets"]["conflicts"]
         if entry is None:
             target_id = await self._create_ticket(src, h)
         else:
@@ -462,11 +463,27 @@ class Migration:
         if target_id is None:
             self._skip_conversation(src, "its ticket was not carried")
             return
-        await self._conversation(src, target_id)
+        wrote = await self._conversation(src, target_id)
+        if wrote and self.report.counts["tickets"]["conflicts"] == conflicts:
+            await self._refresh_fingerprint(key, target_id)
+
+    async def _refresh_fingerprint(self, key: str, target_id: int) -> None:
+        """The ticket as the migration left it after its messages (a reply may move lastreply and more)."""
+        entry = await self.journal.get("ticket", key)
+        if entry is None or not entry.done:
+            return
+        after = await self._call(lambda: self.target.get_ticket(target_id))
+        fp = records.ticket_fingerprint(after)
+        if fp != entry.target_fp:
+            await self.journal.put(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, entry.hint))
 
     def _skip_conversation(self, src: Ticket, reason: str) -> None:
         self.report.add("replies", "skipped", max(0, len(src.replies) - 1))
         self.report.add("notes", "skipped", len(src.notes))
+
+    def _written_status(self, value: StatusValue) -> StatusValue:
+        assert self._statuses is not None
+        return value if self._statuses.holds(value) else self._statuses.default
 
     def _status(self, value: StatusValue) -> StatusValue:
         """The status to write: the source's where the target holds it, else the named default."""
@@ -577,8 +594,10 @@ class Migration:
 
     # ------------------------------------------------------------ replies and notes
 
-    async def _conversation(self, src: Ticket, target_id: int) -> None:
+    async def _conversation(self, src: Ticket, target_id: int) -> bool:
+        """Carry the ticket's replies and notes; True when anything was written."""
         replies = src.replies[1:]  # the opening message travelled with the ticket
+        before = self.report.counts["replies"]["created"] + self.report.counts["notes"]["created"]
         can_reply = "replies" not in self._lost.get("add_reply", ())
         can_note = "notes" not in self._lost.get("add_note", ())
         target: Ticket | None = None  # read only when a pending message must be settled
@@ -596,6 +615,8 @@ class Migration:
                 self.report.lose("notes")
                 continue
             target = await self._message("note", src, target_id, note, target)
+        after = self.report.counts["replies"]["created"] + self.report.counts["notes"]["created"]
+        return after > before and not self.opt.dry_run
 
     async def _message(
         self, kind: str, src: Ticket, target_id: int, msg: Reply | Note, target: Ticket | None
@@ -623,8 +644,12 @@ class Migration:
         await self.journal.put(Entry(kind, key, None, "pending", h, "", json.dumps({"ticket": target_id})))
         try:
             if isinstance(msg, Reply):
+                # the ticket keeps the source's status: a reply must not move it (Perfex's own logic would)
                 new_reply = NewReply(
-                    message=msg.message, author=await self._author(msg.author), created_at=msg.created_at
+                    message=msg.message,
+                    author=await self._author(msg.author),
+                    created_at=msg.created_at,
+                    status=self._written_status(src.status),
                 )
                 await self._call(lambda: self.target.add_reply(target_id, new_reply), read=False)
             else:

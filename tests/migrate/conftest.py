@@ -77,19 +77,58 @@ def prepare_target(db: Path) -> None:
     demo = load_demo()
     with SimDB(db, seed_demo=False) as sim:
         for s in demo.staff:
-            sim.insert("tblstaff", {"staffid": 40 + s.id, "email": s.email, "firstname": s.firstname,
-                                    "lastname": s.lastname, "active": 1, "admin": 0, "password": "x"})
-        sim.insert("tblclients", {"userid": 50, "company": "Native Ltd", "datecreated": "2023-01-01 00:00:00",
-                                  "active": 1, "country": 0})
-        sim.insert("tblcontacts", {"id": 70, "userid": 50, "is_primary": 1, "firstname": "Nat", "lastname": "Ive",
-                                   "email": "native@target.example", "active": 1,
-                                   "datecreated": "2023-01-01 00:00:00", "password": "x"})
+            sim.insert(
+                "tblstaff",
+                {
+                    "staffid": 40 + s.id,
+                    "email": s.email,
+                    "firstname": s.firstname,
+                    "lastname": s.lastname,
+                    "active": 1,
+                    "admin": 0,
+                    "password": "x",
+                },
+            )
+        sim.insert(
+            "tblclients",
+            {"userid": 50, "company": "Native Ltd", "datecreated": "2023-01-01 00:00:00", "active": 1, "country": 0},
+        )
+        sim.insert(
+            "tblcontacts",
+            {
+                "id": 70,
+                "userid": 50,
+                "is_primary": 1,
+                "firstname": "Nat",
+                "lastname": "Ive",
+                "email": "native@target.example",
+                "active": 1,
+                "datecreated": "2023-01-01 00:00:00",
+                "password": "x",
+            },
+        )
         for tid in (100, 101):
-            sim.insert("tbltickets", {"ticketid": tid, "userid": 50, "contactid": 70, "department": 1,
-                                      "priority": 1, "status": 1, "subject": f"native {tid}", "message": "hi",
-                                      "ticketkey": f"nativekey{tid}", "date": "2023-02-01 10:00:00",
-                                      "adminreplying": 0, "clientread": 0, "adminread": 0, "assigned": 0,
-                                      "project_id": 0, "service": 0})
+            sim.insert(
+                "tbltickets",
+                {
+                    "ticketid": tid,
+                    "userid": 50,
+                    "contactid": 70,
+                    "department": 1,
+                    "priority": 1,
+                    "status": 1,
+                    "subject": f"native {tid}",
+                    "message": "hi",
+                    "ticketkey": f"nativekey{tid}",
+                    "date": "2023-02-01 10:00:00",
+                    "adminreplying": 0,
+                    "clientread": 0,
+                    "adminread": 0,
+                    "assigned": 0,
+                    "project_id": 0,
+                    "service": 0,
+                },
+            )
 
 
 @dataclass
