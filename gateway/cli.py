@@ -1,4 +1,4 @@
-"""``gateway serve | check | translate | pmp-sim`` (INTERFACE.md)."""
+"""``gateway serve | check | translate | pmp-sim | whmcs-sim`` (INTERFACE.md)."""
 
 from __future__ import annotations
 
@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("rest", nargs=argparse.REMAINDER)
     m = sub.add_parser("migrate", help="copy a helpdesk between backends (gateway migrate --help)")
     m.add_argument("rest", nargs=argparse.REMAINDER)
+    w = sub.add_parser("whmcs-sim", help="run the WHMCS API simulator on its own")
+    w.add_argument("rest", nargs=argparse.REMAINDER)
     if argv is None:
         argv = sys.argv[1:]
     if argv and argv[0] == "pmp-sim":
@@ -103,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.migrate.command import main as migrate_main
 
         return migrate_main(argv[1:])
+    if argv and argv[0] == "whmcs-sim":
+        from gateway import whmcs_sim
+
+        return whmcs_sim.main(argv[1:])
     ns = parser.parse_args(argv)
     try:
         if ns.command == "serve":
