@@ -166,6 +166,18 @@ async def _migrate(
         return 2
     progress = Progress(sys.stderr)
     migration = Migration(source, target, journal, options, progress.update)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, migration.stop.set)
+    try:
+        return await _plan_and_run(migration, options, report_path, progress)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        progress.close()
+
+
+async def _plan_and_run(migration: Migration, options: Options, report_path: Path | None, progress: Progress) -> int:
     try:
         plan = await migration.make_plan()
     except BackendAuthError as exc:
@@ -183,15 +195,8 @@ async def _migrate(
             print(f"gateway migrate: {refusal(unaccepted)}", file=sys.stderr)
         print("gateway migrate: refused; nothing was written", file=sys.stderr)
         return 2
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, migration.stop.set)
-    try:
-        report = await migration.run()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        progress.close()
+    report = await migration.run()
+    progress.close()
     if report_path is not None:
         report.write(report_path)
     if options.dry_run:
