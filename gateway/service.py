@@ -76,6 +76,11 @@ class Service:
                 raise NotFound(TICKET, "Ticket ID Not Found")
             return ref.ticket_id
         if ref.ticket_number:
+            # after a migration, the backend layer knows the legacy numbers (gateway.migrate.legacy)
+            resolve_number = getattr(self.backend, "resolve_number", None)
+            legacy = await resolve_number(ref.ticket_number) if resolve_number is not None else None
+            if legacy is not None:
+                return int(legacy)
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked

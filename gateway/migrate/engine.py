@@ -97,6 +97,7 @@ class Migration:
         self._contacts: dict[int, asyncio.Future[int | None]] = {}
         self._lost: dict[str, tuple[str, ...]] = {}  # operation -> loss ids it costs on the target
         self._customer_ids: list[int] = []
+        self._source_max_ticket = 0
         self._ticket_ids: list[int] = []
 
     # ------------------------------------------------------------ calls
@@ -183,6 +184,7 @@ class Migration:
         else:
             for t in await self._call(self.source.list_tickets):
                 rows.append((t.created_at.timestamp() if t.created_at else 0.0, t.id, t.status, t.priority))
+        self._source_max_ticket = max((r[1] for r in rows), default=0)
         if self.opt.sample is not None:
             rows = sorted(rows, key=lambda r: (r[0], r[1]), reverse=True)[: self.opt.sample]
         assert self._statuses is not None
@@ -222,8 +224,18 @@ class Migration:
                     self.plan.lose(loss, tickets)
         return self.plan
 
+    async def _remember_for_legacy_ids(self) -> None:
+        """What ``serve`` needs to show legacy ids: the department map and the source's highest ids."""
+        await self.journal.set_meta("departments", json.dumps({str(k): v for k, v in self._departments.items()}))
+        for kind, top in (("ticket", self._source_max_ticket), ("customer", max(self._customer_ids, default=0))):
+            had = int(await self.journal.meta(f"max_source_id:{kind}") or 0)
+            if top > had:
+                await self.journal.set_meta(f"max_source_id:{kind}", str(top))
+
     async def run(self) -> Report:
         """The stages in order (after :meth:`make_plan`); stops cleanly, every record checkpointed."""
+        if not self.opt.dry_run:
+            await self._remember_for_legacy_ids()
         try:
             if self.opt.sample is None and self.opt.only & {"customers", "contacts"}:
                 await self._people(customers="customers" in self.opt.only, contacts="contacts" in self.opt.only)
@@ -541,10 +553,18 @@ class Migration:
             assigned_staff_id=self._staff.get(src.assigned_staff_id, 0),
             created_at=src.created_at or (opening.created_at if opening else None),
         )
-        hint = {"subject": src.subject, "customer": customer, "email": src.requester.email}
+        # what finds it again after a crash, and what legacy clients knew it by (number, access key)
+        hint = {
+            "subject": src.subject,
+            "customer": customer,
+            "email": src.requester.email,
+            "number": src.number,
+            "key": src.access_key,
+        }
         await self.journal.put(Entry("ticket", key, None, "pending", h, "", json.dumps(hint)))
         made = await self._call(lambda: self.target.open_ticket(new), read=False)
-        await self.journal.put(Entry("ticket", key, str(made.id), "done", h, records.ticket_fingerprint(made)))
+        fp = records.ticket_fingerprint(made)
+        await self.journal.put(Entry("ticket", key, str(made.id), "done", h, fp, json.dumps(hint)))
         self.report.add("tickets", "created")
         return made.id
 
@@ -560,9 +580,8 @@ class Migration:
             if same_person and not await self.journal.by_target("ticket", str(t.id)):
                 found_id = t.id
                 full = await self._call(functools.partial(self.target.get_ticket, found_id))
-                settled = Entry(
-                    "ticket", entry.source_id, str(t.id), "done", entry.source_hash, records.ticket_fingerprint(full)
-                )
+                fp = records.ticket_fingerprint(full)
+                settled = Entry("ticket", entry.source_id, str(t.id), "done", entry.source_hash, fp, entry.hint)
                 if not self.opt.dry_run:
                     await self.journal.put(settled)
                 return settled
@@ -589,7 +608,8 @@ class Migration:
         except GatewayError as exc:
             self.report.fail("tickets", key, exc.message)
             return
-        await self.journal.put(Entry("ticket", key, str(target_id), "done", h, records.ticket_fingerprint(made)))
+        fp = records.ticket_fingerprint(made)
+        await self.journal.put(Entry("ticket", key, str(target_id), "done", h, fp, entry.hint))
         self.report.add("tickets", "updated")
 
     # ------------------------------------------------------------ replies and notes

@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS migrate_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS legacy_ids (
+    kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    shown_id BIGINT NOT NULL,
+    PRIMARY KEY (kind, target_id),
+    UNIQUE (kind, shown_id)
+);
 """
 
 
@@ -67,6 +74,9 @@ class Journal(Protocol):
     async def meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
     async def max_source_id(self, kind: str) -> int: ...
+    async def done_pairs(self, kind: str) -> list[tuple[str, str]]: ...
+    async def allocations(self) -> list[tuple[str, str, int]]: ...
+    async def allocate(self, kind: str, target_id: str, floor: int) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -130,6 +140,8 @@ class SQLiteJournal:
         return _entry(row) if row else None
 
     async def put(self, entry: Entry) -> None:
+        if self.read_only:
+            raise RuntimeError("the journal is read-only (a dry run writes nothing)")
         with self._lock:
             self._db.execute(
                 f"INSERT OR REPLACE INTO migrate_map ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -167,6 +179,45 @@ class SQLiteJournal:
                 "SELECT max(CAST(source_id AS INTEGER)) FROM migrate_map WHERE kind = ?", (kind,)
             ).fetchone()
         return int(row[0] or 0) if row else 0
+
+    async def done_pairs(self, kind: str) -> list[tuple[str, str]]:
+        """(source id, target id) of every carried record of a kind."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source_id, target_id FROM migrate_map WHERE kind = ? AND state = 'done' "
+                "AND target_id IS NOT NULL",
+                (kind,),
+            ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    async def allocations(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            rows = self._db.execute("SELECT kind, target_id, shown_id FROM legacy_ids").fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def allocate(self, kind: str, target_id: str, floor: int) -> int:
+        """The id legacy clients see for a target-only record: above ``floor`` and every id given out.
+
+        One write transaction (BEGIN IMMEDIATE), so workers sharing the file never hand out one id twice."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT shown_id FROM legacy_ids WHERE kind = ? AND target_id = ?", (kind, target_id)
+                ).fetchone()
+                if row is None:
+                    top = self._db.execute("SELECT max(shown_id) FROM legacy_ids WHERE kind = ?", (kind,)).fetchone()
+                    shown = max(floor, int(top[0] or 0)) + 1
+                    self._db.execute(
+                        "INSERT INTO legacy_ids (kind, target_id, shown_id) VALUES (?, ?, ?)", (kind, target_id, shown)
+                    )
+                else:
+                    shown = int(row[0])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return shown
 
     async def close(self) -> None:
         with self._lock:
@@ -260,6 +311,35 @@ class PostgresJournal:
             kind,
         )
         return int(value or 0)
+
+    async def done_pairs(self, kind: str) -> list[tuple[str, str]]:
+        if self._missing:
+            return []
+        rows = await self._pool.fetch(
+            "SELECT source_id, target_id FROM migrate_map WHERE kind = $1 AND state = 'done' AND target_id IS NOT NULL",
+            kind,
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    async def allocations(self) -> list[tuple[str, str, int]]:
+        if self._missing:
+            return []
+        rows = await self._pool.fetch("SELECT kind, target_id, shown_id FROM legacy_ids")
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def allocate(self, kind: str, target_id: str, floor: int) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", self._LOCK, kind)
+            shown = await conn.fetchval(
+                "SELECT shown_id FROM legacy_ids WHERE kind = $1 AND target_id = $2", kind, target_id
+            )
+            if shown is None:
+                top = await conn.fetchval("SELECT max(shown_id) FROM legacy_ids WHERE kind = $1", kind)
+                shown = max(floor, int(top or 0)) + 1
+                await conn.execute(
+                    "INSERT INTO legacy_ids (kind, target_id, shown_id) VALUES ($1, $2, $3)", kind, target_id, shown
+                )
+        return int(shown)
 
     async def close(self) -> None:
         await self._pool.close()
