@@ -93,11 +93,26 @@ def effective_clients(settings: Settings) -> tuple[ClientCredential, ...]:
     return settings.clients
 
 
-def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Backend:
+def _adapter(state: State, settings: Settings, mappings: MappingSet) -> Backend:
+    """The backend adapter that ``backend.kind`` names."""
+    assert state.session is not None and state.store is not None
+    if getattr(settings.backend, "kind", "pmp") == "whmcs":
+        from gateway.backends.whmcs import WhmcsBackend
+
+        return WhmcsBackend(
+            state.backend_url,
+            state.backend_token,
+            mappings["whmcs"],
+            state.store,
+            session=state.session,
+            connect_timeout=settings.backend.connect_timeout,
+            accesskey=getattr(settings.backend, "accesskey", None),
+            retries=settings.backend.retries,
+            features=getattr(settings.backend, "features", None),
+        )
     from gateway.backends.pmp import PMPBackend
 
-    assert state.session is not None and state.store is not None
-    pmp = PMPBackend(
+    return PMPBackend(
         state.backend_url,
         state.backend_token,
         mappings["pmp"],
@@ -108,6 +123,10 @@ def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Bac
         retries=settings.backend.retries,
         features=_feature_pins(settings),
     )
+
+
+def build_backend(state: State, settings: Settings, mappings: MappingSet) -> Backend:
+    pmp = _adapter(state, settings, mappings)
     if state.breaker is None:
         state.breaker = CircuitBreaker(settings.backend.breaker_failures, settings.backend.breaker_reset, state.metrics)
     return GuardedBackend(
@@ -185,7 +204,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     state.legacy_ids = await load_for_serve(settings.store_url)
     admin: web.AppRunner | None = None
     try:
-        if settings.embedded_backend:
+        if settings.embedded_backend and getattr(settings.backend, "kind", "pmp") == "whmcs":
+            state.sim_runner, state.backend_url, state.backend_token = await _start_whmcs_sim(settings)
+        elif settings.embedded_backend:
             from gateway import pmp_sim
 
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -215,6 +236,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             await state.legacy_ids[0].close()
         if state.sim_runner is not None:
             await state.sim_runner.cleanup()
+
+
+async def _start_whmcs_sim(settings: Settings) -> tuple[web.AppRunner, str, str]:
+    """The embedded WHMCS simulator (``--backend-kind whmcs`` with no URL): runner, root URL, token."""
+    try:
+        from gateway import whmcs_sim  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise SettingsError("the embedded WHMCS simulator is not available: give --backend-url") from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runner, url = await whmcs_sim.start_simulator("127.0.0.1", 0, db_path=settings.data_dir / "whmcs-sim.sqlite3")
+    return runner, url, f"{whmcs_sim.DEFAULT_IDENTIFIER}:{whmcs_sim.DEFAULT_SECRET}"
 
 
 async def _start_admin(state: State, settings: Settings) -> web.AppRunner:

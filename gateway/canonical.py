@@ -240,6 +240,7 @@ class NewTicket(_Record):
     service: str = ""
     assigned_staff_id: int = 0
     created_at: datetime | None = None
+    notify: bool = True  # False: the backend should send no e-mail for it (WHMCS noemail; migrations)
 
 
 class TicketPatch(_Record):
@@ -265,6 +266,7 @@ class NewReply(_Record):
     author: Author = Field(default_factory=Author)
     status: StatusValue | None = None
     created_at: datetime | None = None  # an original date (imports, WHMCS "created"); None: now
+    notify: bool = True  # False: the backend should send no e-mail for it (WHMCS noemail; migrations)
 
 
 class NewNote(_Record):

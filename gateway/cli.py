@@ -34,6 +34,7 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--backend-url", dest="backend_url")
     p.add_argument("--backend-token", dest="backend_token")
     p.add_argument("--backend-timeout", dest="backend_timeout", type=float)
+    p.add_argument("--backend-kind", dest="backend_kind", choices=("pmp", "whmcs"))
     p.add_argument("--workers", type=int)
     p.add_argument("--mappings", type=Path)
     p.add_argument("--client", action="append", default=[], metavar="IDENTIFIER:SECRET")
@@ -51,6 +52,7 @@ def _flags(ns: argparse.Namespace) -> dict[str, Any]:
         "backend_url",
         "backend_token",
         "backend_timeout",
+        "backend_kind",
         "workers",
         "mappings",
         "client",
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--response", action="store_true")
     t.add_argument("--format", dest="fmt")
     t.add_argument("--params", help="with --response: the client's parameters as a query string")
+    t.add_argument("--backend-kind", dest="backend_kind", choices=("pmp", "whmcs"), default="pmp")
     t.add_argument("--config", type=Path)
     t.add_argument("--mappings", type=Path)
     t.add_argument("file", nargs="?", default="-")
@@ -223,10 +226,11 @@ def _banner(settings: Settings, app: web.Application) -> None:
     base = f"{scheme}://{settings.host}:{settings.port}"
     lines = [f"gateway listening on {base} (pid {os.getpid()})"]
     if settings.embedded_backend:
-        lines.append(f"  backend: embedded PMP simulator at {state.backend_url} (data in {settings.data_dir}/)")
+        kind = "WHMCS" if getattr(settings.backend, "kind", "pmp") == "whmcs" else "PMP"
+        lines.append(f"  backend: embedded {kind} simulator at {state.backend_url} (data in {settings.data_dir}/)")
         lines.append(f"  demo credentials: {DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}")
     else:
-        lines.append(f"  backend: {settings.backend.url}")
+        lines.append(f"  backend: {getattr(settings.backend, 'kind', 'pmp')} at {settings.backend.url}")
     for cred in settings.clients:
         lines.append(f"  client credential: {cred.identifier}:<secret given with --client>")
     for name, cls in dialect_classes().items():
@@ -312,7 +316,11 @@ def _reload(app: web.Application, config: Path | None, flags: dict[str, Any]) ->
 def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any]) -> int:
     """N processes on one listening socket (SO_REUSEPORT); the embedded simulator runs once, here."""
     sim_proc: multiprocessing.Process | None = None
-    if settings.embedded_backend:
+    if settings.embedded_backend and getattr(settings.backend, "kind", "pmp") == "whmcs":
+        sim_proc, flags = _whmcs_sim_process(settings, flags)
+        sim_proc.start()
+        settings = load_settings(config, flags)
+    elif settings.embedded_backend:
         from gateway import pmp_sim
 
         port = _free_port()
@@ -351,6 +359,28 @@ def _serve_workers(settings: Settings, config: Path | None, flags: dict[str, Any
         sim_proc.terminate()
         sim_proc.join(5)
     return 0
+
+
+def _whmcs_sim_process(settings: Settings, flags: dict[str, Any]) -> tuple[multiprocessing.Process, dict[str, Any]]:
+    """The embedded WHMCS simulator in a process of its own, for N workers; the flags that point at it."""
+    try:
+        from gateway import whmcs_sim  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise SettingsError("the embedded WHMCS simulator is not available: give --backend-url") from None
+    port = _free_port()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ident, secret = whmcs_sim.DEFAULT_IDENTIFIER, whmcs_sim.DEFAULT_SECRET
+    argv = ["--port", str(port), "--db", str(settings.data_dir / "whmcs-sim.sqlite3")]
+    proc = multiprocessing.Process(
+        target=whmcs_sim.main, args=([*argv, "--identifier", ident, "--secret", secret],), daemon=True
+    )
+    flags = {
+        **flags,
+        "backend_url": f"http://127.0.0.1:{port}/",
+        "backend_token": f"{ident}:{secret}",
+        "client": [*(flags.get("client") or []), f"{DEMO_CLIENT.identifier}:{DEMO_CLIENT.secret}"],
+    }
+    return proc, flags
 
 
 def _worker(config: Path | None, flags: dict[str, Any]) -> None:

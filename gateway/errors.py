@@ -11,6 +11,7 @@
     ├── Forbidden                the credential may not call this action / from this address
     └── BackendError             the backend failed
         ├── BackendAuthError     the backend refused the gateway's token
+        ├── BackendAddressRefused  the backend refused the gateway's address (WHMCS "Invalid IP")
         ├── BackendTimeout       the request's deadline passed
         ├── BackendUnavailable   down, refused, 5xx, garbage, breaker open
         │   └── InternalError    a gateway bug (logged; the client sees no details)
@@ -74,6 +75,11 @@ class BackendError(GatewayError):
 
 class BackendAuthError(BackendError):
     pass
+
+
+class BackendAddressRefused(BackendError):
+    """The backend refused the gateway's network address (WHMCS's API IP allow-list): the
+    message says so and how to fix it, so it is never worded as a credential failure."""
 
 
 class BackendTimeout(BackendError):

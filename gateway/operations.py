@@ -61,6 +61,7 @@ class ListTicketsArgs(_Args):
     order_by: str | None = None
     descending: bool = False
     count_only: bool = False
+    with_messages: bool = False  # the dialect's list shows messages: complete list rows that lack them
 
 
 class OpenTicketArgs(_Args):
@@ -77,6 +78,7 @@ class OpenTicketArgs(_Args):
     service: str = ""
     assigned_staff_id: int = 0
     created_at: object | None = None
+    notify: bool = True  # False: no notification e-mail (WHMCS noemail)
 
 
 class UpdateTicketArgs(TicketRefArgs):
@@ -104,12 +106,17 @@ class AddReplyArgs(TicketRefArgs):
     email: str = ""
     status: StatusValue | None = None
     created_at: object | None = None
+    notify: bool = True  # False: no notification e-mail (WHMCS noemail)
 
 
 class AddNoteArgs(TicketRefArgs):
     message: str
     staff_name: str = ""
     created_at: object | None = None
+
+
+class TicketCountsArgs(_Args):
+    by_status: bool = True  # False: no per-status breakdown (WHMCS without includeCountsByStatus)
 
 
 class DepartmentStatsArgs(_Args):
@@ -292,7 +299,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("list_notes", TicketRefArgs, False),
         Operation("list_departments", DepartmentStatsArgs, False),
         Operation("list_statuses", DepartmentStatsArgs, False),
-        Operation("ticket_counts", NoArgs, False),
+        Operation("ticket_counts", TicketCountsArgs, False),
         Operation("list_customers", ListCustomersArgs, False),
         Operation("get_customer", CustomerRefArgs, False),
         Operation("add_customer", NewCustomer, True),  # the canonical record as it is

@@ -8,6 +8,7 @@ hands back the result types of ``gateway.operations``.  It knows no vendor.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -84,6 +85,10 @@ class Service:
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
+            by_number = getattr(self.backend, "ticket_id_for", None)  # optional: a backend's own numbers
+            found = await by_number(ref.ticket_number) if by_number is not None else None
+            if found is not None:
+                return int(found)
             if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
                 return int(ref.ticket_number)
             raise NotFound(TICKET, "Ticket ID Not Found")
@@ -110,11 +115,31 @@ class Service:
         return list(await self.backend.list_tickets())
 
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
-        tickets = [t for t in await self._numbered(await self._all_tickets()) if _matches(t, args)]
-        tickets = _sorted(tickets, args.order_by, args.descending)
+        tickets = await self._numbered(await self._all_tickets())
+        if args.keyword is not None and args.with_messages:
+            tickets = await self._with_messages(tickets)  # the keyword is looked for in the messages too
+        tickets = [t for t in tickets if _matches(t, args)]
+        if args.order_by is not None or not self.backend.capabilities().has("paging"):
+            # a backend that pages natively lists in the vendor's own order: kept when none is asked
+            tickets = _sorted(tickets, args.order_by, args.descending)
         end = args.offset + args.limit if args.limit is not None else None
         page = () if args.count_only else tuple(tickets[args.offset : end])
+        if args.with_messages:
+            page = tuple(await self._with_messages(page))
         return ops.TicketPage(items=page, total=len(tickets), offset=args.offset)
+
+    async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
+        """List rows without their messages (a backend's list may carry none) read in full."""
+        limit = asyncio.Semaphore(8)
+
+        async def full(t: c.Ticket) -> c.Ticket:
+            if t.replies:
+                return t
+            async with limit:
+                read = await self.backend.get_ticket(t.id)
+            return read.model_copy(update={"number": t.number})
+
+        return list(await asyncio.gather(*(full(t) for t in tickets)))
 
     async def _check_department(self, department_id: int) -> None:
         if department_id <= 0:
@@ -156,6 +181,8 @@ class Service:
             cc=args.cc,
             service=args.service,
             assigned_staff_id=args.assigned_staff_id,
+            created_at=created if isinstance(created, datetime) else None,
+            notify=args.notify,
         )
         return (await self._numbered([await self.backend.open_ticket(new)]))[0]
 
@@ -163,13 +190,9 @@ class Service:
         ticket_id = await self._resolve(args)
         if args.name is not None or args.email is not None:
             raise Unsupported("Changing the submitter name or email is not supported by the backend")
+        fields = args.model_dump(exclude_unset=True, exclude={"ticket_id", "ticket_number", "name", "email", "flag"})
         if args.flag is not None:
-            raise Unsupported("Flagging tickets is not supported by the backend")
-        if args.created_at is not None:
-            raise Unsupported("Changing the creation date is not supported by the backend")
-        fields = args.model_dump(
-            exclude_unset=True, exclude={"ticket_id", "ticket_number", "name", "email", "flag", "created_at"}
-        )
+            fields["assigned_staff_id"] = args.flag  # WHMCS's flag: the staff member the ticket is for
         if args.department_id is not None:
             await self._check_department(args.department_id)
         if args.customer_id is not None:
@@ -199,16 +222,21 @@ class Service:
             author = c.Author(kind="guest", name=args.name, email=args.email)
         else:
             raise InvalidInput("Name and email address are required if not a client", "name")
-        created = args.created_at if isinstance(args.created_at, datetime) else None  # WHMCS "created"
-        reply = c.NewReply(message=args.message, author=author, status=args.status, created_at=created)
         # the backend names a staff author (PMP matches the name against its staff; nothing is written otherwise)
+        created = args.created_at if isinstance(args.created_at, datetime) else None
+        reply = c.NewReply(
+            message=args.message, author=author, status=args.status, created_at=created, notify=args.notify
+        )
         await self.backend.add_reply(ticket_id, reply)
         return ops.Done(id=ticket_id)
 
     async def add_note(self, args: ops.AddNoteArgs) -> ops.Done:
         ticket_id = await self._resolve(args)
         await self.backend.get_ticket(ticket_id)
-        await self.backend.add_note(ticket_id, c.NewNote(message=args.message, staff_name=args.staff_name))
+        created = args.created_at if isinstance(args.created_at, datetime) else None
+        await self.backend.add_note(
+            ticket_id, c.NewNote(message=args.message, staff_name=args.staff_name, created_at=created)
+        )
         return ops.Done(id=ticket_id)
 
     async def list_notes(self, args: ops.TicketRefArgs) -> ops.NotePage:
@@ -240,6 +268,11 @@ class Service:
             tickets = [t for t in tickets if t.department is not None and t.department.id == args.department_id]
         return ops.StatusPage(items=tuple(self._status_counts(tickets)))
 
+    async def _flagged(self) -> int:
+        """Tickets flagged to the backend credential's staff member, where the backend can tell (WHMCS)."""
+        count = getattr(self.backend, "flagged_tickets", None)
+        return int(await count()) if count is not None else 0
+
     def _status_counts(self, tickets: Sequence[c.Ticket]) -> list[ops.StatusStats]:
         known = list(self.backend.statuses())
         counts: dict[c.StatusValue, int] = {}
@@ -249,15 +282,15 @@ class Service:
         stats += [ops.StatusStats(status=s, count=n) for s, n in counts.items()]
         return stats
 
-    async def ticket_counts(self, args: ops.NoArgs) -> ops.TicketCounts:
+    async def ticket_counts(self, args: ops.TicketCountsArgs) -> ops.TicketCounts:
         tickets = await self._all_tickets()
         departments = await self._departments()
         return ops.TicketCounts(
             department_ids=tuple(d.id for d in departments),
             all_active=sum(1 for t in tickets if t.status in c.ACTIVE_STATUSES),
             awaiting_reply=sum(1 for t in tickets if t.status in c.AWAITING_REPLY_STATUSES),
-            flagged=0,
-            by_status=tuple(self._status_counts(tickets)),
+            flagged=await self._flagged(),
+            by_status=tuple(self._status_counts(tickets)) if args.by_status else (),
         )
 
     # ---------------------------------------------------------- customers
@@ -336,7 +369,8 @@ class Service:
 
     async def add_contact(self, args: ops.AddContactArgs) -> c.Contact:
         await self.backend.get_customer(args.customer_id)
-        return await self.backend.add_contact(c.NewContact(**args.model_dump()))
+        # only what the client sent is "set": a backend may leave the rest to its own defaults
+        return await self.backend.add_contact(c.NewContact(**args.model_dump(exclude_unset=True)))
 
 
 # ---------------------------------------------------------------- filtering

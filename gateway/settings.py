@@ -43,8 +43,10 @@ class ClientCredential(_Frozen):
 
 
 class BackendSettings(_Frozen):
+    kind: Literal["pmp", "whmcs"] = "pmp"
     url: str | None = None
     token: str | None = Field(default=None, repr=False)
+    accesskey: str | None = Field(default=None, repr=False)  # WHMCS API access key
     timeout: float = Field(default=30.0, gt=0)
     connect_timeout: float = Field(default=5.0, gt=0)
     zone: str = "UTC"
@@ -118,6 +120,7 @@ FLAG_KEYS: dict[str, str] = {
     "backend_url": "backend.url",
     "backend_token": "backend.token",
     "backend_timeout": "backend.timeout",
+    "backend_kind": "backend.kind",
     "mappings": "mappings",
     "client": "clients",
     "tls_cert": "tls_cert",

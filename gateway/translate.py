@@ -106,6 +106,8 @@ async def _translate(ns: argparse.Namespace, raw: str) -> bytes:
         raise SystemExit(f"gateway translate: unknown dialect {ns.dialect!r} (have: {', '.join(classes)})")
     cls = classes[ns.dialect]
     dialect = cls(settings.dialect(ns.dialect), mappings[cls.vendor])
+    if getattr(ns, "backend_kind", "pmp") == "whmcs":
+        return await _translate_whmcs(ns, raw, dialect, mappings)
     if ns.response:
         document = json.loads(raw)
         backend = PMPBackend(
@@ -155,6 +157,22 @@ def _call(base: str, exchange: Exchange) -> dict[str, Any]:
         call["json"] = exchange.json
     call["status"] = exchange.status
     return call
+
+
+async def _translate_whmcs(ns: argparse.Namespace, raw: str, dialect: Dialect, mappings: MappingSet) -> bytes:
+    from gateway import translate_whmcs
+
+    if ns.response:
+        backend = translate_whmcs.replay_backend(json.loads(raw), mappings)
+        params = {"ticketid": "1", "ticket": "1", "clientid": "1", "tid": "1", **_params(ns.params or "")}
+        inbound = Inbound(action=ns.action, params=params, fmt=ns.fmt or dialect.format_for({}))
+        return await _run(dialect, Service(backend, MemoryStore()), inbound)
+    inbound = Inbound(action=ns.action, params=_params(raw), fmt=ns.fmt or "json")
+
+    async def run(backend: Any) -> None:
+        await _run(dialect, Service(backend, MemoryStore()), inbound)
+
+    return await translate_whmcs.record(mappings, run)
 
 
 def translate(ns: argparse.Namespace) -> int:

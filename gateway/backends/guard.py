@@ -168,6 +168,23 @@ class GuardedBackend:
             return await self._cached(("ticket", ticket_id), lambda: self.inner.get_ticket(ticket_id))
         return await self._call(lambda: self.inner.get_ticket(ticket_id))
 
+    async def ticket_id_for(self, number: str) -> int | None:
+        """The backend's id of a client-facing ticket number (optional in a backend; None: the number
+        is the id, as on PMP; WHMCS's ``tid`` is not)."""
+        find = getattr(self.inner, "ticket_id_for", None)
+        if find is None:
+            return None
+        found: int | None = await self._call(lambda: find(number))
+        return found
+
+    async def flagged_tickets(self) -> int:
+        """Tickets flagged to the backend credential's own staff member (optional in a backend: 0)."""
+        count = getattr(self.inner, "flagged_tickets", None)
+        if count is None:
+            return 0
+        found: int = await self._call(count)
+        return found
+
     async def list_tickets(self) -> Sequence[Ticket]:
         if self.cache_tickets:
             return await self._cached(("tickets",), self.inner.list_tickets)

@@ -13,6 +13,12 @@ Field spec forms (``key`` is the output key):
     key: {fields: {...}}               # nested object (from: optional)
     key: {each: path, fields|model: ..., wrap: singular}   # list of objects
     key: {..., required: "message", invalid: "message"}    # parse direction only
+    key: {..., omit_empty: true}       # render: the key is left out when its value is empty
+
+A parse model may say ``remote: PATH`` (``$`` for the whole source) or ``remote: {from:
+PATH, drop: [keys]}``: its result then carries that raw vendor record, minus the dropped
+keys, as ``remote`` (canonical ``RemoteData``).  A render model's ``remote:`` passes such a
+record of its own vendor through (see ``_passthrough``).
 
 In the parse direction a field whose value comes out None is left out of the
 result, so absent input stays absent (a patch changes only what was sent).
@@ -47,6 +53,7 @@ _SPEC_KEYS = frozenset(
         "invalid",
         "source",
         "index",
+        "omit_empty",
     }
 )
 
@@ -56,7 +63,13 @@ class _Gen:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.ns: dict[str, Any] = {"_dig": _dig, "_oget": _oget, "_strip_none": _strip_none, "_absent": _absent}
+        self.ns: dict[str, Any] = {
+            "_dig": _dig,
+            "_oget": _oget,
+            "_strip_none": _strip_none,
+            "_absent": _absent,
+            "_omit_empty": _omit_empty,
+        }
         self.counter = itertools.count()
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
@@ -83,6 +96,13 @@ def _oget(src: Any, path: tuple[str, ...]) -> Any:
 
 def _strip_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def _omit_empty(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    for key in keys:
+        if d.get(key) in (None, "", {}, []):
+            d.pop(key, None)
+    return d
 
 
 class ModelCompiler:
@@ -123,9 +143,72 @@ class ModelCompiler:
             )
             gen.lines.append(f"def _model(s):\n    return {expr}\n")
             fn = _exec(gen, name)
+            if spec.get("remote") is not None and self.ctx.direction == "parse":
+                fn = self._keeping_remote(fn, spec["remote"], name)
+            elif "remote" in spec:
+                fn = self._passthrough(spec, fields, name, source, fn)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
+
+    def _keeping_remote(self, fn: Compiled, spec: Any, name: str) -> Compiled:
+        """``remote: PATH`` or ``remote: {from: PATH, drop: [key, ...]}`` (``$``: the whole source)."""
+        if isinstance(spec, str):
+            return _keeping_remote(fn, self.ctx.vendor, spec, frozenset())
+        drop = spec.get("drop") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("from", "$"), str) or not isinstance(drop, list):
+            where = spec.loc if isinstance(spec, LocDict) else self.specs[name].loc
+            message = "must be a path or {from: path, drop: [keys]}"
+            self.errors.append(MappingError(where, f"models.{name}.remote", message))
+            return fn
+        return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
+
+    def _passthrough(
+        self, spec: LocDict, fields: LocDict, name: str, source: type[BaseModel] | None, full: Compiled
+    ) -> Compiled:
+        """``remote: {render: [field...], when: key}`` (or ``remote: passthrough``): when the record carries the
+        raw record of this mapping's own vendor (``RemoteData``), answer that record as it is, with
+        only the listed fields rendered from the canonical record over it (those the gateway itself
+        may change: a linked ticket number, a list whose items pass through one by one).  Any other
+        backend's record is rendered field by field as usual."""
+        option = spec["remote"]
+        where = spec.loc_of("remote")
+        keep: list[str] = []
+        when = ""
+        if isinstance(option, LocDict):
+            keep = list(option.get("render") or [])
+            when = str(option.get("when") or "")
+            unknown = [k for k in option if k not in ("render", "when")]
+            if unknown:
+                self.errors.append(MappingError(where, f"{name}.remote", f"unknown key '{unknown[0]}'"))
+        elif option != "passthrough":
+            self.errors.append(MappingError(where, f"{name}.remote", "must be 'passthrough' or {render: [...]}"))
+        missing = [k for k in keep if k not in fields]
+        if missing:
+            self.errors.append(MappingError(where, f"{name}.remote.render", f"no field '{missing[0]}' in this model"))
+        kept = LocDict({k: fields[k] for k in keep if k in fields})
+        kept.loc, kept.key_locs = fields.loc, {k: fields.loc_of(k) for k in kept}
+        gen = _Gen()
+        expr = self._object(gen, kept, f"{name}.remote", source, None, spec.get("source") == "dict" or source is None)
+        gen.lines.append(f"def _model(s):\n    return {expr}\n")
+        overlay = _exec(gen, f"{name}.remote")
+        vendor = self.ctx.vendor
+
+        # `when: key` / `when: "!key"`: only a raw record that has (has not) that key is of this
+        # model's shape (a vendor may answer one record in several shapes: list item, detail)
+        present = not when.startswith("!")
+        key = when.lstrip("!")
+
+        def passthrough(s: Any) -> Any:
+            remote = getattr(s, "remote", None)
+            if remote is None or remote.vendor != vendor or (key and (key in remote.fields) != present):
+                return full(s)
+            out = dict(remote.fields)
+            if keep:
+                out.update(overlay(s))
+            return out
+
+        return passthrough
 
     # -- expressions -------------------------------------------------------
 
@@ -151,7 +234,12 @@ class ModelCompiler:
             expr = self._field(gen, spec, fields.loc_of(key), fpath, source, sub_target, from_dict, key)
             items.append(f"{key!r}: {expr}")
         body = "{" + ", ".join(items) + "}"
-        return f"_strip_none({body})" if self.ctx.direction == "parse" else body
+        if self.ctx.direction == "parse":
+            return f"_strip_none({body})"
+        # `omit_empty: true`: the key is left out when its value is empty (WHMCS sends GetTicketCounts'
+        # `status` object only when asked for it)
+        optional = tuple(k for k, v in fields.items() if isinstance(v, dict) and v.get("omit_empty"))
+        return f"_omit_empty({body}, {optional!r})" if optional else body
 
     def _getter(
         self, gen: _Gen, path: Any, loc: Any, fpath: str, source: type[BaseModel] | None, from_dict: bool
@@ -318,6 +406,21 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
         return value
 
     return guarded
+
+
+def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) -> Compiled:
+    """A parse model with ``remote:`` keeps that raw record beside the canonical one
+    (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
+    parts = () if path == "$" else tuple(path.split("."))
+
+    def parse(s: Any) -> Any:
+        out = fn(s)
+        raw = _dig(s, parts) if parts else s
+        if isinstance(out, dict) and isinstance(raw, dict):
+            out["remote"] = {"vendor": vendor, "fields": {k: v for k, v in raw.items() if k not in drop}}
+        return out
+
+    return parse
 
 
 def _exec(gen: _Gen, name: str) -> Compiled:

@@ -352,6 +352,9 @@ def _inline(
         wrapper["source"] = source
     if target is not None:
         wrapper["target"] = target
+    if "remote" in spec:
+        wrapper["remote"] = spec["remote"]
+        wrapper.key_locs = {"remote": spec.loc_of("remote")}
     compiler.specs = {**compiler.specs, path: wrapper}
     return compiler.compile(path)
 

@@ -276,6 +276,22 @@ def _split(arg: str | None, ctx: CompileContext) -> Fn:
     return split
 
 
+def _which(arg: str | None, ctx: CompileContext) -> Fn:
+    """``from: [a, b], transform: "which:x|y|z"``: the label of the first source that is set
+    (not None, "", 0 or "0"); the last label when none is.  WHMCS tells a staff reply from a
+    client's or a guest's by which of ``admin`` and ``userid`` it fills."""
+    labels = _need(arg, "which").split("|")
+
+    def which(value: Any) -> str:
+        values = value if isinstance(value, tuple | list) else (value,)
+        for label, item in zip(labels, values, strict=False):
+            if item not in (None, "", 0, "0"):
+                return label
+        return labels[-1]
+
+    return which
+
+
 def _eq(arg: str | None, ctx: CompileContext) -> Fn:
     target = (arg or "").casefold()
 
@@ -437,6 +453,7 @@ TRANSFORMS: dict[str, Factory] = {
     "minutes_between": _simple(_minutes_between),
     "duration_text": _simple(_duration_text),
     "id_or_0": _simple(_id_or_0),
+    "which": _which,
 }
 
 # Failures a transform raises on bad data: the caller turns them into its own error.
