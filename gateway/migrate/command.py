@@ -77,6 +77,9 @@ def main(argv: list[str]) -> int:
     except (SettingsError, MappingErrors) as exc:
         print(f"gateway migrate: {exc}", file=sys.stderr)
         return 2
+    except GatewayError as exc:
+        print(f"gateway migrate: stopped: {exc.message} (run it again to resume)", file=sys.stderr)
+        return 1
 
 
 def _build(side: config.Side, mappings: MappingSet, store: Store, session: aiohttp.ClientSession) -> Backend:

@@ -176,14 +176,9 @@ class Migration:
 
     async def ticket_ids(self) -> list[int]:
         """The source's ticket ids in scope, oldest first (only ids are kept); statuses tallied for the plan."""
-        headers = getattr(self.source, "ticket_headers", None)
         rows: list[tuple[float, int, StatusValue, PriorityValue]] = []
-        if headers is not None:
-            for hd in await self._call(headers):
-                rows.append((hd.created_at.timestamp() if hd.created_at else 0.0, hd.id, hd.status, hd.priority))
-        else:
-            for t in await self._call(self.source.list_tickets):
-                rows.append((t.created_at.timestamp() if t.created_at else 0.0, t.id, t.status, t.priority))
+        for h in await self._headers():
+            rows.append((h.created_at.timestamp() if h.created_at else 0.0, h.id, h.status, h.priority))
         self._source_max_ticket = max((r[1] for r in rows), default=0)
         if self.opt.sample is not None:
             rows = sorted(rows, key=lambda r: (r[0], r[1]), reverse=True)[: self.opt.sample]
@@ -195,6 +190,17 @@ class Migration:
             if isinstance(priority, Unmapped):
                 self.plan.lose(priority_loss(str(priority)))
         return sorted(r[1] for r in rows)
+
+    async def _headers(self) -> Sequence[Any]:
+        """Every source ticket's header (id, status, priority, created_at): the backend's cheapest list."""
+        headers = getattr(self.source, "ticket_headers", None)
+        if headers is not None:
+            try:
+                found: Sequence[Any] = await self._call(headers)
+                return found
+            except (AttributeError, NotImplementedError):
+                pass  # an adapter ahead of the header index it relies on: the plain list serves
+        return await self._call(self.source.list_tickets)
 
     async def make_plan(self) -> Plan:
         """Everything a real run needs to know before it writes: scope and the losses it would cost.
@@ -391,7 +397,7 @@ class Migration:
                 self.report.fail("contacts", key, "changed on the source; the target offers no contact update")
             else:
                 self.report.add("contacts", "unchanged")
-            return int(entry.target_id or 0)
+            return int(entry.target_id or 0)  # None: the target's customer record itself (contact 0)
         customer = await self.ensure_customer(src.customer_id)
         if customer is None:
             self.report.fail("contacts", key, f"its customer {src.customer_id} was not carried")
@@ -405,7 +411,19 @@ class Migration:
                 await self.journal.put(Entry("contact", key, str(found), "done", h))
             self.report.add("contacts", "created")
             return found
+        if src.is_primary and await self._is_the_customer(customer, src):
+            # A target whose primary person is the customer record itself (contact 0): nothing to write.
+            if not self.opt.dry_run:
+                await self.journal.put(Entry("contact", key, None, "done", h, "", json.dumps({"primary_of": customer})))
+            self.report.add("contacts", "created")
+            return 0
         return await self._create_contact(src, customer, h)
+
+    async def _is_the_customer(self, customer: int, src: Contact) -> bool:
+        if customer <= 0:
+            return False
+        target = await self._call(lambda: self.target.get_customer(customer))
+        return bool(src.email) and target.email.casefold() == src.email.casefold()
 
     async def _find_contact(self, customer: int, src: Contact) -> int | None:
         for c in await self._call(lambda: self.target.list_contacts(customer)):
@@ -552,6 +570,7 @@ class Migration:
             cc=src.cc,
             assigned_staff_id=self._staff.get(src.assigned_staff_id, 0),
             created_at=src.created_at or (opening.created_at if opening else None),
+            notify=False,  # nobody is notified of what a migration writes
         )
         # what finds it again after a crash, and what legacy clients knew it by (number, access key)
         hint = {
@@ -670,6 +689,7 @@ class Migration:
                     author=await self._author(msg.author),
                     created_at=msg.created_at,
                     status=self._written_status(src.status),
+                    notify=False,
                 )
                 await self._call(lambda: self.target.add_reply(target_id, new_reply), read=False)
             else:

@@ -48,6 +48,11 @@ class SimProc:
     def counts(self) -> dict[str, int]:
         return {t: int(self.rows(f"SELECT count(*) FROM {t}")[0][0]) for t in TABLES}
 
+    def counts_any(self) -> dict[str, int]:
+        """Rows per table, whatever the vendor's schema."""
+        names = [r[0] for r in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {n: int(self.rows(f'SELECT count(*) FROM "{n}"')[0][0]) for n in names}
+
     def write(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         with sqlite3.connect(self.db, timeout=10) as conn:
             conn.execute(sql, params)
@@ -186,5 +191,126 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pair]:
         yield Pair(tmp_path, source, target, tmp_path / "store.sqlite3", config)
     finally:
         for sim in (source, target):
+            sim.proc.kill()
+            sim.proc.wait()
+
+
+# ---------------------------------------------------------------- WHMCS on one side
+
+WHMCS_CREDENTIAL = ("migrate-id", "migrate-secret")
+
+
+def prepare_whmcs_target(db: Path) -> None:
+    """A running WHMCS: the demo's departments and admins, and a client and tickets of its own."""
+    from gateway.whmcs_sim.db import SimDB as WhmcsDB
+
+    demo = load_demo()
+    sim = WhmcsDB(db)
+    try:
+        for d in demo.departments:
+            sim.insert("tblticketdepartments", {"id": d.id, "name": d.name, "email": d.email})
+        for s in demo.staff:
+            sim.insert(
+                "tbladmins",
+                {
+                    "id": 40 + s.id,
+                    "username": f"admin{s.id}",
+                    "firstname": s.firstname,
+                    "lastname": s.lastname,
+                    "email": s.email,
+                },
+            )
+        now = "2023-01-01 00:00:00"
+        sim.insert("tblusers", {"id": 50, "email": "native@target.example", "created_at": now, "updated_at": now})
+        sim.insert(
+            "tblclients",
+            {
+                "id": 50,
+                "owner_user_id": 50,
+                "firstname": "Nat",
+                "lastname": "Ive",
+                "email": "native@target.example",
+                "datecreated": now[:10],
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        for tid in (100, 101):
+            sim.insert(
+                "tbltickets",
+                {
+                    "id": tid,
+                    "tid": f"NAT-{tid}",
+                    "did": 1,
+                    "userid": 50,
+                    "c": f"nat{tid}key",
+                    "date": now,
+                    "title": f"native {tid}",
+                    "message": "hi",
+                    "status": "Open",
+                    "urgency": "Low",
+                    "lastreply": now,
+                },
+            )
+    finally:
+        sim.close()
+
+
+def start_whmcs(db: Path, *, demo: bool) -> SimProc:
+    port = free_port()
+    identifier, secret = WHMCS_CREDENTIAL
+    args = [sys.executable, "-m", "gateway", "whmcs-sim", "--port", str(port), "--db", str(db),
+            "--identifier", identifier, "--secret", secret]  # fmt: skip
+    if not demo:
+        args.append("--no-demo")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.post(url + "includes/api.php", data={"action": "GetStaffOnline"}, timeout=2)
+            return SimProc(url, f"{identifier}:{secret}", db, proc)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the WHMCS simulator did not start")
+
+
+@dataclass
+class KindPair(Pair):
+    source_kind: str = "pmp"
+    target_kind: str = "pmp"
+
+    def argv(self, *extra: str) -> list[str]:
+        return [
+            *super().argv(*extra),
+            "--source-kind", self.source_kind, "--target-kind", self.target_kind,
+            "--source-token", self.source.token, "--target-token", self.target.token,
+        ]  # fmt: skip
+
+
+def _kind_pair(tmp_path: Path, source_kind: str, target_kind: str) -> KindPair:
+    if source_kind == "pmp":
+        source = start_sim(tmp_path / "source.sqlite3", SOURCE_TOKEN, demo=True)
+    else:
+        source = start_whmcs(tmp_path / "source.sqlite3", demo=True)
+    if target_kind == "pmp":
+        prepare_target(tmp_path / "target.sqlite3")
+        target = start_sim(tmp_path / "target.sqlite3", TARGET_TOKEN, demo=False)
+    else:
+        prepare_whmcs_target(tmp_path / "target.sqlite3")
+        target = start_whmcs(tmp_path / "target.sqlite3", demo=False)
+    config = tmp_path / "migrate.yaml"
+    config.write_text("migrate: {}\n")  # departments matched by name
+    return KindPair(tmp_path, source, target, tmp_path / "store.sqlite3", config, source_kind, target_kind)
+
+
+@pytest.fixture(params=[("pmp", "whmcs"), ("whmcs", "pmp")], ids=["pmp-to-whmcs", "whmcs-to-pmp"])
+def cross(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KindPair]:
+    pair = _kind_pair(tmp_path, *request.param)
+    try:
+        yield pair
+    finally:
+        for sim in (pair.source, pair.target):
             sim.proc.kill()
             sim.proc.wait()
