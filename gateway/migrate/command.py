@@ -112,7 +112,8 @@ def _build(side: config.Side, mappings: MappingSet, store: Store, session: aioht
 @asynccontextmanager
 async def _sides(ms: config.MigrateSettings, store: Store) -> AsyncIterator[tuple[Backend, Backend]]:
     source_maps = load_mappings(ms.mappings, ZoneConfig(backend=ms.source.zone))
-    target_maps = load_mappings(ms.mappings, ZoneConfig(backend=ms.target.zone))
+    same_zone = ms.target.zone == ms.source.zone
+    target_maps = source_maps if same_zone else load_mappings(ms.mappings, ZoneConfig(backend=ms.target.zone))
     limit = ms.source.max_concurrency + ms.target.max_concurrency
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as session:
         source = _build(ms.source, source_maps, store, session)

@@ -686,7 +686,7 @@ class Migration:
                 # the ticket keeps the source's status: a reply must not move it (Perfex's own logic would)
                 new_reply = NewReply(
                     message=msg.message,
-                    author=await self._author(msg.author),
+                    author=await self._author(msg.author, src),
                     created_at=msg.created_at,
                     status=self._written_status(src.status),
                     notify=False,
@@ -717,7 +717,13 @@ class Migration:
         done = [e for e in await self.journal.entries(kind, f"{src.id}:") if e.done and e.source_hash == h]
         return on_target > len(done)
 
-    async def _author(self, author: Author) -> Author:
+    async def _author(self, author: Author, ticket: Ticket) -> Author:
+        if author.kind == "guest" and not (author.name or author.email):
+            # A reply that names nobody (rows without userid, contact or name) is the requester's:
+            # the source shows it as theirs, and a target may refuse an anonymous one.
+            author = ticket.requester
+            if author.kind == "guest" and ticket.customer_id:
+                author = Author(kind="customer", customer_id=ticket.customer_id, contact_id=ticket.contact_id)
         if author.kind == "staff":
             staff = self._staff.get(author.staff_id, 0)
             if not staff:
