@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -98,14 +99,22 @@ class Migration:
         self._lost: dict[str, tuple[str, ...]] = {}  # operation -> loss ids it costs on the target
         self._customer_ids: list[int] = []
         self._source_max_ticket = 0
+        self._store_id = ""  # the journal's own id: Idempotency-Keys never collide across stores
         self._ticket_ids: list[int] = []
 
     # ------------------------------------------------------------ calls
 
-    async def _call(self, make: Callable[[], Awaitable[T]], *, read: bool = True) -> T:
-        """One backend call under the rate limit and a fresh deadline; reads retried with backoff."""
+    async def _call(self, make: Callable[[], Awaitable[T]], *, read: bool = True, key: str = "") -> T:
+        """One backend call under the rate limit and a fresh deadline; reads retried with backoff.
+
+        ``key`` names the source record a write creates: the adapters that make creates
+        idempotent (PMP 3.x) derive their Idempotency-Key from it, so a create repeated after a
+        crash replays its first answer instead of making a second record."""
         await self._bucket.take()
-        token = context.begin(context.RequestContext(deadline=time.monotonic() + self.opt.call_timeout))
+        ctx = context.RequestContext(deadline=time.monotonic() + self.opt.call_timeout)
+        if key:
+            ctx.idempotency_key = records.digest([self._store_id, key])
+        token = context.begin(ctx)
         try:
             if read:
                 return await with_retries(make)
@@ -242,6 +251,10 @@ class Migration:
         """The stages in order (after :meth:`make_plan`); stops cleanly, every record checkpointed."""
         if not self.opt.dry_run:
             await self._remember_for_legacy_ids()
+            self._store_id = await self.journal.meta("store_id") or ""
+            if not self._store_id:
+                self._store_id = uuid.uuid4().hex
+                await self.journal.set_meta("store_id", self._store_id)
         try:
             if self.opt.sample is None and self.opt.only & {"customers", "contacts"}:
                 await self._people(customers="customers" in self.opt.only, contacts="contacts" in self.opt.only)
@@ -356,7 +369,7 @@ class Migration:
         )
         await self.journal.put(Entry("customer", key, None, "pending", h, "", json.dumps({"email": src.email})))
         try:
-            made = await self._call(lambda: self.target.add_customer(new), read=False)
+            made = await self._call(lambda: self.target.add_customer(new), read=False, key=f"customer:{key}")
         except GatewayError as exc:
             self.report.fail("customers", key, exc.message)
             return None
@@ -440,7 +453,7 @@ class Migration:
         new = NewContact(customer_id=customer, **records.contact_fields(src))
         await self.journal.put(Entry("contact", key, None, "pending", h, "", json.dumps({"email": src.email})))
         try:
-            made = await self._call(lambda: self.target.add_contact(new), read=False)
+            made = await self._call(lambda: self.target.add_contact(new), read=False, key=f"contact:{key}")
         except GatewayError as exc:
             self.report.fail("contacts", key, exc.message)
             return None
@@ -486,8 +499,11 @@ class Migration:
             target_id = await self._create_ticket(src, h)
         else:
             target_id = int(entry.target_id or 0)
-            if entry.source_hash == h:
-                self.report.add("tickets", "created" if settled else "unchanged")
+            if settled:
+                # found after a crash: its create may have been cut short before its follow-up writes
+                await self._update_ticket(src, entry, h, outcome="created")
+            elif entry.source_hash == h:
+                self.report.add("tickets", "unchanged")
             else:
                 await self._update_ticket(src, entry, h)
         if target_id is None:
@@ -581,7 +597,7 @@ class Migration:
             "key": src.access_key,
         }
         await self.journal.put(Entry("ticket", key, None, "pending", h, "", json.dumps(hint)))
-        made = await self._call(lambda: self.target.open_ticket(new), read=False)
+        made = await self._call(lambda: self.target.open_ticket(new), read=False, key=f"ticket:{key}")
         fp = records.ticket_fingerprint(made)
         await self.journal.put(Entry("ticket", key, str(made.id), "done", h, fp, json.dumps(hint)))
         self.report.add("tickets", "created")
@@ -606,7 +622,8 @@ class Migration:
                 return settled
         return None
 
-    async def _update_ticket(self, src: Ticket, entry: Entry, h: str) -> None:
+    async def _update_ticket(self, src: Ticket, entry: Entry, h: str, *, outcome: str = "updated") -> None:
+        """Bring the target ticket's header to the source's (a changed source, or a create a crash cut short)."""
         key, target_id = str(src.id), int(entry.target_id or 0)
         current = await self._call(lambda: self.target.get_ticket(target_id))
         if entry.target_fp and records.ticket_fingerprint(current) != entry.target_fp:
@@ -614,7 +631,7 @@ class Migration:
             return
         department = self._departments.get(src.department.id if src.department else 0)
         if self.opt.dry_run:
-            self.report.add("tickets", "updated")
+            self.report.add("tickets", outcome)
             return
         patch = TicketPatch(
             subject=src.subject,
@@ -629,7 +646,7 @@ class Migration:
             return
         fp = records.ticket_fingerprint(made)
         await self.journal.put(Entry("ticket", key, str(target_id), "done", h, fp, entry.hint))
-        self.report.add("tickets", "updated")
+        self.report.add("tickets", outcome)
 
     # ------------------------------------------------------------ replies and notes
 
@@ -691,7 +708,7 @@ class Migration:
                     status=self._written_status(src.status),
                     notify=False,
                 )
-                await self._call(lambda: self.target.add_reply(target_id, new_reply), read=False)
+                await self._call(lambda: self.target.add_reply(target_id, new_reply), read=False, key=f"reply:{key}")
             else:
                 new_note = NewNote(
                     message=msg.message,
@@ -699,7 +716,7 @@ class Migration:
                     staff_id=self._staff.get(msg.staff_id, 0),
                     created_at=msg.created_at,
                 )
-                await self._call(lambda: self.target.add_note(target_id, new_note), read=False)
+                await self._call(lambda: self.target.add_note(target_id, new_note), read=False, key=f"note:{key}")
         except GatewayError as exc:
             self.report.fail(plural, key, exc.message)
             return None
