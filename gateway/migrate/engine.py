@@ -633,12 +633,10 @@ class Migration:
         if self.opt.dry_run:
             self.report.add("tickets", outcome)
             return
-        patch = TicketPatch(
-            subject=src.subject,
-            status=self._status(src.status),
-            priority=src.priority,
-            **({"department_id": department} if department else {}),
-        )
+        extra: dict[str, Any] = {"department_id": department} if department else {}
+        if outcome == "created" and src.created_at is not None:
+            extra["created_at"] = src.created_at  # a create cut short may not have set its date yet
+        patch = TicketPatch(subject=src.subject, status=self._status(src.status), priority=src.priority, **extra)
         try:
             made = await self._call(lambda: self.target.update_ticket(target_id, patch), read=False)
         except GatewayError as exc:
