@@ -11,6 +11,13 @@ from tests.migrate.compare import assert_counts_add_up, assert_same_helpdesk
 from tests.migrate.conftest import Pair
 
 
+def _journal_rows(pair: Pair) -> list[tuple[object, ...]]:
+    with sqlite3.connect(pair.store) as conn:
+        return sorted(conn.execute("SELECT * FROM migrate_map").fetchall()) + sorted(
+            conn.execute("SELECT * FROM migrate_meta").fetchall()
+        )
+
+
 def _run_ok(pair: Pair, *extra: str) -> None:
     done = pair.migrate("--allow-loss", "all", "--report", "report.json", *extra)
     assert done.returncode == 0, done.stderr + done.stdout
@@ -63,6 +70,10 @@ def test_incremental_run_copies_exactly_the_delta(pair: Pair) -> None:
     with SimDB(pair.source.db) as db:
         new_id = seed_tickets(db, 1, replies=2)
     pair.source.write("UPDATE tbltickets SET status = 5 WHERE ticketid = 2")
+    journal_before = _journal_rows(pair)
+    dry = pair.migrate("--dry-run", "--allow-loss", "all")
+    assert dry.returncode == 0, dry.stderr
+    assert pair.target.counts() == before and _journal_rows(pair) == journal_before  # a dry run writes nothing
     _run_ok(pair)
     report = pair.report()
     assert_counts_add_up(report)

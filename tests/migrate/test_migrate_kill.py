@@ -14,8 +14,9 @@ import pytest
 
 from gateway.pmp_sim import SimDB
 from gateway.pmp_sim.seeding import seed_tickets
+from tests.migrate.canonical_compare import assert_same_tickets
 from tests.migrate.compare import assert_counts_add_up, assert_same_helpdesk
-from tests.migrate.conftest import Pair
+from tests.migrate.conftest import KindPair, Pair
 
 ROUNDS = int(os.environ.get("MIGRATE_KILL_ROUNDS", "4"))
 
@@ -82,3 +83,18 @@ def test_sigterm_stops_cleanly_with_exit_3_and_resumes(pair: Pair) -> None:
     done = pair.migrate("--allow-loss", "all", "--report", "report.json")
     assert done.returncode == 0, done.stderr
     assert_same_helpdesk(pair)
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_across_vendors(cross: KindPair) -> None:
+    rng = random.Random(int(os.environ.get("MIGRATE_KILL_SEED", "13")))
+    for _ in range(max(1, ROUNDS // 2)):
+        _kill_at_random(cross, rng, 3.0)
+    done = cross.migrate("--allow-loss", "all", "--report", "report.json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert_counts_add_up(cross.report())
+    assert_same_tickets(cross, 6)
+    before = cross.target.counts_any()
+    again = cross.migrate("--allow-loss", "all", "--report", "report.json")
+    assert again.returncode == 0, again.stderr
+    assert cross.target.counts_any() == before
