@@ -42,7 +42,7 @@ from gateway.canonical import (
     TicketPatch,
     Unmapped,
 )
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError
 from gateway.losses import priority_loss
 from gateway.migrate import records
 from gateway.migrate.journal import Entry, Journal
@@ -507,7 +507,7 @@ class Migration:
             else:
                 await self._update_ticket(src, entry, h)
         if target_id is None:
-            self._skip_conversation(src, "its ticket was not carried")
+            self._skip_conversation(src)  # its ticket was not carried (reported with the ticket)
             return
         wrote = await self._conversation(src, target_id)
         if wrote and self.report.counts["tickets"]["conflicts"] == conflicts:
@@ -523,7 +523,7 @@ class Migration:
         if fp != entry.target_fp:
             await self.journal.put(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, entry.hint))
 
-    def _skip_conversation(self, src: Ticket, reason: str) -> None:
+    def _skip_conversation(self, src: Ticket) -> None:
         self.report.add("replies", "skipped", max(0, len(src.replies) - 1))
         self.report.add("notes", "skipped", len(src.notes))
 
@@ -749,13 +749,3 @@ class Migration:
             contact = await self.ensure_contact(author.contact_id) if author.contact_id else 0
             return author.model_copy(update={"customer_id": customer or 0, "contact_id": contact or 0, "staff_id": 0})
         return author
-
-
-async def not_found_is_none(call: Awaitable[T]) -> T | None:
-    try:
-        return await call
-    except NotFound:
-        return None
-
-
-__all__ = ["SCOPES", "Any", "Migration", "Options", "Stopped"]
