@@ -347,7 +347,9 @@ class LegacyIds:
 
 
 async def load_for_serve(store_url: str) -> tuple[IdMap, str] | None:
-    """The id map of the migration the store journals, with the target's vendor; None if it journals none."""
+    """The id map of the migration the store journals, with the target's vendor; None if it journals none.
+
+    A store that journals no migration is only read (nothing is created in it)."""
     from gateway.migrate.journal import open_journal
 
     if not store_url.startswith(("postgresql://", "postgres://")):
@@ -355,11 +357,13 @@ async def load_for_serve(store_url: str) -> tuple[IdMap, str] | None:
 
         if not Path(store_url).exists():
             return None
-    journal = await open_journal(store_url)
-    target_kind = await journal.meta("target_kind")
+    probe = await open_journal(store_url, read_only=True)
+    try:
+        target_kind = await probe.meta("target_kind")
+    finally:
+        await probe.close()
     if target_kind is None:
-        await journal.close()
         return None
-    ids = IdMap(journal)
+    ids = IdMap(await open_journal(store_url))  # allocations are written
     await ids.load()
     return ids, target_kind
