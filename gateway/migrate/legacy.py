@@ -244,6 +244,38 @@ class LegacyIds:
         tickets = await self.inner.list_tickets()
         return [await self.ticket_out(t) for t in tickets] if self._legacy() else tickets
 
+    async def ticket_headers(self) -> Sequence[Any]:
+        """The header index's rows (when the backend keeps one), under the ids legacy clients see."""
+        inner: Any = self.inner  # the header index's methods (gateway.backends.base, when it has them)
+        headers: Sequence[Any] = await inner.ticket_headers()
+        if not self._legacy():
+            return headers
+        out = []
+        for h in headers:
+            out.append(
+                h._replace(
+                    id=await self.ids.shown("ticket", h.id),
+                    department_id=await self.ids.shown("department", h.department_id),
+                    customer_id=await self.ids.shown("customer", h.customer_id),
+                    contact_id=await self.ids.shown("contact", h.contact_id),
+                )
+            )
+        return out
+
+    async def ticket_page(
+        self, offset: int, limit: int, order_by: str | None, descending: bool
+    ) -> tuple[Sequence[Ticket], int] | None:
+        """A backend page (when the backend pages), its tickets under legacy ids; ordering by id may
+        differ from the legacy ids' order, so a legacy page ordered by id is left to the service."""
+        if self._legacy() and order_by in (None, "id"):
+            return None
+        inner: Any = self.inner
+        page: tuple[Sequence[Ticket], int] | None = await inner.ticket_page(offset, limit, order_by, descending)
+        if page is None or not self._legacy():
+            return page
+        tickets, total = page
+        return [await self.ticket_out(t) for t in tickets], total
+
     async def open_ticket(self, new: NewTicket) -> Ticket:
         if self._legacy():
             new = new.model_copy(
