@@ -71,7 +71,7 @@ class ReplayTransport:
         path = url.split("replay.invalid/", 1)[-1]
         if not path.startswith("api/tickets"):
             return _NO_DATA  # discovery: a module with nothing beyond tickets
-        body = self._many if path.rstrip("/") == "api/tickets" else self._one
+        body = self._many if path.split("?")[0].rstrip("/") == "api/tickets" else self._one
         if self.cold:
             self._flip = not self._flip
             body = body + b" " if self._flip else body

@@ -26,7 +26,7 @@ from gateway.backends.base import Backend, Capabilities
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
 from gateway.canonical import Department
 from gateway.dialects.base import Dialect, Route
-from gateway.errors import BackendAuthError, BackendError
+from gateway.errors import BackendAuthError, BackendError, GatewayError
 from gateway.limits import RateLimiter
 from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
 from gateway.metrics import Metrics
@@ -59,6 +59,7 @@ class State:
     breaker: CircuitBreaker | None = None
     sim_departments: tuple[Department, ...] | None = None  # the embedded simulator's, known exactly
     backend_label: str = ""  # the backend in use, as the banner and /readyz name it
+    legacy_ids: Any = None  # (IdMap, target vendor) when the store journals a migration ("Legacy ids")
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. discovery after a reload
 
 
@@ -172,7 +173,7 @@ async def discover_backend(runtime: Runtime) -> None:
     token = context.begin(context.RequestContext(deadline=time.monotonic() + runtime.settings.backend.timeout))
     try:
         caps = await _discover_with_retries(backend)
-    except BackendError as exc:
+    except GatewayError as exc:  # a refused probe (a role without a grant) is not fatal either
         log.warning("backend discovery failed (%s); assuming the least and asking again later", exc.message)
         return
     finally:
@@ -182,10 +183,21 @@ async def discover_backend(runtime: Runtime) -> None:
     log.info("backend %s%s offers: %s", caps.kind, generation, features)
 
 
+def with_legacy_ids(state: State, backend: Backend) -> Backend:
+    """After a migration: legacy ids for every dialect but the target vendor's own (INTERFACE "Legacy ids")."""
+    if state.legacy_ids is None:
+        return backend
+    from gateway.migrate.legacy import LegacyIds
+
+    ids, target_vendor = state.legacy_ids
+    native = [name for name, cls in dialect_classes().items() if cls.vendor == target_vendor]
+    return LegacyIds(backend, ids, native)
+
+
 def build_runtime(state: State, settings: Settings) -> Runtime:
     """Everything a request needs; raises MappingErrors / SettingsError without side effects."""
     mappings = load_mappings(settings.mappings, zone_config(settings), state.metrics.on_unmapped)
-    backend = build_backend(state, settings, mappings)
+    backend = with_legacy_ids(state, build_backend(state, settings, mappings))
     assert state.store is not None
     dialects: dict[str, Dialect] = {}
     for name, cls in dialect_classes().items():
@@ -209,6 +221,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     settings = state.settings
     state.store = await open_store(settings.store_url)
+    from gateway.migrate.legacy import load_for_serve
+
+    state.legacy_ids = await load_for_serve(settings.store_url)
     admin: web.AppRunner | None = None
     try:
         if settings.embedded_backend and getattr(settings.backend, "kind", "pmp") == "whmcs":
@@ -244,6 +259,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         if state.session is not None:
             await state.session.close()
         await state.store.close()
+        if state.legacy_ids is not None:
+            await state.legacy_ids[0].close()
         if state.sim_runner is not None:
             await state.sim_runner.cleanup()
 

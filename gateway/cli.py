@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         help="run the PMP simulator on its own (--module 2|3, --allow-table NAME, --record-id, --seed-tickets N)",
     )
     s.add_argument("rest", nargs=argparse.REMAINDER)
+    m = sub.add_parser("migrate", help="copy a helpdesk between backends (gateway migrate --help)")
+    m.add_argument("rest", nargs=argparse.REMAINDER)
     w = sub.add_parser("whmcs-sim", help="run the WHMCS API simulator on its own")
     w.add_argument("rest", nargs=argparse.REMAINDER)
     if argv is None:
@@ -117,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway import pmp_sim
 
         return pmp_sim.main(argv[1:])
+    if argv and argv[0] == "migrate":
+        from gateway.migrate.command import main as migrate_main
+
+        return migrate_main(argv[1:])
     if argv and argv[0] == "whmcs-sim":
         from gateway import whmcs_sim
 

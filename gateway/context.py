@@ -28,6 +28,9 @@ class RequestContext:
     backend_calls: int = 0
     backend_seconds: float = 0.0
     observe: Callable[[str, int, float], None] | None = None  # backend method, status, seconds
+    # A caller's own key for the creates it makes (a migration: one per source record, so that a
+    # create repeated after a crash replays the first answer); "" = a fresh key per create.
+    idempotency_key: str = ""
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -120,6 +120,11 @@ class Service:
                 raise NotFound(TICKET)
             return ref.ticket_id
         if ref.ticket_number:
+            # after a migration, the backend layer knows the legacy numbers (gateway.migrate.legacy)
+            resolve_number = getattr(self.backend, "resolve_number", None)
+            legacy = await resolve_number(ref.ticket_number) if resolve_number is not None else None
+            if legacy is not None:
+                return int(legacy)
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
@@ -195,8 +200,8 @@ class Service:
         if args.with_messages:
             tickets = await self._with_messages(tickets)  # the keyword is looked for in the messages too
         tickets = [t for t in tickets if _matches(t, args)]
-        if args.order_by is not None or not self.backend.capabilities().has("paging"):
-            # a backend that pages natively lists in the vendor's own order: kept when none is asked
+        if args.order_by is not None or args.descending or not self.backend.capabilities().has("filters"):
+            # a backend that lists in the vendor's own shape (WHMCS) keeps its order when none is asked
             tickets = _sorted(tickets, args.order_by, args.descending)
         end = args.offset + args.limit if args.limit is not None else None
         page = () if args.count_only else tuple(tickets[args.offset : end])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,8 +117,11 @@ class Module:
 
 
 @pytest.fixture
-def deadline() -> None:
-    context.begin(context.RequestContext(deadline=time.monotonic() + 10))
+def deadline() -> Iterator[None]:
+    # a sync fixture sets the context variable for the whole session: put it back afterwards
+    token = context.begin(context.RequestContext(deadline=time.monotonic() + 10))
+    yield
+    context.end(token)
 
 
 def backend(mappings: VendorMappings, module: Module, **kw: Any) -> PMPBackend:

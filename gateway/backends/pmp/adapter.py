@@ -231,6 +231,8 @@ class PMPBackend:
             return ("loss", ("notifications", "customer-reply-status"))
         if operation == "add_note" and not caps.writable("notes"):
             return ("refused", (no_notes,))
+        if operation == "add_note":
+            return ("loss", ("note-dates",))  # POST api/notes takes no date: Perfex stamps it
         if operation == "list_notes" and not caps.has("notes"):
             return ("loss", ("notes",))
         if operation == "get_ticket":

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway import context
 from gateway.backends import http
 from gateway.backends.pmp.wire import Row, Unsettled, Wire, WriteRefused, same, to_int, unavailable
 from gateway.errors import BackendError, NotFound, WriteOutcomeUnknown
@@ -100,7 +101,9 @@ class Settler:
             return await self._create_listed(spec, form)
 
     async def _create_idempotent(self, spec: Creation, form: Mapping[str, str]) -> int:
-        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        base = context.current().idempotency_key
+        # the caller's key names the operation; each create in it (a customer and its contact) its own
+        headers = {"Idempotency-Key": f"{base}-{spec.noun}" if base else uuid.uuid4().hex}
         try:
             answer = await self._wire.write("POST", spec.post_path, form=form, reserve=self.reserve(), headers=headers)
         except Unsettled as exc:

@@ -24,6 +24,7 @@ asked, the client hears WriteOutcomeUnknown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import re
@@ -176,12 +177,14 @@ class WhmcsBackend:
 
     async def discover(self) -> Capabilities:
         """Read-only probes: statuses (names and colours), staff (GetAdminUsers), departments."""
-        await self._load_statuses()
+        with contextlib.suppress(Unsupported):  # a role that may not read statuses: the mapping's table
+            await self._load_statuses()
         try:
             await self.list_staff()
         except Unsupported:
             self._staff = False
-        await self.list_departments()
+        with contextlib.suppress(Unsupported):  # refused again, and named, when an action needs them
+            await self.list_departments()
         return self.capabilities()
 
     def support(self, operation: str) -> Support:

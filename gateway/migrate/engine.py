@@ -1,0 +1,751 @@
+"""The migration run: ordered stages, checkpoints, incremental copies, conflicts.
+
+Stages: departments (matched), staff (matched, never created), customers, contacts,
+tickets with their replies and notes.  Every target write is bracketed by journal rows:
+``pending`` (with what identifies the record) before, ``done`` (target id, content hash,
+target fingerprint) after.  A pending row found by a later run is settled by looking for
+the record on the target, so a crash between a write and its checkpoint never makes a
+second copy.  Tickets are streamed by id and carried by a bounded set of workers; only
+the ids are held, never the tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from gateway import context
+from gateway.backends.base import Backend
+from gateway.canonical import (
+    Author,
+    Contact,
+    Customer,
+    CustomerPatch,
+    Department,
+    NewContact,
+    NewCustomer,
+    NewNote,
+    NewReply,
+    NewTicket,
+    Note,
+    PriorityValue,
+    Reply,
+    StatusValue,
+    Ticket,
+    TicketPatch,
+    Unmapped,
+)
+from gateway.errors import GatewayError
+from gateway.losses import priority_loss
+from gateway.migrate import records
+from gateway.migrate.journal import Entry, Journal
+from gateway.migrate.plan import Plan, StatusMap, support_losses
+from gateway.migrate.politeness import TokenBucket, with_retries
+from gateway.migrate.report import Report
+
+log = logging.getLogger("gateway.migrate")
+T = TypeVar("T")
+
+SCOPES = ("departments", "customers", "contacts", "tickets")
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    sample: int | None = None
+    only: frozenset[str] = frozenset(SCOPES)
+    allow_loss: frozenset[str] = frozenset()
+    rate: float = 0.0
+    concurrency: int = 4
+    call_timeout: float = 60.0
+    department_map: dict[str, str] = field(default_factory=dict)  # source name or id -> target name or id
+    staff_map: dict[str, str] = field(default_factory=dict)  # source email or id -> target email or id
+
+
+class Stopped(Exception):
+    """SIGINT/SIGTERM asked the run to stop after its current records."""
+
+
+class Migration:
+    def __init__(
+        self,
+        source: Backend,
+        target: Backend,
+        journal: Journal,
+        options: Options,
+        progress: Callable[[str, int, int], None] = lambda kind, done, total: None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.journal = journal
+        self.opt = options
+        self.report = Report(dry_run=options.dry_run)
+        self.plan = Plan()
+        self.stop = asyncio.Event()
+        self._bucket = TokenBucket(options.rate)
+        self._progress = progress
+        self._departments: dict[int, int] = {}  # source id -> target id
+        self._staff: dict[int, int] = {}
+        self._statuses: StatusMap | None = None
+        self._customers: dict[int, asyncio.Future[int | None]] = {}
+        self._contacts: dict[int, asyncio.Future[int | None]] = {}
+        self._lost: dict[str, tuple[str, ...]] = {}  # operation -> loss ids it costs on the target
+        self._customer_ids: list[int] = []
+        self._source_max_ticket = 0
+        self._store_id = ""  # the journal's own id: Idempotency-Keys never collide across stores
+        self._ticket_ids: list[int] = []
+
+    # ------------------------------------------------------------ calls
+
+    async def _call(self, make: Callable[[], Awaitable[T]], *, read: bool = True, key: str = "") -> T:
+        """One backend call under the rate limit and a fresh deadline; reads retried with backoff.
+
+        ``key`` names the source record a write creates: the adapters that make creates
+        idempotent (PMP 3.x) derive their Idempotency-Key from it, so a create repeated after a
+        crash replays its first answer instead of making a second record."""
+        await self._bucket.take()
+        ctx = context.RequestContext(deadline=time.monotonic() + self.opt.call_timeout)
+        if key:
+            ctx.idempotency_key = records.digest([self._store_id, key])
+        token = context.begin(ctx)
+        try:
+            if read:
+                return await with_retries(make)
+            return await make()
+        finally:
+            context.end(token)
+
+    # ------------------------------------------------------------ plan
+
+    async def prepare(self) -> Plan:
+        """Discover both sides, match departments and staff, and name what the target cannot hold."""
+        await self._call(self.source.discover)
+        await self._call(self.target.discover)
+        self._statuses = StatusMap(self.target.statuses(), self.target.capabilities().kind)
+        for op in ("open_ticket", "add_reply", "add_note", "add_customer", "add_contact"):
+            self._lost[op] = support_losses(self.target, op)
+        await self._match_departments()
+        await self._match_staff()
+        return self.plan
+
+    async def _match_departments(self) -> None:
+        src = await self._call(self.source.list_departments)
+        tgt = await self._call(self.target.list_departments)
+        by_name = {d.name.casefold(): d.id for d in tgt}
+        by_id = {str(d.id): d.id for d in tgt}
+        unmatched: list[Department] = []
+        self._departments.clear()
+        blind = not self.target.departments_known()  # a target that cannot list them all
+        for d in src:
+            wanted = self.opt.department_map.get(d.name) or self.opt.department_map.get(str(d.id))
+            found = (by_name.get(wanted.casefold()) or by_id.get(wanted)) if wanted else by_name.get(d.name.casefold())
+            if found is None and wanted and wanted.isdigit() and blind:
+                found = int(wanted)  # the operator's mapping names an id the target cannot list
+            if found is None:
+                unmatched.append(d)
+            else:
+                self._departments[d.id] = found
+        self.plan.counts["departments"] = len(src)
+        self.report.add("departments", "unchanged", len(src) - len(unmatched))
+        for d in unmatched:
+            # The Backend protocol offers no department creation: a department is matched or mapped.
+            self.report.fail("departments", d.id, f"no department named {d.name!r} on the target")
+            if "tickets" in self.opt.only:
+                self.plan.problems.append(
+                    f"source department {d.name!r} (id {d.id}) has no match on the target, which cannot "
+                    "create departments: create it there or map it in the config (migrate.departments)"
+                )
+
+    async def _match_staff(self) -> None:
+        src = await self._call(self.source.list_staff)
+        tgt = await self._call(self.target.list_staff)
+        by_email = {s.email.casefold(): s.id for s in tgt if s.email}
+        by_id = {str(s.id): s.id for s in tgt}
+        unmatched = 0
+        for s in src:
+            wanted = self.opt.staff_map.get(s.email) or self.opt.staff_map.get(str(s.id)) or s.email
+            found = by_email.get(wanted.casefold()) or by_id.get(wanted)
+            if found is None:
+                unmatched += 1
+            else:
+                self._staff[s.id] = found
+        self.plan.counts["staff"] = len(src)
+        self.report.add("staff", "unchanged", len(src) - unmatched)
+        self.report.add("staff", "skipped", unmatched)  # staff are never created
+        self.plan.lose("staff-authors", unmatched)
+
+    # ------------------------------------------------------------ the run
+
+    async def ticket_ids(self) -> list[int]:
+        """The source's ticket ids in scope, oldest first (only ids are kept); statuses tallied for the plan."""
+        rows: list[tuple[float, int, StatusValue, PriorityValue]] = []
+        for h in await self._headers():
+            rows.append((h.created_at.timestamp() if h.created_at else 0.0, h.id, h.status, h.priority))
+        self._source_max_ticket = max((r[1] for r in rows), default=0)
+        if self.opt.sample is not None:
+            rows = sorted(rows, key=lambda r: (r[0], r[1]), reverse=True)[: self.opt.sample]
+        assert self._statuses is not None
+        for _, _, status, priority in rows:
+            loss = self._statuses.loss(status)
+            if loss is not None:
+                self.plan.lose(loss)
+            if isinstance(priority, Unmapped):
+                self.plan.lose(priority_loss(str(priority)))
+        return sorted(r[1] for r in rows)
+
+    async def _headers(self) -> Sequence[Any]:
+        """Every source ticket's header (id, status, priority, created_at): the backend's cheapest list."""
+        headers = getattr(self.source, "ticket_headers", None)
+        if headers is not None:
+            try:
+                found: Sequence[Any] = await self._call(headers)
+                return found
+            except (AttributeError, NotImplementedError):
+                pass  # an adapter ahead of the header index it relies on: the plain list serves
+        return await self._call(self.source.list_tickets)
+
+    async def make_plan(self) -> Plan:
+        """Everything a real run needs to know before it writes: scope and the losses it would cost.
+
+        The loss ids are decided here, from the target's capabilities and the records' headers,
+        the same way for a dry run and a real run, so that a dry run's exit code says exactly
+        whether the real run would start."""
+        await self.prepare()
+        if self.opt.sample is None and self.opt.only & {"customers", "contacts"}:
+            customers = await self._call(self.source.list_customers)
+            self._customer_ids = [c.id for c in customers]
+            del customers
+            self.plan.counts["customers"] = len(self._customer_ids)
+        if "tickets" in self.opt.only:
+            self._ticket_ids = await self.ticket_ids()
+            self.plan.counts["tickets"] = len(self._ticket_ids)
+        people = self.plan.counts.get("customers", 0) + self.plan.counts.get("tickets", 0)
+        tickets = self.plan.counts.get("tickets", 0)
+        if people:
+            self.plan.lose("passwords", self.plan.counts.get("customers", 0) or people)
+            for op in ("add_customer", "add_contact"):
+                for loss in self._lost[op]:
+                    self.plan.lose(loss, people)
+        if tickets:
+            for op in ("open_ticket", "add_reply", "add_note"):
+                for loss in self._lost[op]:
+                    self.plan.lose(loss, tickets)
+        return self.plan
+
+    async def _remember_for_legacy_ids(self) -> None:
+        """What ``serve`` needs to show legacy ids: the department map and the source's highest ids."""
+        await self.journal.set_meta("departments", json.dumps({str(k): v for k, v in self._departments.items()}))
+        for kind, top in (("ticket", self._source_max_ticket), ("customer", max(self._customer_ids, default=0))):
+            had = int(await self.journal.meta(f"max_source_id:{kind}") or 0)
+            if top > had:
+                await self.journal.set_meta(f"max_source_id:{kind}", str(top))
+
+    async def run(self) -> Report:
+        """The stages in order (after :meth:`make_plan`); stops cleanly, every record checkpointed."""
+        if not self.opt.dry_run:
+            await self._remember_for_legacy_ids()
+            self._store_id = await self.journal.meta("store_id") or ""
+            if not self._store_id:
+                self._store_id = uuid.uuid4().hex
+                await self.journal.set_meta("store_id", self._store_id)
+        try:
+            if self.opt.sample is None and self.opt.only & {"customers", "contacts"}:
+                await self._people(customers="customers" in self.opt.only, contacts="contacts" in self.opt.only)
+            if "tickets" in self.opt.only:
+                await self._tickets(self._ticket_ids)
+        except Stopped:
+            pass
+        self.report.interrupted = self.stop.is_set()
+        return self.report
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Stopped
+
+    async def _pool(self, kind: str, items: Sequence[T], work: Callable[[T], Awaitable[None]]) -> None:
+        """Bounded concurrency over items; a stop request lets the records in hand finish."""
+        queue: asyncio.Queue[T] = asyncio.Queue()
+        for item in items:
+            queue.put_nowait(item)
+        total, done = len(items), 0
+        self._progress(kind, 0, total)
+
+        async def worker() -> None:
+            nonlocal done
+            while not self.stop.is_set():
+                try:
+                    item = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                try:
+                    await work(item)
+                except Stopped:
+                    return
+                done += 1
+                self._progress(kind, done, total)
+
+        await asyncio.gather(*(worker() for _ in range(max(1, self.opt.concurrency))))
+        self._check_stop()
+
+    # ------------------------------------------------------------ customers and contacts
+
+    async def _people(self, *, customers: bool, contacts: bool) -> None:
+        async def one(cid: int) -> None:
+            target_id = await self.ensure_customer(cid)
+            if contacts and target_id is not None:
+                for contact in await self._call(lambda: self.source.list_contacts(cid)):
+                    self._check_stop()
+                    await self.ensure_contact(contact.id, contact)
+
+        await self._pool("customers", self._customer_ids, one)
+
+    def _memo(
+        self, table: dict[int, asyncio.Future[int | None]], key: int, make: Callable[[], Awaitable[int | None]]
+    ) -> Awaitable[int | None]:
+        """One carry per record and run, however many tickets need it at once."""
+        fut = table.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(make())
+            table[key] = fut
+        return asyncio.shield(fut)
+
+    def ensure_customer(self, source_id: int) -> Awaitable[int | None]:
+        return self._memo(self._customers, source_id, lambda: self._carry_customer(source_id))
+
+    def ensure_contact(self, source_id: int, known: Contact | None = None) -> Awaitable[int | None]:
+        return self._memo(self._contacts, source_id, lambda: self._carry_contact(source_id, known))
+
+    async def _carry_customer(self, source_id: int) -> int | None:
+        key = str(source_id)
+        try:
+            src = await self._call(lambda: self.source.get_customer(source_id))
+        except GatewayError as exc:
+            self.report.fail("customers", key, f"cannot read it from the source: {exc.message}")
+            return None
+        h = records.customer_hash(src)
+        entry = await self.journal.get("customer", key)
+        settled = False
+        if entry is not None and not entry.done:
+            entry = await self._settle_customer(entry, src)
+            settled = entry is not None
+        if entry is None:
+            return await self._create_customer(src, h)
+        assert entry.target_id is not None
+        target_id = int(entry.target_id)
+        if entry.source_hash == h:
+            self.report.add("customers", "created" if settled else "unchanged")
+            return target_id
+        await self._update_customer(src, entry, h)
+        return target_id
+
+    async def _settle_customer(self, entry: Entry, src: Customer) -> Entry | None:
+        """A pending customer: written before the crash if the target has one with its e-mail, unclaimed."""
+        for c in await self._call(self.target.list_customers):
+            if c.email.casefold() == src.email.casefold() and not await self.journal.by_target("customer", str(c.id)):
+                settled = Entry(
+                    "customer", entry.source_id, str(c.id), "done", entry.source_hash, records.customer_hash(c)
+                )
+                if not self.opt.dry_run:
+                    await self.journal.put(settled)
+                return settled
+        return None
+
+    async def _create_customer(self, src: Customer, h: str) -> int | None:
+        key = str(src.id)
+        self._note_losses("add_customer", "customers")
+        if self.opt.dry_run:
+            self.report.add("customers", "created")
+            return -src.id  # a stand-in: nothing is written in a dry run
+        new = NewCustomer(
+            **{f: getattr(src, f) for f in records.CUSTOMER_FIELDS},
+            language=src.language,
+        )
+        await self.journal.put(Entry("customer", key, None, "pending", h, "", json.dumps({"email": src.email})))
+        try:
+            made = await self._call(lambda: self.target.add_customer(new), read=False, key=f"customer:{key}")
+        except GatewayError as exc:
+            self.report.fail("customers", key, exc.message)
+            return None
+        await self.journal.put(Entry("customer", key, str(made.id), "done", h, records.customer_hash(made)))
+        self.report.add("customers", "created")
+        return made.id
+
+    async def _update_customer(self, src: Customer, entry: Entry, h: str) -> None:
+        key, target_id = str(src.id), int(entry.target_id or 0)
+        current = await self._call(lambda: self.target.get_customer(target_id))
+        if entry.target_fp and records.customer_hash(current) != entry.target_fp:
+            self.report.conflict("customers", key, f"customer {target_id} was changed on the target since migrated")
+            return
+        if self.opt.dry_run:
+            self.report.add("customers", "updated")
+            return
+        patch = CustomerPatch(**records.customer_fields(src))
+        try:
+            made = await self._call(lambda: self.target.update_customer(target_id, patch), read=False)
+        except GatewayError as exc:
+            self.report.fail("customers", key, exc.message)
+            return
+        await self.journal.put(Entry("customer", key, str(target_id), "done", h, records.customer_hash(made)))
+        self.report.add("customers", "updated")
+
+    async def _carry_contact(self, source_id: int, known: Contact | None) -> int | None:
+        key = str(source_id)
+        try:
+            src = known if known is not None else await self._call(lambda: self.source.get_contact(source_id))
+        except GatewayError as exc:
+            self.report.fail("contacts", key, f"cannot read it from the source: {exc.message}")
+            return None
+        h = records.contact_hash(src)
+        entry = await self.journal.get("contact", key)
+        if entry is not None and entry.done:
+            if entry.source_hash != h:
+                # The Backend protocol has no contact update: said, not silently skipped.
+                self.report.fail("contacts", key, "changed on the source; the target offers no contact update")
+            else:
+                self.report.add("contacts", "unchanged")
+            return int(entry.target_id or 0)  # None: the target's customer record itself (contact 0)
+        customer = await self.ensure_customer(src.customer_id)
+        if customer is None:
+            self.report.fail("contacts", key, f"its customer {src.customer_id} was not carried")
+            return None
+        if self.opt.dry_run and customer < 0:
+            return await self._create_contact(src, customer, h)
+        # Pending (a crash after the write) or made with its customer (a primary contact): find it.
+        found = await self._find_contact(customer, src)
+        if found is not None:
+            if not self.opt.dry_run:
+                await self.journal.put(Entry("contact", key, str(found), "done", h))
+            self.report.add("contacts", "created")
+            return found
+        if src.is_primary and await self._is_the_customer(customer, src):
+            # A target whose primary person is the customer record itself (contact 0): nothing to write.
+            if not self.opt.dry_run:
+                await self.journal.put(Entry("contact", key, None, "done", h, "", json.dumps({"primary_of": customer})))
+            self.report.add("contacts", "created")
+            return 0
+        return await self._create_contact(src, customer, h)
+
+    async def _is_the_customer(self, customer: int, src: Contact) -> bool:
+        if customer <= 0:
+            return False
+        target = await self._call(lambda: self.target.get_customer(customer))
+        return bool(src.email) and target.email.casefold() == src.email.casefold()
+
+    async def _find_contact(self, customer: int, src: Contact) -> int | None:
+        for c in await self._call(lambda: self.target.list_contacts(customer)):
+            if c.email.casefold() == src.email.casefold() and not await self.journal.by_target("contact", str(c.id)):
+                return c.id
+        return None
+
+    async def _create_contact(self, src: Contact, customer: int, h: str) -> int | None:
+        key = str(src.id)
+        self._note_losses("add_contact", "contacts")
+        if self.opt.dry_run:
+            self.report.add("contacts", "created")
+            return -src.id
+        new = NewContact(customer_id=customer, **records.contact_fields(src))
+        await self.journal.put(Entry("contact", key, None, "pending", h, "", json.dumps({"email": src.email})))
+        try:
+            made = await self._call(lambda: self.target.add_contact(new), read=False, key=f"contact:{key}")
+        except GatewayError as exc:
+            self.report.fail("contacts", key, exc.message)
+            return None
+        await self.journal.put(Entry("contact", key, str(made.id), "done", h))
+        self.report.add("contacts", "created")
+        return made.id
+
+    def _note_losses(self, operation: str, kind: str, n: int = 1) -> None:
+        for loss in self._lost.get(operation, ()):
+            self.report.lose(loss, n)
+        if operation in ("add_customer", "add_contact"):
+            self.report.lose("passwords", n)
+
+    # ------------------------------------------------------------ tickets
+
+    async def _tickets(self, ids: list[int]) -> None:
+        async def one(tid: int) -> None:
+            try:
+                await self._carry_ticket(tid)
+            except GatewayError as exc:
+                self.report.fail("tickets", tid, exc.message)
+
+        await self._pool("tickets", ids, one)
+
+    async def _read_ticket(self, tid: int) -> Ticket:
+        src = await self._call(lambda: self.source.get_ticket(tid))
+        if not src.notes and self.source.capabilities().has("notes"):
+            notes = await self._call(lambda: self.source.list_notes(tid))
+            src = src.model_copy(update={"notes": tuple(notes)})
+        return src
+
+    async def _carry_ticket(self, tid: int) -> None:
+        key = str(tid)
+        src = await self._read_ticket(tid)
+        h = records.ticket_hash(src)
+        entry = await self.journal.get("ticket", key)
+        settled = False
+        if entry is not None and not entry.done:
+            entry = await self._settle_ticket(entry, src)
+            settled = entry is not None
+        conflicts = self.report.counts["tickets"]["conflicts"]
+        if entry is None:
+            target_id = await self._create_ticket(src, h)
+        else:
+            target_id = int(entry.target_id or 0)
+            if settled:
+                # found after a crash: its create may have been cut short before its follow-up writes
+                await self._update_ticket(src, entry, h, outcome="created")
+            elif entry.source_hash == h:
+                self.report.add("tickets", "unchanged")
+            else:
+                await self._update_ticket(src, entry, h)
+        if target_id is None:
+            self._skip_conversation(src)  # its ticket was not carried (reported with the ticket)
+            return
+        wrote = await self._conversation(src, target_id)
+        if wrote and self.report.counts["tickets"]["conflicts"] == conflicts:
+            await self._refresh_fingerprint(key, target_id)
+
+    async def _refresh_fingerprint(self, key: str, target_id: int) -> None:
+        """The ticket as the migration left it after its messages (a reply may move lastreply and more)."""
+        entry = await self.journal.get("ticket", key)
+        if entry is None or not entry.done:
+            return
+        after = await self._call(lambda: self.target.get_ticket(target_id))
+        fp = records.ticket_fingerprint(after)
+        if fp != entry.target_fp:
+            await self.journal.put(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, entry.hint))
+
+    def _skip_conversation(self, src: Ticket) -> None:
+        self.report.add("replies", "skipped", max(0, len(src.replies) - 1))
+        self.report.add("notes", "skipped", len(src.notes))
+
+    def _written_status(self, value: StatusValue) -> StatusValue:
+        assert self._statuses is not None
+        return value if self._statuses.holds(value) else self._statuses.default
+
+    def _status(self, value: StatusValue) -> StatusValue:
+        """The status to write: the source's where the target holds it, else the named default."""
+        assert self._statuses is not None
+        loss = self._statuses.loss(value)
+        if loss is None:
+            return value
+        self.report.lose(loss)
+        self.report.loss_notes[loss] = f"written as {self._statuses.default}"
+        return self._statuses.default
+
+    async def _people_of(self, src: Ticket) -> tuple[int, int] | str:
+        """The target customer and contact of a ticket's requester, carried first if need be."""
+        customer = contact = 0
+        if src.customer_id:
+            got = await self.ensure_customer(src.customer_id)
+            if got is None:
+                return f"its customer {src.customer_id} was not carried"
+            customer = got
+        if src.contact_id:
+            got = await self.ensure_contact(src.contact_id)
+            if got is None:
+                return f"its contact {src.contact_id} was not carried"
+            contact = got
+        return customer, contact
+
+    async def _create_ticket(self, src: Ticket, h: str) -> int | None:
+        key = str(src.id)
+        department = self._departments.get(src.department.id if src.department else 0)
+        if department is None:
+            self.report.fail("tickets", key, "its department has no match on the target")
+            return None
+        people = await self._people_of(src)
+        if isinstance(people, str):
+            self.report.fail("tickets", key, people)
+            return None
+        customer, contact = people
+        self._note_losses("open_ticket", "tickets")
+        status = self._status(src.status)
+        if self.opt.dry_run:
+            self.report.add("tickets", "created")
+            return -src.id
+        opening = src.replies[0] if src.replies else None
+        new = NewTicket(
+            subject=src.subject,
+            message=src.message or src.subject,
+            department_id=department,
+            customer_id=max(customer, 0),
+            contact_id=max(contact, 0),
+            name="" if customer else src.requester.name,
+            email="" if customer else src.requester.email,
+            priority=src.priority,
+            status=status,
+            cc=src.cc,
+            assigned_staff_id=self._staff.get(src.assigned_staff_id, 0),
+            created_at=src.created_at or (opening.created_at if opening else None),
+            notify=False,  # nobody is notified of what a migration writes
+        )
+        # what finds it again after a crash, and what legacy clients knew it by (number, access key)
+        hint = {
+            "subject": src.subject,
+            "customer": customer,
+            "email": src.requester.email,
+            "number": src.number,
+            "key": src.access_key,
+        }
+        await self.journal.put(Entry("ticket", key, None, "pending", h, "", json.dumps(hint)))
+        made = await self._call(lambda: self.target.open_ticket(new), read=False, key=f"ticket:{key}")
+        fp = records.ticket_fingerprint(made)
+        await self.journal.put(Entry("ticket", key, str(made.id), "done", h, fp, json.dumps(hint)))
+        self.report.add("tickets", "created")
+        return made.id
+
+    async def _settle_ticket(self, entry: Entry, src: Ticket) -> Entry | None:
+        """A pending ticket: the target's unclaimed ticket with its subject and requester, if any."""
+        hint = json.loads(entry.hint or "{}")
+        for t in await self._call(self.target.list_tickets):
+            if t.subject != src.subject:
+                continue
+            same_person = (hint.get("customer") and t.customer_id == hint["customer"]) or (
+                t.requester.email.casefold() == str(hint.get("email", "")).casefold()
+            )
+            if same_person and not await self.journal.by_target("ticket", str(t.id)):
+                found_id = t.id
+                full = await self._call(functools.partial(self.target.get_ticket, found_id))
+                fp = records.ticket_fingerprint(full)
+                settled = Entry("ticket", entry.source_id, str(t.id), "done", entry.source_hash, fp, entry.hint)
+                if not self.opt.dry_run:
+                    await self.journal.put(settled)
+                return settled
+        return None
+
+    async def _update_ticket(self, src: Ticket, entry: Entry, h: str, *, outcome: str = "updated") -> None:
+        """Bring the target ticket's header to the source's (a changed source, or a create a crash cut short)."""
+        key, target_id = str(src.id), int(entry.target_id or 0)
+        current = await self._call(lambda: self.target.get_ticket(target_id))
+        if entry.target_fp and records.ticket_fingerprint(current) != entry.target_fp:
+            self.report.conflict("tickets", key, f"ticket {target_id} was changed on the target since migrated")
+            return
+        department = self._departments.get(src.department.id if src.department else 0)
+        if self.opt.dry_run:
+            self.report.add("tickets", outcome)
+            return
+        extra: dict[str, Any] = {"department_id": department} if department else {}
+        if outcome == "created" and src.created_at is not None:
+            extra["created_at"] = src.created_at  # a create cut short may not have set its date yet
+        patch = TicketPatch(subject=src.subject, status=self._status(src.status), priority=src.priority, **extra)
+        try:
+            made = await self._call(lambda: self.target.update_ticket(target_id, patch), read=False)
+        except GatewayError as exc:
+            self.report.fail("tickets", key, exc.message)
+            return
+        fp = records.ticket_fingerprint(made)
+        await self.journal.put(Entry("ticket", key, str(target_id), "done", h, fp, entry.hint))
+        self.report.add("tickets", outcome)
+
+    # ------------------------------------------------------------ replies and notes
+
+    async def _conversation(self, src: Ticket, target_id: int) -> bool:
+        """Carry the ticket's replies and notes; True when anything was written."""
+        replies = src.replies[1:]  # the opening message travelled with the ticket
+        before = self.report.counts["replies"]["created"] + self.report.counts["notes"]["created"]
+        can_reply = "replies" not in self._lost.get("add_reply", ())
+        can_note = "notes" not in self._lost.get("add_note", ())
+        target: Ticket | None = None  # read only when a pending message must be settled
+        for reply in replies:
+            self._check_stop()
+            if not can_reply:
+                self.report.add("replies", "skipped")
+                self.report.lose("replies")
+                continue
+            target = await self._message("reply", src, target_id, reply, target)
+        for note in src.notes:
+            self._check_stop()
+            if not can_note:
+                self.report.add("notes", "skipped")
+                self.report.lose("notes")
+                continue
+            target = await self._message("note", src, target_id, note, target)
+        after = self.report.counts["replies"]["created"] + self.report.counts["notes"]["created"]
+        return after > before and not self.opt.dry_run
+
+    async def _message(
+        self, kind: str, src: Ticket, target_id: int, msg: Reply | Note, target: Ticket | None
+    ) -> Ticket | None:
+        plural = "replies" if kind == "reply" else "notes"
+        key = f"{src.id}:{msg.id}"
+        h = records.message_hash(msg.message)
+        entry = await self.journal.get(kind, key)
+        if entry is not None and entry.done:
+            self.report.add(plural, "unchanged")
+            return target
+        if entry is not None and target_id >= 0:
+            # pending: written before a crash if the target holds more copies than are journalled
+            if target is None:
+                target = await self._call(lambda: self.target.get_ticket(target_id))
+            if await self._already_written(kind, src, target, h):
+                if not self.opt.dry_run:
+                    await self.journal.put(Entry(kind, key, None, "done", h))
+                self.report.add(plural, "created")
+                return target
+        self._note_losses("add_reply" if kind == "reply" else "add_note", plural)
+        if self.opt.dry_run:
+            self.report.add(plural, "created")
+            return target
+        await self.journal.put(Entry(kind, key, None, "pending", h, "", json.dumps({"ticket": target_id})))
+        try:
+            if isinstance(msg, Reply):
+                # the ticket keeps the source's status: a reply must not move it (Perfex's own logic would)
+                new_reply = NewReply(
+                    message=msg.message,
+                    author=await self._author(msg.author, src),
+                    created_at=msg.created_at,
+                    status=self._written_status(src.status),
+                    notify=False,
+                )
+                await self._call(lambda: self.target.add_reply(target_id, new_reply), read=False, key=f"reply:{key}")
+            else:
+                new_note = NewNote(
+                    message=msg.message,
+                    staff_name=msg.staff_name,
+                    staff_id=self._staff.get(msg.staff_id, 0),
+                    created_at=msg.created_at,
+                )
+                await self._call(lambda: self.target.add_note(target_id, new_note), read=False, key=f"note:{key}")
+        except GatewayError as exc:
+            self.report.fail(plural, key, exc.message)
+            return None
+        await self.journal.put(Entry(kind, key, None, "done", h))
+        self.report.add(plural, "created")
+        return None  # the target ticket changed: re-read it if needed again
+
+    async def _already_written(self, kind: str, src: Ticket, target: Ticket, h: str) -> bool:
+        """A pending message is on the target when it holds more copies of its text than the journal accounts for."""
+        if kind == "reply":
+            on_target = sum(1 for r in target.replies[1:] if records.message_hash(r.message) == h)
+        else:
+            notes = target.notes or tuple(await self._call(lambda: self.target.list_notes(target.id)))
+            on_target = sum(1 for n in notes if records.message_hash(n.message) == h)
+        done = [e for e in await self.journal.entries(kind, f"{src.id}:") if e.done and e.source_hash == h]
+        return on_target > len(done)
+
+    async def _author(self, author: Author, ticket: Ticket) -> Author:
+        if author.kind == "guest" and not (author.name or author.email):
+            # A reply that names nobody (rows without userid, contact or name) is the requester's:
+            # the source shows it as theirs, and a target may refuse an anonymous one.
+            author = ticket.requester
+            if author.kind == "guest" and ticket.customer_id:
+                author = Author(kind="customer", customer_id=ticket.customer_id, contact_id=ticket.contact_id)
+        if author.kind == "staff":
+            staff = self._staff.get(author.staff_id, 0)
+            if not staff:
+                self.report.lose("staff-authors")
+            return author.model_copy(update={"staff_id": staff, "customer_id": 0, "contact_id": 0})
+        if author.kind == "customer":
+            customer = await self.ensure_customer(author.customer_id) if author.customer_id else 0
+            contact = await self.ensure_contact(author.contact_id) if author.contact_id else 0
+            return author.model_copy(update={"customer_id": customer or 0, "contact_id": contact or 0, "staff_id": 0})
+        return author
