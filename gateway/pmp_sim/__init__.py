@@ -38,14 +38,12 @@ tickets 1-6 (4 a guest's, 6 opened by staff 1) with replies and notes.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aiohttp import web
+
+from gateway import sim_process
 
 from . import routes
 from .db import SimDatabaseError, SimDB, count_tickets, list_ticket_rows
@@ -233,24 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PMP simulator (module {args.module}.x) listening on {url}", flush=True)
         print(f"authtoken: {args.token}", flush=True)
         print(f"database: {Path(args.db).resolve()}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
+        await sim_process.serve_until_signalled(runner)
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
-    except OSError as err:
-        print(f"pmp-sim: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return sim_process.run("pmp-sim", serve)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,16 +15,14 @@ schema maps onto WHMCS tables).  ``--seed-tickets N`` adds N bulk tickets for be
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import importlib
-import signal
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from gateway import sim_process
 
 from . import api
 from .api import CONFIG_KEY, DB_KEY, STATS_KEY, SimConfig, SimStats
@@ -176,21 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"identifier: {args.identifier}", flush=True)
         print(f"secret: {args.secret}", flush=True)
         print(f"database: {Path(args.db).resolve()}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
+        await sim_process.serve_until_signalled(runner)
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
-    except OSError as err:
-        print(f"whmcs-sim: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return sim_process.run("whmcs-sim", serve)
