@@ -220,7 +220,11 @@ class Service:
                 read = await self.backend.get_ticket(t.id)
             return read.model_copy(update={"number": t.number})
 
-        return list(await asyncio.gather(*(full(t) for t in tickets)))
+        out = list(await asyncio.gather(*(full(t) for t in tickets)))
+        # rows that carried only their opening message: the rest of the conversation's replies
+        # (who wrote last), where the backend can add them without a read per ticket
+        add_replies = getattr(self.backend, "with_replies", None)
+        return list(await add_replies(out)) if add_replies is not None and out else out
 
     async def _list_indexed(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
         """Filter, count and order in the index; read only the page's tickets in full."""
@@ -244,6 +248,8 @@ class Service:
         else:
             page_rows = ix.window(rows, key, args.descending, args.offset, args.limit)
         tickets = await self._tickets([snap.ids[p] for p in page_rows])
+        if args.with_messages:
+            tickets = await self._with_messages(tickets)
         return ops.TicketPage(items=tuple(await self._numbered(tickets)), total=len(rows), offset=args.offset)
 
     async def _tickets(self, ids: Sequence[int]) -> list[c.Ticket]:

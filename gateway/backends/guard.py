@@ -174,6 +174,15 @@ class GuardedBackend:
         found: Ticket = await self._call(lambda: read(ticket_id))
         return found
 
+    async def with_replies(self, tickets: Sequence[Ticket]) -> list[Ticket]:
+        """List rows with their replies (optional in a backend: the rows as they are, for a backend
+        whose list rows carry no message and are read in full instead)."""
+        add = getattr(self.inner, "with_replies", None)
+        if add is None:
+            return list(tickets)
+        found: list[Ticket] = await self._call(lambda: add(tickets))
+        return found
+
     async def ticket_id_for(self, number: str) -> int | None:
         """The backend's id of a client-facing ticket number (optional in a backend; None: the number
         is the id, as on PMP; WHMCS's ``tid`` is not)."""

@@ -247,6 +247,22 @@ class LegacyIds:
         t: Ticket = await read(await self._t("ticket", ticket_id))
         return await self.ticket_out(t) if self._legacy() else t
 
+    async def with_replies(self, tickets: Sequence[Ticket]) -> list[Ticket]:
+        """List rows (under the ids this layer shows) with their replies, the replies' authors
+        under legacy ids as well."""
+        inner: Any = self.inner
+        add = getattr(inner, "with_replies", None)
+        if add is None:
+            return list(tickets)
+        if not self._legacy():
+            return list(await add(tickets))
+        targets = [t.model_copy(update={"id": await self._t("ticket", t.id)}) for t in tickets]
+        out = []
+        for shown, full in zip(tickets, await add(targets), strict=True):
+            more = [r.model_copy(update={"author": await self._author(r.author)}) for r in full.replies[1:]]
+            out.append(shown.model_copy(update={"replies": (*shown.replies[:1], *more)}))
+        return out
+
     async def list_tickets(self) -> Sequence[Ticket]:
         tickets = await self.inner.list_tickets()
         return [await self.ticket_out(t) for t in tickets] if self._legacy() else tickets

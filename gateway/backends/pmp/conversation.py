@@ -32,7 +32,7 @@ from cachetools import TTLCache
 
 from gateway.backends.pmp.discovery import REPLIES_TABLE, TABLE_PATH
 from gateway.backends.pmp.wire import Row, Wire, rows_of, to_int, unavailable
-from gateway.canonical import Author, Contact, NewReply, Note, Reply, Staff
+from gateway.canonical import Author, Contact, NewReply, Note, Reply, Staff, Ticket
 from gateway.errors import InvalidInput
 from gateway.mapping.loader import VendorMappings
 
@@ -66,6 +66,18 @@ def match_staff(staff: Sequence[Staff], wanted: str) -> Staff | None:
         if found:
             return min(found, key=lambda s: (not s.active, s.id))
     return None
+
+
+def staff_opening(ticket: Ticket, row: Row) -> Ticket:
+    """A ticket a staff member opened (the row's ``admin``, the staff id): the opening message is
+    theirs, shown as any staff reply is (WHMCS's reply 0 ``admin``, Clientexec's ``isAdmin``,
+    ReadyDesk's ``updater_type``); the ticket still belongs to its customer (``requester``)."""
+    admin = to_int(row.get("admin"))
+    if not admin or not ticket.replies or ticket.replies[0].id != 0:
+        return ticket
+    author = Author(kind="staff", staff_id=admin, name=ticket.opened_by_staff)
+    opening = ticket.replies[0].model_copy(update={"author": author})
+    return ticket.model_copy(update={"replies": (opening, *ticket.replies[1:])})
 
 
 @dataclass
@@ -146,6 +158,16 @@ class Conversation:
         staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r in rows) else {}
         out = [await self._reply(row, staff) for row in rows]
         return sorted(out, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.id))
+
+    async def replies_of(self, tickets: Sequence[tuple[int, datetime | None]], with_staff: bool) -> list[list[Reply]]:
+        """Several tickets' replies (id, lastreply pairs), with one refresh at most for them all."""
+        stale = [(i, at) for i, at in tickets if at is not None and not self._current(i, at)]
+        if self._index.refreshed_at is None or stale:
+            await self._refresh()
+            for ticket_id, at in stale:
+                if at is not None:
+                    self._covered[ticket_id] = at
+        return [await self.replies(ticket_id, None, with_staff) for ticket_id, _ in tickets]
 
     def _current(self, ticket_id: int, last_reply_at: datetime) -> bool:
         """Clock-free: the newest indexed reply reaches ``lastreply``, or a refresh already ran
@@ -255,4 +277,4 @@ def monotonic() -> float:
     return time.monotonic()
 
 
-__all__ = ["Conversation", "customer_text", "match_staff", "unavailable"]
+__all__ = ["Conversation", "customer_text", "match_staff", "staff_opening", "unavailable"]
