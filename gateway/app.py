@@ -364,7 +364,9 @@ async def readyz(request: web.Request) -> web.Response:
         await runtime.service.backend.ping()
     except BackendError as exc:
         return web.json_response({"status": "unavailable", "reason": exc.message, "backend": backend}, status=503)
-    return web.json_response({"status": "ready", "backend": backend})
+    # what the backend offers now (discovery, and what a refused request taught it since)
+    features = dict(runtime.service.backend.capabilities().features)
+    return web.json_response({"status": "ready", "backend": backend, "features": features})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -26,22 +26,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from cachetools import TTLCache
 from pydantic import ValidationError
 
 from gateway.backends import http
-from gateway.backends.base import Capabilities, Support, TicketHeader
+from gateway.backends.base import Capabilities, FeatureState, Support, TicketHeader
 from gateway.backends.pmp import discovery
 from gateway.backends.pmp.conversation import Conversation, staff_opening
 from gateway.backends.pmp.discovery import DEPARTMENTS_TABLE, REPLIES_TABLE, TABLE_PATH
 from gateway.backends.pmp.settle import Creation, Settler, unknown
 from gateway.backends.pmp.transport import AiohttpTransport, Transport
 from gateway.backends.pmp.wire import (
+    NoGrant,
     Refused,
     Row,
     Unsettled,
@@ -88,6 +89,12 @@ DISCOVERY_TTL = 30.0
 # after a failed discovery, how long the baseline stands before asking again
 DISCOVERY_RETRY = 5.0
 
+T = TypeVar("T")
+
+_NO_NOTES = (
+    "The backend (PMP) cannot carry out ticket notes: it offers no notes route (module 3.x's "
+    "/api/notes, with the token's notes permission)"
+)
 _REPLIES_GRANT = (
     f"an administrator must put {REPLIES_TABLE} on the API module's custom-table allowlist (module 3.x) "
     f"and give the gateway's token its write grant"
@@ -158,6 +165,7 @@ class PMPBackend:
         }
         self._pins: Mapping[str, str] = dict(features or {})
         self._caps = discovery.apply_pins(discovery.BASELINE, self._pins)
+        self._learned = discovery.Learned(float(s.get("learned_denial_seconds", 300)))
         self._discovered_at: float | None = None
         self._discovery_failed_at: float | None = None
         self._discover_lock = asyncio.Lock()
@@ -193,7 +201,7 @@ class PMPBackend:
         """Ask the installation now (start-up, SIGHUP's new runtime, ``check --backend``)."""
         async with self._discover_lock:
             found = await discovery.discover(self._wire)
-            self._caps = discovery.apply_pins(found, self._pins)
+            self._caps = self._learned.apply(discovery.apply_pins(found, self._pins))
             self._discovered_at = time.monotonic()
             self._discovery_failed_at = None
         return self._caps
@@ -220,6 +228,22 @@ class PMPBackend:
 
     def capabilities(self) -> Capabilities:
         return self._caps
+
+    def _denied(self, feature: str, state: FeatureState, exc: NoGrant) -> None:
+        """A 403 on a feature's route: what discovery knows is lowered now (INTERFACE "Backends": a
+        missing grant may be "learned from the first write"), so the next request is not tried."""
+        if self._caps.features.get(feature, "no") != state:
+            log.warning("pmp %s lowered to %s: the backend refused %s", feature, state, exc.grant)
+        self._learned.note(feature, state)
+        self._caps = self._learned.apply(self._caps)
+
+    async def _unless_denied(self, feature: str, read: Awaitable[T]) -> T | None:
+        """A read of an optional feature; None (and the feature learned as absent) on a 403."""
+        try:
+            return await read
+        except NoGrant as exc:
+            self._denied(feature, "no", exc)
+            return None
 
     def support(self, operation: str) -> Support:
         caps = self._caps
@@ -282,17 +306,21 @@ class PMPBackend:
         staff = caps.has("staff")
         jobs: list[Any] = []
         if caps.has("replies"):
-            jobs.append(self._talk.replies(ticket.id, ticket.last_reply_at, staff))
+            jobs.append(self._unless_denied("replies", self._talk.replies(ticket.id, ticket.last_reply_at, staff)))
         if caps.has("notes"):
-            jobs.append(self._talk.notes(ticket.id, staff))
+            jobs.append(self._unless_denied("notes", self._talk.notes(ticket.id, staff)))
         if not jobs:
             return ticket
         results = await asyncio.gather(*jobs)
         update: dict[str, Any] = {}
         if caps.has("replies"):
-            update["replies"] = (*ticket.replies[:1], *results.pop(0))
+            replies = results.pop(0)
+            if replies is not None:
+                update["replies"] = (*ticket.replies[:1], *replies)
         if caps.has("notes"):
-            update["notes"] = tuple(results.pop(0))
+            notes = results.pop(0)
+            if notes is not None:
+                update["notes"] = tuple(notes)
         return ticket.model_copy(update=update)
 
     async def with_replies(self, tickets: Sequence[Ticket]) -> list[Ticket]:
@@ -301,7 +329,11 @@ class PMPBackend:
         caps = await self._ensure_discovered()
         if not caps.has("replies"):
             return list(tickets)
-        found = await self._talk.replies_of([(t.id, t.last_reply_at) for t in tickets], caps.has("staff"))
+        found = await self._unless_denied(
+            "replies", self._talk.replies_of([(t.id, t.last_reply_at) for t in tickets], caps.has("staff"))
+        )
+        if found is None:
+            return list(tickets)
         return [t.model_copy(update={"replies": (*t.replies[:1], *r)}) for t, r in zip(tickets, found, strict=True)]
 
     async def list_tickets(self) -> Sequence[Ticket]:
@@ -423,7 +455,14 @@ class PMPBackend:
                 and same(r.get("date"), date)
             ),
         )
-        reply_id = await self._settle.create(creation, fields)
+        try:
+            reply_id = await self._settle.create(creation, fields)
+        except NoGrant as exc:
+            self._denied("replies", "read-only", exc)
+            raise Unsupported(
+                f"The backend (PMP) cannot carry out ticket replies: {self._no_replies(self._caps)}; "
+                f"nothing was written"
+            ) from None
         self._talk.remember({**fields, "id": str(reply_id)})
         await self._after_reply(ticket_id, row, reply, staff is not None, date)
 
@@ -452,10 +491,7 @@ class PMPBackend:
     async def add_note(self, ticket_id: int, note: NewNote) -> None:
         caps = await self._ensure_discovered()
         if not caps.writable("notes"):
-            raise Unsupported(
-                "The backend (PMP) cannot carry out ticket notes: it offers no notes route (module 3.x's "
-                "/api/notes, with the token's notes permission); nothing was written"
-            )
+            raise Unsupported(f"{_NO_NOTES}; nothing was written")
         await self._ticket_row(ticket_id)
         form = {"rel_type": "ticket", "rel_id": str(ticket_id), "description": note.message}
         creation = Creation(
@@ -466,13 +502,17 @@ class PMPBackend:
             listing=lambda: self._wire.rows(f"api/notes/ticket/{ticket_id}"),
             matches=lambda r: same(r.get("description"), note.message),
         )
-        await self._settle.create(creation, form)
+        try:
+            await self._settle.create(creation, form)
+        except NoGrant as exc:
+            self._denied("notes", "read-only", exc)
+            raise Unsupported(f"{_NO_NOTES}; nothing was written") from None
 
     async def list_notes(self, ticket_id: int) -> Sequence[Note]:
         caps = await self._ensure_discovered()
         if not caps.has("notes"):
             return []
-        return await self._talk.notes(ticket_id, caps.has("staff"))
+        return await self._unless_denied("notes", self._talk.notes(ticket_id, caps.has("staff"))) or []
 
     # ============================================================ departments and statuses
 
@@ -480,8 +520,11 @@ class PMPBackend:
         if self._departments is not None:
             return list(self._departments)  # the operator's (or the embedded simulator's) own list
         caps = await self._ensure_discovered()
-        if caps.has("departments"):
-            rows = rows_of(await self._wire.read(TABLE_PATH + DEPARTMENTS_TABLE))
+        listed = await self._unless_denied("departments", self._wire.read(TABLE_PATH + DEPARTMENTS_TABLE)) if (
+            caps.has("departments")
+        ) else None
+        if listed is not None:
+            rows = rows_of(listed)
             return sorted((self._parse("department", r, Department) for r in rows), key=lambda d: d.id)
         found: dict[int, Department] = {}
         for ticket in await self.list_tickets():

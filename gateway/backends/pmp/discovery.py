@@ -11,12 +11,21 @@
   the token has no write grant.
 * ``backend.features`` pins (yes / read-only) or forbids (no) each feature;
   ``auto`` keeps what was found.
+* Learned from real requests: a 403 on a custom table or the notes route (some
+  installations answer the row-0 probe 404 before they check grants) lowers
+  the feature at once (write refused: read-only; read refused: no), so the next
+  request is refused without a backend call and ``check --backend`` and
+  ``/readyz`` show it.  The denial outlives rediscoveries for a while
+  (``settings.learned_denial_seconds``, default 300), then the probes decide
+  again: an administrator who adds the grant need not restart anything.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import cast
 
 from gateway.backends.base import FEATURES, Capabilities, FeatureState
@@ -127,6 +136,43 @@ def apply_pins(found: Mapping[str, str], pins: Mapping[str, str]) -> Capabilitie
             value = pinned
         features[feature] = cast(FeatureState, value if value in _STATES else "no")
     return Capabilities(kind=VENDOR, generation=str(found.get("generation", "2")), features=features)
+
+
+_RANK: Mapping[str, int] = {"no": 0, "read-only": 1, "yes": 2}
+
+
+def lower(caps: Capabilities, feature: str, state: FeatureState) -> Capabilities:
+    """``caps`` with ``feature`` lowered to ``state`` (never raised)."""
+    current = caps.features.get(feature, "no")
+    if _RANK[state] >= _RANK[current]:
+        return caps
+    return replace(caps, features={**caps.features, feature: state})
+
+
+class Learned:
+    """Denials learned from real requests (a 403), laid over each rediscovery until they expire."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._denied: dict[str, tuple[FeatureState, float]] = {}
+
+    def note(self, feature: str, state: FeatureState) -> None:
+        known = self._denied.get(feature)
+        if known is not None and _RANK[known[0]] < _RANK[state] and self._fresh(known[1]):
+            state = known[0]  # a read refused earlier stays refused
+        self._denied[feature] = (state, self._clock())
+
+    def _fresh(self, at: float) -> bool:
+        return self._clock() - at < self.ttl
+
+    def apply(self, caps: Capabilities) -> Capabilities:
+        for feature, (state, at) in list(self._denied.items()):
+            if not self._fresh(at):
+                del self._denied[feature]
+                continue
+            caps = lower(caps, feature, state)
+        return caps
 
 
 def describe(caps: Capabilities) -> str:
