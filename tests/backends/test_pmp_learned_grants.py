@@ -78,14 +78,14 @@ async def test_a_refused_note_write_is_learned(gateway: Gateway) -> None:
     assert (await _ready_features(gateway))["notes"] in ("read-only", "no")
     # a ticket read no longer fails on its notes: shown without them (the "notes" loss)
     status, ticket = await gateway.whmcs("GetTicket", ticketid="1")
-    assert ticket["result"] == "success" and ticket["notes"] == {"note": []}
+    assert status == 200 and ticket["result"] == "success" and ticket["notes"] == {"note": []}
     assert (await _ready_features(gateway))["notes"] == "no"
 
 
 async def test_a_refused_read_of_the_reply_table_degrades_get_ticket(gateway: Gateway) -> None:
     _regrant(gateway, tables={"tbldepartments": "write"})  # tblticket_replies taken off the allowlist
     status, ticket = await gateway.whmcs("GetTicket", ticketid="3")
-    assert ticket["result"] == "success"
+    assert status == 200 and ticket["result"] == "success"
     assert [r["replyid"] for r in ticket["replies"]["reply"]] == ["0"]  # the opening message only
     assert (await _ready_features(gateway))["replies"] == "no"
 

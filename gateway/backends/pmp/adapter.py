@@ -520,9 +520,11 @@ class PMPBackend:
         if self._departments is not None:
             return list(self._departments)  # the operator's (or the embedded simulator's) own list
         caps = await self._ensure_discovered()
-        listed = await self._unless_denied("departments", self._wire.read(TABLE_PATH + DEPARTMENTS_TABLE)) if (
-            caps.has("departments")
-        ) else None
+        listed = (
+            await self._unless_denied("departments", self._wire.read(TABLE_PATH + DEPARTMENTS_TABLE))
+            if (caps.has("departments"))
+            else None
+        )
         if listed is not None:
             rows = rows_of(listed)
             return sorted((self._parse("department", r, Department) for r in rows), key=lambda d: d.id)
