@@ -100,6 +100,7 @@ class PmpSettings(_Strict):
     find_reserve_seconds: float = Field(2.0, ge=0)
     contact_fetch_concurrency: int = Field(8, ge=1)
     contacts_cache_seconds: float = Field(10, ge=0)
+    learned_denial_seconds: float = Field(300, ge=0)  # a grant learned missing from a 403 (discovery)
     read_memo_size: int = Field(1024, ge=1)  # unchanged backend reads kept decoded
     # lists (module 3.x page/per_page/sort/fields; gateway/backends/pmp_lists.py)
     ticket_header_fields: list[str] = Field(default_factory=list)
