@@ -29,7 +29,7 @@ from aiohttp import web
 from gateway import formats
 from gateway.auth import AUTH_FAILED, Credentials, Principal
 from gateway.dialects.base import Dialect, Inbound, Route, read_form, retry_after
-from gateway.dialects.pmp_lists import ListQuery, parse_list_query, search_rows, shape_list
+from gateway.dialects.pmp_lists import ListQuery, parse_list_query, search_rows, served_page, shape_list, shape_page
 from gateway.errors import (
     AuthError,
     BackendError,
@@ -59,6 +59,10 @@ _ID_PARAMS = ("id", "customer_id", "contact_id", "rel_id")
 
 # the list options of the request being answered (set once it is authenticated)
 _query: contextvars.ContextVar[ListQuery | None] = contextvars.ContextVar("pmp_list_query", default=None)
+# whether the service cut the page itself (its paged path), rather than the rows being read whole
+_served: contextvars.ContextVar[bool] = contextvars.ContextVar("pmp_served_page", default=False)
+# the parameters through which a list asks the service for one page (never taken from a client)
+PAGE_PARAMS = ("_page_offset", "_page_limit", "_page_order", "_page_desc")
 
 
 def _api(method: str, path: str, action: str | None = None) -> Route:
@@ -128,6 +132,7 @@ class PMPDialect(Dialect):
 
     async def handle(self, request: web.Request, route: Route, runtime: Runtime) -> web.Response:
         _query.set(None)
+        _served.set(False)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if request.method != "POST" or key is None:
             return await super().handle(request, route, runtime)
@@ -173,8 +178,19 @@ class PMPDialect(Dialect):
         rel_type = inbound.params.get("rel_type")
         if spec.operation in ("list_notes", "add_note") and str(rel_type or "ticket").casefold() != "ticket":
             raise Unsupported("Only ticket notes (rel_type ticket) are carried by the gateway")
+        for name in PAGE_PARAMS:
+            inbound.params.pop(name, None)
         if spec.options.get("answer") == "list" and self.generation == 3:
-            _query.set(parse_list_query(inbound.params, *self._per_page))
+            query = parse_list_query(inbound.params, *self._per_page)
+            _query.set(query)
+            page = served_page(query) if spec.options.get("served_pages") else None
+            if page is not None:
+                # the service's paged path (as WHMCS GetTickets pages): its cost does not grow
+                # with the backend, and the answer is the same bytes as a cut of the whole list
+                _served.set(True)
+                offset, limit, order_by, descending = page
+                values = (str(offset), str(limit), order_by or "", str(descending))
+                inbound.params.update(zip(PAGE_PARAMS, values, strict=True))
         return spec
 
     # -- answers --------------------------------------------------------------
@@ -184,7 +200,12 @@ class PMPDialect(Dialect):
         if answer == "list":
             rows = self._rows(inbound, spec, body)
             options = spec.options
-            payload: Any = shape_list(rows, _query.get(), str(options.get("sort") or ""), str(options.get("created")))
+            query = _query.get()
+            payload: Any
+            if _served.get() and query is not None:
+                payload = shape_page(rows, query, int((body or {}).get("total") or 0))
+            else:
+                payload = shape_list(rows, query, str(options.get("sort") or ""), str(options.get("created")))
             if payload is None:
                 raise NotFound(_kind(spec), "No data were found")
         elif answer == "record":

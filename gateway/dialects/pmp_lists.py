@@ -86,6 +86,45 @@ def shape_list(rows: list[Row], query: ListQuery | None, default_sort: str, crea
     return {"data": page, "meta": meta} if page else None
 
 
+#: The service's sort key for each row column whose order it gives exactly as the rows'
+#: own sort would (unique values: no ties to break differently).
+SERVED_SORTS: Mapping[str, str] = {"ticketid": "id"}
+
+
+def served_page(query: ListQuery | None) -> tuple[int, int, str | None, bool] | None:
+    """(offset, limit, order_by, descending) when the service can cut this page itself (its
+    paged path: the backend's pages or the index), so the cost does not grow with the backend;
+    None when the rows must be read whole (no paging asked, date filters, other sorts)."""
+    if query is None or query.page is None or query.created_after or query.created_before:
+        return None
+    order_by, descending = None, False
+    if query.sort:
+        if len(query.sort) != 1 or query.sort[0][0] not in SERVED_SORTS:
+            return None
+        order_by, descending = SERVED_SORTS[query.sort[0][0]], query.sort[0][1]
+    return (query.page - 1) * query.per_page, query.per_page, order_by, descending
+
+
+def shape_page(rows: list[Row], query: ListQuery, total: int) -> Any:
+    """The answer for a page the service cut (``rows`` in order, ``total`` across all pages):
+    exactly what :func:`shape_list` gives for the same page of the whole list."""
+    if not rows:
+        return None  # nothing matched, or a page past the end: the module's 404
+    if query.fields:
+        rows = [_project(row, query.fields) for row in rows]
+    pages = math.ceil(total / query.per_page)
+    meta = {
+        "page": query.page,
+        "per_page": query.per_page,
+        "total": total,
+        "total_pages": pages,
+        "has_more": (query.page or 1) < pages,
+        "current_page": query.page,
+        "last_page": pages,
+    }
+    return {"data": rows, "meta": meta}
+
+
 def search_rows(rows: list[Row], key: str, columns: Sequence[str]) -> list[Row]:
     """The rows holding ``key`` (case-insensitively) in one of the columns (``a+b``: joined)."""
     needle = key.strip().casefold()
