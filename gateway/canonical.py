@@ -317,6 +317,24 @@ class CustomerPatch(_Record):
         return not self.model_fields_set
 
 
+class ContactPatch(_Record):
+    """Only the fields set are changed (email preferences by canonical name)."""
+
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    is_primary: bool | None = None
+    email_general: bool | None = None
+    email_invoice: bool | None = None
+    email_support: bool | None = None
+    email_product: bool | None = None
+
+    def is_empty(self) -> bool:
+        return not self.model_fields_set
+
+
 class NewContact(_Record):
     customer_id: int
     firstname: str

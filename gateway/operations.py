@@ -175,6 +175,19 @@ class ContactRefArgs(_Args):
     contact_id: int
 
 
+class UpdateContactArgs(ContactRefArgs):
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    is_primary: bool | None = None
+    email_general: bool | None = None
+    email_invoice: bool | None = None
+    email_support: bool | None = None
+    email_product: bool | None = None
+
+
 class ListStaffArgs(_Args):
     staff_id: int | None = None
 
@@ -349,5 +362,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("customer_details", CustomerDetailsArgs, False),
         Operation("get_contact", ContactRefArgs, False),
         Operation("list_staff", ListStaffArgs, False),
+        Operation("update_contact", UpdateContactArgs, True),
+        Operation("delete_contact", ContactRefArgs, True),
     )
 }

@@ -23,6 +23,7 @@ from gateway import canonical as c
 from gateway import operations as ops
 from gateway.backends import index as ix
 from gateway.backends.base import Backend, TicketHeader, header_of
+from gateway.backends.contacts import contact_writer
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported
 from gateway.store import Store
 
@@ -105,6 +106,8 @@ class Service:
             "customer_details": self.customer_details,
             "get_contact": self.get_contact,
             "list_staff": self.list_staff,
+            "update_contact": self.update_contact,
+            "delete_contact": self.delete_contact,
         }
 
     async def run(self, operation: str, args: BaseModel) -> Any:
@@ -554,6 +557,17 @@ class Service:
         await self.backend.get_customer(args.customer_id)
         # only what the client sent is "set": a backend may leave the rest to its own defaults
         return await self.backend.add_contact(c.NewContact(**args.model_dump(exclude_unset=True)))
+
+    # contact changes: optional in a backend (gateway/backends/contacts.py)
+
+    async def update_contact(self, args: ops.UpdateContactArgs) -> c.Contact:
+        change = contact_writer(self.backend, "update_contact")
+        fields = args.model_dump(exclude_unset=True, exclude={"contact_id"})
+        return await change(args.contact_id, c.ContactPatch(**fields))  # type: ignore[no-any-return]
+
+    async def delete_contact(self, args: ops.ContactRefArgs) -> ops.Done:
+        await contact_writer(self.backend, "delete_contact")(args.contact_id)
+        return ops.Done(id=args.contact_id)
 
 
 # ---------------------------------------------------------------- filtering

@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 from cachetools import TTLCache
 
 from gateway.backends.base import Backend, Capabilities, Support, TicketHeader
+from gateway.backends.contacts import contact_writer
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -289,6 +291,22 @@ class GuardedBackend:
     async def add_contact(self, new: NewContact) -> Contact:
         try:
             return await self._call(lambda: self.inner.add_contact(new))
+        finally:
+            self._drop("contacts", "contact", "customers", "customer")
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        """Optional in a backend (gateway/backends/contacts.py): absent when the inner one lacks it."""
+        change = contact_writer(self.inner, "update_contact")
+        try:
+            changed: Contact = await self._call(lambda: change(contact_id, patch))
+            return changed
+        finally:
+            self._drop("contacts", "contact", "customers", "customer")
+
+    async def delete_contact(self, contact_id: int) -> None:
+        remove = contact_writer(self.inner, "delete_contact")
+        try:
+            await self._call(lambda: remove(contact_id))
         finally:
             self._drop("contacts", "contact", "customers", "customer")
 

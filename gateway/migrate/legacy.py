@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway import context
 from gateway.backends.base import Backend, Capabilities, Support
+from gateway.backends.contacts import contact_writer
 from gateway.canonical import (
     Author,
     Contact,
@@ -384,6 +385,14 @@ class LegacyIds:
             new = new.model_copy(update={"customer_id": await self.ids.target("customer", new.customer_id)})
         made = await self.inner.add_contact(new)
         return await self.contact_out(made) if self._legacy() else made
+
+    async def update_contact(self, contact_id: int, patch: Any) -> Contact:
+        change = contact_writer(self.inner, "update_contact")
+        changed: Contact = await change(await self._t("contact", contact_id), patch)
+        return await self.contact_out(changed) if self._legacy() else changed
+
+    async def delete_contact(self, contact_id: int) -> None:
+        await contact_writer(self.inner, "delete_contact")(await self._t("contact", contact_id))
 
     async def list_staff(self) -> Sequence[Staff]:
         return await self.inner.list_staff()

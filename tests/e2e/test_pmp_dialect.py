@@ -286,7 +286,7 @@ async def test_errors_in_the_modules_shape(gateway: Gateway) -> None:
     for method, path in (("GET", "/perfex"), ("PATCH", P + "tickets/1"), ("POST", P + "tickets/1")):
         async with gateway.session.request(method, gateway.url + path, headers=TOKEN) as r:
             assert (r.status, await r.json()) == (404, {"status": False, "message": "No data were found"}), path
-    async with gateway.session.delete(gateway.url + P + "contacts/1", headers=TOKEN) as r:
+    async with gateway.session.delete(gateway.url + P + "staffs/1", headers=TOKEN) as r:
         body = await r.json()
         assert r.status == 501 and body["status"] is False and "nothing was written" in body["message"]
     status, body = await post(gateway, "contacts", {"customer_id": "1", "firstname": "x", "lastname": "y"})

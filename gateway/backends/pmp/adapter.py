@@ -58,6 +58,7 @@ from gateway.backends.pmp.wire import (
 from gateway.backends.pmp_lists import PMPLists
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -162,6 +163,7 @@ class PMPBackend:
             "ticket_patch": self._m.model("ticket_patch")(TicketPatch()),
             "customer_patch": self._m.model("customer_patch")(CustomerPatch()),
             "customer_contact_patch": self._m.model("customer_contact_patch")(CustomerPatch()),
+            "contact_patch": self._m.model("contact_patch")(ContactPatch()),
         }
         self._pins: Mapping[str, str] = dict(features or {})
         self._caps = discovery.apply_pins(discovery.BASELINE, self._pins)
@@ -765,8 +767,38 @@ class PMPBackend:
         finally:
             self._forget(new.customer_id)
 
-    async def _update_contact(self, contact_id: int, changes: Row) -> None:
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        """PUT api/contacts/:id with the columns the patch changes (over the row's current ones)."""
+        row = await self._contact_row(contact_id)  # a missing contact: "not found", nothing written
+        changes = self._changes("contact_patch", patch)
+        try:
+            if changes:
+                await self._update_contact(contact_id, changes, row)
+        finally:
+            self._forget(to_int(row.get("userid")))
+        return await self.get_contact(contact_id)
+
+    async def delete_contact(self, contact_id: int) -> None:
         row = await self._contact_row(contact_id)
+        try:
+            await self._settle.delete(
+                f"api/delete/contacts/{contact_id}",
+                NotFound("contact", "Contact ID Not Found"),
+                lambda: self._contact_exists(contact_id),
+                "contact",
+            )
+        finally:
+            self._forget(to_int(row.get("userid")))
+
+    async def _contact_exists(self, contact_id: int) -> bool:
+        try:
+            await self._contact_row(contact_id)
+        except NotFound:
+            return False
+        return True
+
+    async def _update_contact(self, contact_id: int, changes: Row, row: Row | None = None) -> None:
+        row = row if row is not None else await self._contact_row(contact_id)
         body = {k: row.get(k) for k in self._settings.get("contact_update_columns") or () if k in row}
         body.update(changes)
 

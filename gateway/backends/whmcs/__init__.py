@@ -195,6 +195,9 @@ class WhmcsBackend:
             return ("refused", ("replies are switched off (backend.features)",))
         if self._pins.get("notes") == "no" and operation == "add_note":
             return ("refused", ("notes are switched off (backend.features)",))
+        if operation in ("update_contact", "delete_contact"):
+            # this adapter has no update_contact/delete_contact (gateway/backends/contacts.py)
+            return ("refused", ("contact changes are not carried to WHMCS by the gateway",))
         if operation == "add_note":
             return ("loss", ("staff-authors",))  # AddTicketNote records the API's own admin
         if operation == "update_customer":
