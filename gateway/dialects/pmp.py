@@ -189,7 +189,7 @@ class PMPDialect(Dialect):
                 # with the backend, and the answer is the same bytes as a cut of the whole list
                 _served.set(True)
                 offset, limit, order_by, descending = page
-                values = (str(offset), str(limit), order_by or "", str(descending))
+                values = (str(offset), str(limit), order_by, str(descending))
                 inbound.params.update(zip(PAGE_PARAMS, values, strict=True))
         return spec
 

@@ -91,13 +91,15 @@ def shape_list(rows: list[Row], query: ListQuery | None, default_sort: str, crea
 SERVED_SORTS: Mapping[str, str] = {"ticketid": "id"}
 
 
-def served_page(query: ListQuery | None) -> tuple[int, int, str | None, bool] | None:
+def served_page(query: ListQuery | None) -> tuple[int, int, str, bool] | None:
     """(offset, limit, order_by, descending) when the service can cut this page itself (its
     paged path: the backend's pages or the index), so the cost does not grow with the backend;
     None when the rows must be read whole (no paging asked, date filters, other sorts)."""
     if query is None or query.page is None or query.created_after or query.created_before:
         return None
-    order_by, descending = None, False
+    # the module's own order (ticketid) asked for explicitly: a backend that lists in its own
+    # order (WHMCS) would otherwise keep that
+    order_by, descending = "id", False
     if query.sort:
         if len(query.sort) != 1 or query.sort[0][0] not in SERVED_SORTS:
             return None

@@ -19,6 +19,7 @@ from aiohttp import web
 from gateway.pmp_sim import STATS_KEY, SimDB, seed_tickets, start_simulator
 from gateway.settings import BackendSettings, ClientCredential, IndexSettings, Settings
 from tests.conftest import start_gateway
+from tests.e2e.whmcs_backend import start_pair
 
 TOKEN = "paging-backend-token"
 SECRET = "paging-secret"
@@ -105,3 +106,18 @@ async def test_other_lists_still_read_the_whole_list(served: Served) -> None:
     status, _ = await served.get("page=1&per_page=5&sort=-date")
     assert status == 200
     assert ("GET", "/api/tickets") in served.log()[start:]
+
+
+async def test_served_pages_on_a_whmcs_backend_keep_the_modules_order(tmp_path: Path) -> None:
+    """WHMCS lists in its own order: a served page still answers the module's (ticketid) order."""
+    async for pair in start_pair(tmp_path):
+        gw = pair.gateway
+        for query in ("page=1&per_page=4", "page=2&per_page=4", "page=1&per_page=3&sort=-ticketid", "page=5"):
+            answers = []
+            for extra in ("", WHOLE):
+                async with gw.session.get(f"{gw.url}{LIST}?{query}{extra}", headers={"authtoken": "demo-secret"}) as r:
+                    answers.append((r.status, await r.read()))
+            assert answers[0] == answers[1], query
+        async with gw.session.get(f"{gw.url}{LIST}?page=1&per_page=100", headers={"authtoken": "demo-secret"}) as r:
+            ids = [int(row["ticketid"]) for row in (await r.json())["data"]]
+        assert ids == sorted(ids) and len(ids) > 1
