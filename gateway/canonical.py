@@ -220,6 +220,7 @@ class Ticket(_Record):
     notes: tuple[Note, ...] = ()
     tags: str = ""
     opened_by_staff: str = ""  # the name of the staff member who opened it (WHMCS "admin"), "" for a client
+    company: str = ""  # the customer's company where the ticket's record carries it (PMP joins the client)
 
     @property
     def message(self) -> str:

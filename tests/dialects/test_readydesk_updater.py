@@ -91,3 +91,13 @@ async def test_every_list_path_names_the_last_author(rd: Client, params: dict[st
         tid = int(record["tid"])
         if tid in expected:
             assert tuple(record[k] for k in WHO) == expected[tid], tid
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_company_name_is_the_customers_company(rd: Client, fmt: str) -> None:
+    """Seed 002's company_name ("URL Encoded: Yes"): the customer's company; none for a walk-in."""
+    records = {int(r["tid"]): r for r in await rd.records(fmt, tid="*")}
+    assert records[1]["company_name"] == "Acme Widgets Ltd"  # decoded by the helper
+    assert records[4]["company_name"] == ""
+    _, _, raw = await rd.raw({"action": "get_tickets", "tid": "3", "format": fmt})
+    assert "%26+%3CSons%3E" in raw  # "& <Sons>" form-encoded in every format
