@@ -221,6 +221,7 @@ def whmcs_ticket(t: Ticket) -> dict[str, Any]:
                     "message": r.message,
                     "attachment": "|".join(r.attachments),
                     "admin": r.author.name if r.author.kind == "staff" else "",
+                    **({"rating": "0"} if r.id else {}),
                 }
                 for r in t.replies
             ]
@@ -405,7 +406,7 @@ def clientexec_ticket(t: Ticket, started: float) -> dict[str, Any]:
             "authorName": r.author.name,
             "authorEmail": r.author.email,
             "isAdmin": r.author.kind == "staff",
-            "authorId": str(r.author.customer_id) if r.author.customer_id else 0,
+            "authorId": str(r.author.customer_id) if r.author.customer_id and r.author.kind != "staff" else 0,
             "action": "0",
             "createdAt": _ce_date(r.created_at),
             "avatar_url": "",
@@ -451,12 +452,14 @@ def _rd_record(
     assigned: int,
     subject: str,
     summary: str,
+    company: str = "",
+    opened_by: str = "",
 ) -> dict[str, Any]:
     return {
         "tid": tid,
         "cid": quote_plus(str(cid)) if cid else "",
         "company_id": str(cid),
-        "company_name": "",
+        "company_name": quote_plus(company),
         "contact": quote_plus(name),
         "phone": "",
         "email": quote_plus(email),
@@ -470,7 +473,7 @@ def _rd_record(
         "priority": quote_plus(priority),
         "escalation_level": "",
         "due_date": "",
-        "opened_by": str(cid) if cid else "WEBSITE",
+        "opened_by": opened_by or (str(cid) if cid else "WEBSITE"),
         "last_updated": _rd_date(last or date),
         "updated_by": quote_plus(updated_by),
         "updater_type": updater,
@@ -497,6 +500,7 @@ def _rd_record(
 def _rd_row(row: dict[str, Any]) -> dict[str, Any]:
     cid = _i(row.get("userid"))
     name = _name(row)
+    staff = _i(row.get("admin"))  # a staff-opened ticket: its opening message is theirs
     return _rd_record(
         str(_i(row["ticketid"])),
         cid,
@@ -508,11 +512,13 @@ def _rd_row(row: dict[str, Any]) -> dict[str, Any]:
         _s(row.get("department_name")),
         RD_STATUS.get(row.get("status"), _s(row.get("status_name"))),
         RD_PRIORITY.get(row.get("priority"), _s(row.get("priority_name"))),
-        str(cid) if cid else name,
-        "CUSTOMER",
+        str(staff) if staff else str(cid) if cid else name,
+        "TECH" if staff else "CUSTOMER",
         _i(row.get("assigned")),
         _s(row.get("subject")),
         _message(row.get("message")),
+        _s(row.get("company")) if cid else "",
+        str(staff) if staff else "",
     )
 
 
@@ -523,7 +529,9 @@ def readydesk_list_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def readydesk_ticket(t: Ticket) -> dict[str, Any]:
     last = t.replies[-1].author if t.replies else None
-    updated_by = (str(last.customer_id or last.staff_id or last.name)) if last else ""
+    first = t.replies[0].author if t.replies else None
+    updated_by = (str(last.staff_id or last.staff_name or last.customer_id or last.name)) if last else ""
+    opened_by = str(first.staff_id or first.staff_name or first.customer_id or "") if first else ""
     updater = "TECH" if last and last.kind == "staff" else "CUSTOMER"
     return {
         "tickets": [
@@ -543,6 +551,8 @@ def readydesk_ticket(t: Ticket) -> dict[str, Any]:
                 t.assigned_staff_id,
                 t.subject,
                 t.message,
+                t.company,
+                opened_by,
             )
         ]
     }
