@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.app import STATE
+from gateway.pmp_sim import STATS_KEY
 from tests.dialects.test_readydesk import FORMATS, KEY, Client, _start
 
 WHO = ("opened_by", "updated_by", "updater_type")
@@ -101,3 +103,16 @@ async def test_company_name_is_the_customers_company(rd: Client, fmt: str) -> No
     assert records[4]["company_name"] == ""
     _, _, raw = await rd.raw({"action": "get_tickets", "tid": "3", "format": fmt})
     assert "%26+%3CSons%3E" in raw  # "& <Sons>" form-encoded in every format
+
+
+async def test_a_list_names_the_last_author_without_a_read_per_ticket(rd: Client) -> None:
+    """The reply index names who wrote last: no ticket, contact or extra table read per row."""
+    runner = rd.gw.app[STATE].sim_runner
+    assert runner is not None
+    log = runner.app[STATS_KEY].recent
+    start = len(log)
+    records = await rd.records("json", tid="*")
+    assert {r["updater_type"] for r in records} == {"CUSTOMER", "TECH"}
+    calls = list(log)[start:]
+    assert not [c for c in calls if c[1].startswith(("/api/contacts", "/api/tickets/"))], calls
+    assert len([c for c in calls if "tblticket_replies" in c[1]]) <= 1, calls

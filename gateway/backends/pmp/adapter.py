@@ -332,7 +332,8 @@ class PMPBackend:
         if not caps.has("replies"):
             return list(tickets)
         found = await self._unless_denied(
-            "replies", self._talk.replies_of([(t.id, t.last_reply_at) for t in tickets], caps.has("staff"))
+            "replies",
+            self._talk.replies_of([(t.id, t.last_reply_at) for t in tickets], caps.has("staff"), named=False),
         )
         if found is None:
             return list(tickets)

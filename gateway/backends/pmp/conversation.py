@@ -146,7 +146,9 @@ class Conversation:
 
     # ------------------------------------------------------------ reading replies
 
-    async def replies(self, ticket_id: int, last_reply_at: datetime | None, with_staff: bool) -> list[Reply]:
+    async def replies(
+        self, ticket_id: int, last_reply_at: datetime | None, with_staff: bool, *, named: bool = True
+    ) -> list[Reply]:
         """The ticket's replies in date order, refreshing the index when ``lastreply`` says it is stale."""
         if self._index.refreshed_at is None or (
             last_reply_at is not None and not self._current(ticket_id, last_reply_at)
@@ -156,18 +158,23 @@ class Conversation:
                 self._covered[ticket_id] = last_reply_at
         rows = self._index.rows.get(ticket_id, [])
         staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r in rows) else {}
-        out = [await self._reply(row, staff) for row in rows]
+        out = [await self._reply(row, staff, named) for row in rows]
         return sorted(out, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.id))
 
-    async def replies_of(self, tickets: Sequence[tuple[int, datetime | None]], with_staff: bool) -> list[list[Reply]]:
-        """Several tickets' replies (id, lastreply pairs), with one refresh at most for them all."""
+    async def replies_of(
+        self, tickets: Sequence[tuple[int, datetime | None]], with_staff: bool, *, named: bool = True
+    ) -> list[list[Reply]]:
+        """Several tickets' replies (id, lastreply pairs), with one refresh at most for them all.
+
+        ``named=False``: customer authors by their ids and the row's own name, without reading
+        each customer's contacts (a list that shows who wrote last needs no more)."""
         stale = [(i, at) for i, at in tickets if at is not None and not self._current(i, at)]
         if self._index.refreshed_at is None or stale:
             await self._refresh()
             for ticket_id, at in stale:
                 if at is not None:
                     self._covered[ticket_id] = at
-        return [await self.replies(ticket_id, None, with_staff) for ticket_id, _ in tickets]
+        return [await self.replies(ticket_id, None, with_staff, named=named) for ticket_id, _ in tickets]
 
     def _current(self, ticket_id: int, last_reply_at: datetime) -> bool:
         """Clock-free: the newest indexed reply reaches ``lastreply``, or a refresh already ran
@@ -208,11 +215,11 @@ class Conversation:
             known = self._index.newest.get(ticket_id)
             self._index.newest[ticket_id] = max(known, reply.created_at) if known else reply.created_at
 
-    async def _reply(self, row: Row, staff: dict[int, Staff]) -> Reply:
+    async def _reply(self, row: Row, staff: dict[int, Staff], named: bool = True) -> Reply:
         reply: Reply = self._parse("ticket_reply", row, Reply)
-        return reply.model_copy(update={"author": await self._author(row, staff)})
+        return reply.model_copy(update={"author": await self._author(row, staff, named)})
 
-    async def _author(self, row: Row, staff: dict[int, Staff]) -> Author:
+    async def _author(self, row: Row, staff: dict[int, Staff], named: bool = True) -> Author:
         admin = to_int(row.get("admin"))
         if admin:
             member = staff.get(admin)
@@ -220,7 +227,8 @@ class Conversation:
             return Author(kind="staff", staff_id=admin, name=name, email=member.email if member else "")
         userid, contactid = to_int(row.get("userid")), to_int(row.get("contactid"))
         if userid or contactid:
-            contact = next((c for c in await self._contacts(userid) if c.id == contactid), None) if userid else None
+            people = await self._contacts(userid) if userid and named else ()
+            contact = next((c for c in people if c.id == contactid), None)
             return Author(
                 kind="customer",
                 customer_id=userid,
