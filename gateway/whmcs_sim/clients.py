@@ -413,6 +413,48 @@ async def get_contacts(call: Call) -> dict[str, Any]:
     }
 
 
+def _contact_prefs(p: Any, row: dict[str, Any]) -> None:
+    prefs = p.bracketed("email_preferences")
+    for pref in _PREFS:
+        if pref in prefs:
+            row[f"{pref}emails"] = int(prefs[pref].strip().lower() in ("1", "true", "on", "yes"))
+
+
+async def update_contact(call: Call) -> dict[str, Any]:
+    """UpdateContact (WHMCS's API reference; not in reference/whmcs-api.md): only what is sent."""
+    p = call.params
+    contact = call.db.contact(p.num("contactid")) if p.text("contactid").strip() else None
+    if contact is None:
+        raise ApiError("Contact ID Not Found")
+    contact_id = int(contact["id"])
+    row: dict[str, Any] = {k: p.text(k) for k in (*_CONTACT_FILTERS, "tax_id") if p.has(k)}
+    email = str(row.get("email", "")).strip()
+    if "email" in row:
+        if not valid_email(email):
+            raise ApiError("Email Address Invalid")
+        taken = call.db.one("SELECT id FROM tblcontacts WHERE lower(email) = lower(?) AND id != ?", (email, contact_id))
+        if taken is not None or call.db.one("SELECT id FROM tblclients WHERE lower(email) = lower(?)", (email,)):
+            raise ApiError("Duplicate Email Address")
+        row["email"] = email
+    if "country" in row:
+        row["country"] = row["country"].strip().upper()
+    _contact_prefs(p, row)
+    if row:
+        row["updated_at"] = now_str()
+        call.db.update("tblcontacts", contact_id, row)
+    return {"result": "success", "contactid": contact_id}
+
+
+async def delete_contact(call: Call) -> dict[str, Any]:
+    """DeleteContact (WHMCS's API reference; not in reference/whmcs-api.md)."""
+    p = call.params
+    contact = call.db.contact(p.num("contactid")) if p.text("contactid").strip() else None
+    if contact is None:
+        raise ApiError("Contact ID Not Found")
+    call.db.execute("DELETE FROM tblcontacts WHERE id = ?", (int(contact["id"]),))
+    return {"result": "success", "contactid": int(contact["id"])}
+
+
 def _contact(r: Row) -> dict[str, Any]:
     out: dict[str, Any] = {"id": int(r["id"]), "userid": int(r["userid"])}
     for key in ("firstname", "lastname", "companyname", "email", "address1", "address2", "city", "state"):

@@ -1,7 +1,7 @@
 """The PMP dialect's contact update and delete (``PUT api/contacts/:id``, ``DELETE
 api/delete/contacts/:id`` and 3.x's ``DELETE api/contacts/:id``), end to end: carried out on a
-PMP backend of either module generation (the simulator's tables checked), refused in the
-module's own shape, with nothing written, on a WHMCS backend."""
+PMP backend of either module generation (the simulator's tables checked) and on a WHMCS backend
+(UpdateContact / DeleteContact; what a WHMCS contact cannot hold refused in the module's shape)."""
 
 from __future__ import annotations
 
@@ -92,14 +92,30 @@ async def test_delete_removes_the_contact(pmp: tuple[Perfex, SimDB, Any], path: 
     assert await client.call("DELETE", path) == (404, {"status": False, "message": "No data were found"})
 
 
-async def test_a_whmcs_backend_refuses_them_in_the_modules_shape(tmp_path: Path) -> None:
+async def test_a_whmcs_backend_carries_them_with_update_contact_and_delete_contact(tmp_path: Path) -> None:
     async for pair in start_pair(tmp_path):
         client = Perfex(pair.gateway.url, pair.gateway.session, "demo-secret")
         _, before = await pair.direct("GetContacts", userid="1")
-        for method, path, body in (("PUT", "contacts/2", {"firstname": "X"}), ("DELETE", "delete/contacts/2", None)):
-            status, answer = await client.call(method, path, body)
-            assert status == 501 and answer["status"] is False, answer
-            assert "not supported by the backend (WHMCS)" in answer["message"]
-            assert "nothing was written" in answer["message"]
+        contact = before["contacts"]["contact"][0]
+        cid = str(contact["id"])
+        status, answer = await client.call("PUT", f"contacts/{cid}", {"firstname": "Janet", "ticket_emails": "0"})
+        assert (status, answer) == (200, {"status": True, "message": "Contact Update Successful."})
         _, after = await pair.direct("GetContacts", userid="1")
-        assert after == before
+        changed = next(c for c in after["contacts"]["contact"] if str(c["id"]) == cid)
+        assert (changed["firstname"], changed["supportemails"]) == ("Janet", False)
+        assert {k: v for k, v in changed.items() if k not in ("firstname", "supportemails", "updated_at")} == {
+            k: v for k, v in contact.items() if k not in ("firstname", "supportemails", "updated_at")
+        }
+        # what a WHMCS contact cannot hold is refused in the module's shape, nothing written
+        status, answer = await client.call("PUT", f"contacts/{cid}", {"title": "CTO"})
+        assert status == 501 and answer["status"] is False and "nothing was written" in answer["message"]
+        assert await client.call("PUT", "contacts/99999", {"firstname": "X"}) == (
+            404,
+            {"status": False, "message": "No data were found"},
+        )
+        assert await client.call("DELETE", f"delete/contacts/{cid}") == (
+            200,
+            {"status": True, "message": "Contact Delete Successful."},
+        )
+        _, gone = await pair.direct("GetContacts", userid="1")
+        assert cid not in {str(c["id"]) for c in (gone.get("contacts") or {}).get("contact", [])}

@@ -41,6 +41,7 @@ from gateway.backends.base import Capabilities, FeatureState, Support
 from gateway.backends.whmcs.api import Answer, Knobs, Unsettled, WhmcsApi, unavailable
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -89,6 +90,8 @@ OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
     "delete_customer": ("deleteclient",),
     "list_contacts": ("getcontacts",),
     "add_contact": ("addcontact",),
+    "update_contact": ("updatecontact",),
+    "delete_contact": ("deletecontact",),
 }
 
 
@@ -126,6 +129,7 @@ class WhmcsBackend:
         self._blank = {
             "ticket": self._render("backend_update_ticket", blank["ticket"]),
             "customer": self._render("backend_update_client", blank["customer"]),
+            "contact": self._render("backend_update_contact", ContactPatch()),
         }
 
     def __repr__(self) -> str:
@@ -195,9 +199,6 @@ class WhmcsBackend:
             return ("refused", ("replies are switched off (backend.features)",))
         if self._pins.get("notes") == "no" and operation == "add_note":
             return ("refused", ("notes are switched off (backend.features)",))
-        if operation in ("update_contact", "delete_contact"):
-            # this adapter has no update_contact/delete_contact (gateway/backends/contacts.py)
-            return ("refused", ("contact changes are not carried to WHMCS by the gateway",))
         if operation == "add_note":
             return ("loss", ("staff-authors",))  # AddTicketNote records the API's own admin
         if operation == "update_customer":
@@ -537,6 +538,31 @@ class WhmcsBackend:
             if contact.id == contact_id:
                 return contact
         return await self.get_contact(contact_id)
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        """UpdateContact with what the patch changes (WHMCS contacts have no title or primary flag)."""
+        lost = sorted(f for f in ("title", "is_primary") if f in patch.model_fields_set)
+        if lost:
+            what = " or ".join(lost)
+            raise Unsupported(f"WHMCS contacts have no {what}: nothing was written", reason="contact_fields")
+        await self.get_contact(contact_id)  # "Contact ID Not Found" before writing
+        params = self._patch_params("backend_update_contact", "contact", patch)
+        if params:
+
+            async def holds() -> bool:
+                now = await self.get_contact(contact_id)
+                return all(_same(getattr(now, k, None), v) for k, v in patch.model_dump(exclude_unset=True).items())
+
+            await self._update("UpdateContact", {"contactid": str(contact_id), **params}, "contact", holds)
+        return await self.get_contact(contact_id)
+
+    async def delete_contact(self, contact_id: int) -> None:
+        await self.get_contact(contact_id)
+
+        async def gone() -> bool:
+            return not await self._exists(self.get_contact(contact_id))
+
+        await self._update("DeleteContact", {"contactid": str(contact_id)}, "contact", gone, deleting=True)
 
     # ============================================================ writes
 
