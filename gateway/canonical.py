@@ -317,6 +317,20 @@ class CustomerPatch(_Record):
         return not self.model_fields_set
 
 
+class ContactPatch(_Record):
+    """Changes to a contact: only the fields set are written (a migration's changed contact)."""
+
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    is_primary: bool | None = None
+
+    def is_empty(self) -> bool:
+        return not self.model_fields_set
+
+
 class NewContact(_Record):
     customer_id: int
     firstname: str

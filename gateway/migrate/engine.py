@@ -202,14 +202,7 @@ class Migration:
 
     async def _headers(self) -> Sequence[Any]:
         """Every source ticket's header (id, status, priority, created_at): the backend's cheapest list."""
-        headers = getattr(self.source, "ticket_headers", None)
-        if headers is not None:
-            try:
-                found: Sequence[Any] = await self._call(headers)
-                return found
-            except (AttributeError, NotImplementedError):
-                pass  # an adapter ahead of the header index it relies on: the plain list serves
-        return await self._call(self.source.list_tickets)
+        return await self._call(self.source.ticket_headers)
 
     async def make_plan(self) -> Plan:
         """Everything a real run needs to know before it writes: scope and the losses it would cost.
