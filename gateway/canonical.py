@@ -256,6 +256,8 @@ class TicketPatch(_Record):
     message: str | None = None
     assigned_staff_id: int | None = None
     created_at: datetime | None = None
+    # the date of the last message (a migration's ticket after its replies); set to None: cleared
+    last_reply_at: datetime | None = None
 
     def is_empty(self) -> bool:
         return not self.model_fields_set

@@ -76,7 +76,8 @@ class IdMap:
         for source_id, target_id in sorted(departments.items(), key=lambda kv: int(kv[0])):
             to_target["department"][int(source_id)] = int(target_id)
             to_shown["department"].setdefault(int(target_id), int(source_id))
-        floor["department"] = max((int(k) for k in departments), default=0)
+        top = int(await self._journal.meta("max_source_id:department") or 0)  # unmatched ones included
+        floor["department"] = max([*(int(k) for k in departments), top])
         for kind, target_id, shown in await self._journal.allocations():
             if kind in to_target and target_id.isdigit() and int(target_id) not in to_shown[kind]:
                 to_target[kind][shown] = int(target_id)

@@ -375,6 +375,8 @@ class PMPBackend(BackendDefaults):
             changes["status"] = self._vendor_code(patch.status, "ticket_status", "status")
         if patch.priority is not None:
             changes["priority"] = self._vendor_code(patch.priority, "ticket_priority", "priority")
+        if "last_reply_at" in patch.model_fields_set and patch.last_reply_at is None:
+            changes["lastreply"] = None  # a ticket without a last reply (a migrated one whose source has none)
         if changes:
             await self._put_ticket(ticket_id, row, changes)
         return await self.get_ticket(ticket_id)
