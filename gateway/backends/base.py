@@ -44,7 +44,7 @@ FEATURES: tuple[str, ...] = (
     "staff",  # staff members can be listed
     "notes",  # ticket notes (read; yes = write too)
     "replies",  # ticket replies (read; yes = write too)
-    "departments",  # the full department list can be read
+    "departments",  # the full department list can be read (yes = departments can be created too)
     "filters",  # lists answer in the vendor's own list shape and order (no header index in front)
 )
 

@@ -152,11 +152,19 @@ class Migration:
         unmatched: list[tuple[Department, str]] = []
         self._departments.clear()
         blind = not self.target.departments_known()  # a target that cannot list them all
+        # departments an earlier run created (the mapping may name an id the target never had)
+        created = {
+            int(e.source_id): int(e.target_id)
+            for e in await self.journal.entries("department")
+            if e.done and e.target_id
+        }
         for d in src:
             wanted = self.opt.department_map.get(d.name) or self.opt.department_map.get(str(d.id))
             found = (by_name.get(wanted.casefold()) or by_id.get(wanted)) if wanted else by_name.get(d.name.casefold())
             if found is None and wanted and wanted.isdigit() and blind:
                 found = int(wanted)  # the operator's mapping names an id the target cannot list
+            if found is None and str(created.get(d.id)) in by_id:
+                found = created[d.id]
             if found is None:
                 # a mapping to a name the target lacks creates that name; otherwise the source's own
                 unmatched.append((d, wanted if wanted and not wanted.isdigit() else d.name))
