@@ -99,6 +99,7 @@ class Migration:
         self._lost_departments: dict[int, str] = {}  # unmatched, on a target that cannot create: id -> name
         self._default_department: Department | None = None  # where an accepted lost department's tickets go
         self._department_jobs: dict[int, asyncio.Future[int | None]] = {}
+        self._marked: set[str] = set()  # tickets marked unfinished in this run (their messages being written)
         self._staff: dict[int, int] = {}
         self._statuses: StatusMap | None = None
         self._customers: dict[int, asyncio.Future[int | None]] = {}
@@ -179,6 +180,7 @@ class Migration:
         for d, name in unmatched:
             if creatable:
                 self._to_create[d.id] = name
+                self.plan.creates.append(f"department {name!r} (source department {d.id})")
             else:
                 self._lost_departments[d.id] = d.name
                 self.plan.lose(department_loss(d.name))  # the department record itself; its tickets in ticket_ids
@@ -631,7 +633,9 @@ class Migration:
             return
         wrote = await self._conversation(src, target_id)
         new = entry is None or settled
-        if (wrote or new) and target_id > 0 and carried:
+        # a run killed between the messages and the finish left the ticket marked unfinished
+        unfinished = entry is not None and bool(json.loads(entry.hint or "{}").get(_UNFINISHED))
+        if (wrote or new or unfinished) and target_id > 0 and carried:
             problem = await self._finish_ticket(src, key, target_id)
             if problem:
                 # the ticket's one outcome becomes this failure, so the counts still add up
@@ -643,6 +647,7 @@ class Migration:
         """After its messages, the ticket as the source has it: the reply writes move its status and
         last-reply date (on PMP the writer of reply rows sets them), so both are set back to the
         source's; then the fingerprint of what the migration left, for conflicts later."""
+        self._marked.discard(key)
         entry = await self.journal.get("ticket", key)
         if entry is None or not entry.done:
             return ""
@@ -661,9 +666,28 @@ class Migration:
             except GatewayError as exc:
                 return f"written, but its status or last-reply date could not be set: {exc.message}"
         fp = records.ticket_fingerprint(after)
-        if fp != entry.target_fp:
-            await self.journal.put(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, entry.hint))
+        hint = json.loads(entry.hint or "{}")
+        marked = bool(hint.pop(_UNFINISHED, False))
+        if fp != entry.target_fp or marked:
+            await self.journal.put(
+                Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, json.dumps(hint))
+            )
         return ""
+
+    async def _mark_unfinished(self, key: str) -> None:
+        """Before a ticket's first message write: the ticket's finish is owed until it is done."""
+        if key in self._marked:
+            return
+        self._marked.add(key)
+        entry = await self.journal.get("ticket", key)
+        if entry is None or not entry.done:
+            return
+        hint = json.loads(entry.hint or "{}")
+        if not hint.get(_UNFINISHED):
+            hint[_UNFINISHED] = True
+            await self.journal.put(
+                Entry("ticket", key, entry.target_id, "done", entry.source_hash, entry.target_fp, json.dumps(hint))
+            )
 
     def _skip_conversation(self, src: Ticket) -> None:
         self.report.add("replies", "skipped", max(0, len(src.replies) - 1))
@@ -838,6 +862,7 @@ class Migration:
         if self.opt.dry_run:
             self.report.add(plural, "created")
             return target
+        await self._mark_unfinished(str(src.id))
         await self.journal.put(Entry(kind, key, None, "pending", h, "", json.dumps({"ticket": target_id})))
         try:
             if isinstance(msg, Reply):
@@ -892,6 +917,9 @@ class Migration:
             contact = await self.ensure_contact(author.contact_id) if author.contact_id else 0
             return author.model_copy(update={"customer_id": customer or 0, "contact_id": contact or 0, "staff_id": 0})
         return author
+
+
+_UNFINISHED = "unfinished"  # a ticket's journal hint: messages written, status and last-reply date not yet set
 
 
 def _random_password() -> str:

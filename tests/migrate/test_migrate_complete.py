@@ -42,6 +42,7 @@ def test_a_department_missing_on_a_pmp_target_is_created_once(pair: Pair) -> Non
     pair.target.write("DELETE FROM tbldepartments WHERE name = 'Billing'")
     dry = pair.migrate("--dry-run")
     assert "department:" not in dry.stdout  # created, so no loss to accept
+    assert "create department 'Billing' (source department 3)" in dry.stdout
     report = _ok(pair)
     kinds = report["kinds"]
     assert isinstance(kinds, dict)
