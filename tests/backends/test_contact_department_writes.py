@@ -37,7 +37,9 @@ def deadline() -> Iterator[None]:
     context.end(token)
 
 
-async def _pmp(tmp_path: Path, maps: MappingSet, session: aiohttp.ClientSession, **kw: object) -> tuple[object, PMPBackend]:
+async def _pmp(
+    tmp_path: Path, maps: MappingSet, session: aiohttp.ClientSession, **kw: object
+) -> tuple[object, PMPBackend]:
     runner, url = await start_simulator(port=0, db_path=tmp_path / "pmp.db", token=TOKEN, **kw)  # type: ignore[arg-type]
     return runner, PMPBackend(url, TOKEN, maps["pmp"], MemoryStore(), session=session)
 
@@ -98,7 +100,9 @@ async def test_whmcs_updates_a_contact_and_cannot_create_departments(tmp_path: P
         async with aiohttp.ClientSession() as session:
             whmcs = WhmcsBackend(url, "id1:sec1", maps["whmcs"], MemoryStore(), session=session)
             await whmcs.discover()
-            made = await whmcs.add_contact(NewContact(customer_id=1, firstname="Bo", lastname="Old", email="bo@x.example"))
+            made = await whmcs.add_contact(
+                NewContact(customer_id=1, firstname="Bo", lastname="Old", email="bo@x.example")
+            )
             after = await whmcs.update_contact(made.id, ContactPatch(lastname="New", email="bo.new@x.example"))
             assert (after.firstname, after.lastname, after.email) == ("Bo", "New", "bo.new@x.example")
             assert any(c.id == made.id and c.lastname == "New" for c in await whmcs.list_contacts(1))

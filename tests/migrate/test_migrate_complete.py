@@ -3,6 +3,8 @@ kept after the reply writes: on targets that already hold records, in both direc
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,3 +152,28 @@ def test_status_and_last_reply_end_as_the_source_has_them(pair: Pair) -> None:
     (row,) = pair.target.rows("SELECT status, lastreply FROM tbltickets WHERE ticketid = ?", (target_id,))
     assert row == (1, "2024-03-04 09:00:00")
     assert_same_helpdesk(pair)
+
+
+def test_a_kill_between_the_replies_and_the_finish_is_finished_on_resume(pair: Pair) -> None:
+    _ok(pair)
+    target_id = int(pair.journal("ticket")["3"])
+    good = pair.target.rows("SELECT status, lastreply FROM tbltickets WHERE ticketid = ?", (target_id,))
+    # what a SIGKILL right after the last reply write leaves: the ticket marked unfinished in the
+    # journal, and the target ticket as the reply write left it
+    with sqlite3.connect(pair.store) as conn:
+        (hint,) = conn.execute("SELECT hint FROM migrate_map WHERE kind = 'ticket' AND source_id = '3'").fetchone()
+        marked = json.dumps({**json.loads(hint), "unfinished": True})
+        conn.execute("UPDATE migrate_map SET hint = ? WHERE kind = 'ticket' AND source_id = '3'", (marked,))
+    pair.target.write(
+        "UPDATE tbltickets SET status = 3, lastreply = '2030-01-01 00:00:00' WHERE ticketid = ?", (target_id,)
+    )
+    before = pair.target.counts()
+    report = _ok(pair)
+    assert pair.target.rows("SELECT status, lastreply FROM tbltickets WHERE ticketid = ?", (target_id,)) == good
+    assert pair.target.counts() == before
+    kinds = report["kinds"]
+    assert isinstance(kinds, dict)
+    assert kinds["tickets"]["unchanged"] == 6 and kinds["replies"]["created"] == 0
+    with sqlite3.connect(pair.store) as conn:
+        (hint,) = conn.execute("SELECT hint FROM migrate_map WHERE kind = 'ticket' AND source_id = '3'").fetchone()
+    assert "unfinished" not in json.loads(hint)
