@@ -484,13 +484,27 @@ class Migration:
             self.report.add("customers", "updated")
             return
         patch = CustomerPatch(**records.customer_fields(src))
+        contacts = await self._call(lambda: self.target.list_contacts(target_id))
+        before = {c.id: records.contact_hash(c) for c in contacts}
         try:
             made = await self._call(lambda: self.target.update_customer(target_id, patch), read=False)
         except GatewayError as exc:
             self.report.fail("customers", key, exc.message)
             return
+        await self._contacts_moved_with(target_id, before)
         await self.journal.put(Entry("customer", key, str(target_id), "done", h, records.customer_hash(made)))
         self.report.add("customers", "updated")
+
+    async def _contacts_moved_with(self, customer: int, before: dict[int, str]) -> None:
+        """A customer update may write its primary contact too (PMP keeps the name, e-mail and phone
+        there): the fingerprints of the carried contacts it changed are the migration's own doing."""
+        for c in await self._call(lambda: self.target.list_contacts(customer)):
+            entry = await self.journal.by_target("contact", str(c.id))
+            now = records.contact_hash(c)
+            if entry is not None and entry.done and entry.target_fp == before.get(c.id) and now != entry.target_fp:
+                await self.journal.put(
+                    Entry("contact", entry.source_id, str(c.id), "done", entry.source_hash, now, entry.hint)
+                )
 
     async def _carry_contact(self, source_id: int, known: Contact | None) -> int | None:
         key = str(source_id)
@@ -516,8 +530,18 @@ class Migration:
         # Pending (a crash after the write) or made with its customer (a primary contact): find it.
         found = await self._find_contact(customer, src)
         if found is not None:
+            fp = records.contact_hash(found)
             if not self.opt.dry_run:
-                await self.journal.put(Entry("contact", key, str(found.id), "done", h, records.contact_hash(found)))
+                if fp != h:
+                    # made with its customer from the customer's fields: the rest (a title) is the contact's
+                    patch = ContactPatch(**records.contact_fields(src))
+                    try:
+                        made = await self._call(lambda: self.target.update_contact(found.id, patch), read=False)
+                    except GatewayError as exc:
+                        self.report.fail("contacts", key, exc.message)
+                        return found.id
+                    fp = records.contact_hash(made)
+                await self.journal.put(Entry("contact", key, str(found.id), "done", h, fp))
             self.report.add("contacts", "created")
             return found.id
         if src.is_primary and await self._is_the_customer(customer, src):
@@ -551,7 +575,14 @@ class Migration:
             return
         target_id = int(entry.target_id)
         current = await self._call(lambda: self.target.get_contact(target_id))
-        if entry.target_fp and records.contact_hash(current) != entry.target_fp:
+        now = records.contact_hash(current)
+        if now == h:
+            # already as the source has it: its customer's update wrote it (a PMP primary contact)
+            if not self.opt.dry_run:
+                await self.journal.put(Entry("contact", key, str(target_id), "done", h, now, entry.hint))
+            self.report.add("contacts", "updated")
+            return
+        if entry.target_fp and now != entry.target_fp:
             self.report.conflict("contacts", key, f"contact {target_id} was changed on the target since migrated")
             return
         if self.opt.dry_run:

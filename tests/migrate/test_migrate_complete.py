@@ -116,6 +116,22 @@ def test_a_changed_contact_is_updated_and_a_target_edit_is_a_conflict(pair: Pair
     assert row[0] == "Target edit"
 
 
+def test_a_renamed_primary_contact_is_no_conflict_with_its_customer_update(pair: Pair) -> None:
+    _ok(pair)
+    pair.source.write("UPDATE tblcontacts SET lastname = 'Renamed' WHERE id = 1")  # customer 1's primary person
+    report = _ok(pair)  # exit 0: no conflict with the customer update that already renamed it
+    kinds = report["kinds"]
+    assert isinstance(kinds, dict)
+    assert kinds["customers"]["updated"] == 1 and kinds["contacts"]["updated"] == 1
+    target_id = int(pair.journal("contact")["1"])
+    (row,) = pair.target.rows("SELECT lastname FROM tblcontacts WHERE id = ?", (target_id,))
+    assert row[0] == "Renamed"
+    third = _ok(pair)  # and the next run finds nothing changed on either side
+    kinds = third["kinds"]
+    assert isinstance(kinds, dict)
+    assert all(c["created"] == c["updated"] == c["conflicts"] == 0 for c in kinds.values())
+
+
 def test_a_changed_contact_crosses_vendors_both_ways(cross: KindPair) -> None:
     _ok(cross)
     target_id = int(cross.journal("contact")["2"])

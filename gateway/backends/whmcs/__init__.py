@@ -199,8 +199,8 @@ class WhmcsBackend(BackendDefaults):
             return ("refused", ("notes are switched off (backend.features)",))
         if operation == "add_note":
             return ("loss", ("staff-authors",))  # AddTicketNote records the API's own admin
-        if operation == "update_customer":
-            return ("loss", ("billing-fields",))  # no website field in WHMCS
+        if operation in ("add_customer", "update_customer"):
+            return ("loss", ("billing-fields",))  # no website field in WHMCS (AddClient nor UpdateClient)
         if operation == "add_department":
             return ("refused", ("the WHMCS API has no action that creates a support department",))
         return ("full", ())
