@@ -193,3 +193,17 @@ def test_a_kill_between_the_replies_and_the_finish_is_finished_on_resume(pair: P
     with sqlite3.connect(pair.store) as conn:
         (hint,) = conn.execute("SELECT hint FROM migrate_map WHERE kind = 'ticket' AND source_id = '3'").fetchone()
     assert "unfinished" not in json.loads(hint)
+
+
+def test_only_departments_creates_them_and_nothing_else(pair: Pair) -> None:
+    pair.target.write("DELETE FROM tbldepartments WHERE name IN ('Billing', 'Abuse')")
+    before = pair.target.counts()
+    report = _ok(pair, "--only", "departments")
+    kinds = report["kinds"]
+    assert isinstance(kinds, dict)
+    assert kinds["departments"]["created"] == 2 and kinds["tickets"]["in_scope"] == 0
+    after = pair.target.counts()
+    assert after["tbldepartments"] == before["tbldepartments"] + 2
+    assert {k: v for k, v in after.items() if k != "tbldepartments"} == {
+        k: v for k, v in before.items() if k != "tbldepartments"
+    }
