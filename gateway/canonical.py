@@ -257,6 +257,8 @@ class TicketPatch(_Record):
     message: str | None = None
     assigned_staff_id: int | None = None
     created_at: datetime | None = None
+    # the date of the last message (a migration's ticket after its replies); set to None: cleared
+    last_reply_at: datetime | None = None
 
     def is_empty(self) -> bool:
         return not self.model_fields_set
@@ -319,7 +321,8 @@ class CustomerPatch(_Record):
 
 
 class ContactPatch(_Record):
-    """Only the fields set are changed (email preferences by canonical name)."""
+    """Changes to a contact: only the fields set are written (a migration's changed contact; the PMP
+    dialect's PUT api/contacts/:id, email preferences by canonical name)."""
 
     firstname: str | None = None
     lastname: str | None = None

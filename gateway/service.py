@@ -23,7 +23,6 @@ from gateway import canonical as c
 from gateway import operations as ops
 from gateway.backends import index as ix
 from gateway.backends.base import Backend, TicketHeader, header_of
-from gateway.backends.contacts import contact_writer
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported
 from gateway.store import Store
 
@@ -124,15 +123,13 @@ class Service:
             return ref.ticket_id
         if ref.ticket_number:
             # after a migration, the backend layer knows the legacy numbers (gateway.migrate.legacy)
-            resolve_number = getattr(self.backend, "resolve_number", None)
-            legacy = await resolve_number(ref.ticket_number) if resolve_number is not None else None
+            legacy = await self.backend.resolve_number(ref.ticket_number)
             if legacy is not None:
                 return int(legacy)
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
-            by_number = getattr(self.backend, "ticket_id_for", None)  # optional: a backend's own numbers
-            found = await by_number(ref.ticket_number) if by_number is not None else None
+            found = await self.backend.ticket_id_for(ref.ticket_number)  # a backend's own numbers (WHMCS tid)
             if found is not None:
                 return int(found)
             if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
@@ -226,8 +223,7 @@ class Service:
         out = list(await asyncio.gather(*(full(t) for t in tickets)))
         # rows that carried only their opening message: the rest of the conversation's replies
         # (who wrote last), where the backend can add them without a read per ticket
-        add_replies = getattr(self.backend, "with_replies", None)
-        return list(await add_replies(out)) if add_replies is not None and out else out
+        return await self.backend.with_replies(out) if out else out
 
     async def _list_indexed(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
         """Filter, count and order in the index; read only the page's tickets in full."""
@@ -260,7 +256,7 @@ class Service:
         limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
         # a list page shows no conversation: a backend that can read a ticket without it does so
-        read = getattr(self.backend, "ticket_summary", None) or self.backend.get_ticket
+        read = self.backend.ticket_summary
 
         async def one(ticket_id: int) -> c.Ticket | None:
             async with limit:
@@ -438,8 +434,7 @@ class Service:
 
     async def _flagged(self) -> int:
         """Tickets flagged to the backend credential's staff member, where the backend can tell (WHMCS)."""
-        count = getattr(self.backend, "flagged_tickets", None)
-        return int(await count()) if count is not None else 0
+        return await self.backend.flagged_tickets()
 
     def _status_counts(self, counted: Counter[c.StatusValue]) -> list[ops.StatusStats]:
         known = list(self.backend.statuses())
@@ -558,15 +553,14 @@ class Service:
         # only what the client sent is "set": a backend may leave the rest to its own defaults
         return await self.backend.add_contact(c.NewContact(**args.model_dump(exclude_unset=True)))
 
-    # contact changes: optional in a backend (gateway/backends/contacts.py)
+    # contact changes (optional in a backend: BackendDefaults refuses them)
 
     async def update_contact(self, args: ops.UpdateContactArgs) -> c.Contact:
-        change = contact_writer(self.backend, "update_contact")
         fields = args.model_dump(exclude_unset=True, exclude={"contact_id"})
-        return await change(args.contact_id, c.ContactPatch(**fields))  # type: ignore[no-any-return]
+        return await self.backend.update_contact(args.contact_id, c.ContactPatch(**fields))
 
     async def delete_contact(self, args: ops.ContactRefArgs) -> ops.Done:
-        await contact_writer(self.backend, "delete_contact")(args.contact_id)
+        await self.backend.delete_contact(args.contact_id)
         return ops.Done(id=args.contact_id)
 
 

@@ -20,8 +20,7 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
-from gateway.backends.base import Backend, Capabilities, Support, TicketHeader
-from gateway.backends.contacts import contact_writer
+from gateway.backends.base import Backend, BackendDefaults, Capabilities, Support, TicketHeader
 from gateway.canonical import (
     Contact,
     ContactPatch,
@@ -87,7 +86,7 @@ class CircuitBreaker:
             self.metrics.breaker.set(value)
 
 
-class GuardedBackend:
+class GuardedBackend(BackendDefaults):
     """A Backend wrapped with the breaker and the cache; same protocol."""
 
     def __init__(
@@ -172,35 +171,19 @@ class GuardedBackend:
 
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket without its conversation where the backend can read it so (a list page)."""
-        read = getattr(self.inner, "ticket_summary", None) or self.inner.get_ticket
-        found: Ticket = await self._call(lambda: read(ticket_id))
-        return found
+        return await self._call(lambda: self.inner.ticket_summary(ticket_id))
 
     async def with_replies(self, tickets: Sequence[Ticket]) -> list[Ticket]:
-        """List rows with their replies (optional in a backend: the rows as they are, for a backend
-        whose list rows carry no message and are read in full instead)."""
-        add = getattr(self.inner, "with_replies", None)
-        if add is None:
-            return list(tickets)
-        found: list[Ticket] = await self._call(lambda: add(tickets))
-        return found
+        return await self._call(lambda: self.inner.with_replies(tickets))
 
     async def ticket_id_for(self, number: str) -> int | None:
-        """The backend's id of a client-facing ticket number (optional in a backend; None: the number
-        is the id, as on PMP; WHMCS's ``tid`` is not)."""
-        find = getattr(self.inner, "ticket_id_for", None)
-        if find is None:
-            return None
-        found: int | None = await self._call(lambda: find(number))
-        return found
+        return await self._call(lambda: self.inner.ticket_id_for(number))
+
+    async def resolve_number(self, number: str) -> int | None:
+        return await self._call(lambda: self.inner.resolve_number(number))
 
     async def flagged_tickets(self) -> int:
-        """Tickets flagged to the backend credential's own staff member (optional in a backend: 0)."""
-        count = getattr(self.inner, "flagged_tickets", None)
-        if count is None:
-            return 0
-        found: int = await self._call(count)
-        return found
+        return await self._call(self.inner.flagged_tickets)
 
     async def list_tickets(self) -> Sequence[Ticket]:
         if self.cache_tickets:
@@ -295,20 +278,22 @@ class GuardedBackend:
             self._drop("contacts", "contact", "customers", "customer")
 
     async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
-        """Optional in a backend (gateway/backends/contacts.py): absent when the inner one lacks it."""
-        change = contact_writer(self.inner, "update_contact")
         try:
-            changed: Contact = await self._call(lambda: change(contact_id, patch))
-            return changed
+            return await self._call(lambda: self.inner.update_contact(contact_id, patch))
         finally:
             self._drop("contacts", "contact", "customers", "customer")
 
     async def delete_contact(self, contact_id: int) -> None:
-        remove = contact_writer(self.inner, "delete_contact")
         try:
-            await self._call(lambda: remove(contact_id))
+            await self._call(lambda: self.inner.delete_contact(contact_id))
         finally:
             self._drop("contacts", "contact", "customers", "customer")
+
+    async def add_department(self, name: str) -> Department:
+        try:
+            return await self._call(lambda: self.inner.add_department(name))
+        finally:
+            self._drop("departments")
 
     async def list_staff(self) -> Sequence[Staff]:
         return await self._cached(("staff",), lambda: self._call(self.inner.list_staff))

@@ -35,7 +35,7 @@ from cachetools import TTLCache
 from pydantic import ValidationError
 
 from gateway.backends import http
-from gateway.backends.base import Capabilities, FeatureState, Support, TicketHeader
+from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support, TicketHeader
 from gateway.backends.pmp import discovery
 from gateway.backends.pmp.conversation import Conversation, staff_opening
 from gateway.backends.pmp.discovery import DEPARTMENTS_TABLE, REPLIES_TABLE, TABLE_PATH
@@ -102,7 +102,13 @@ _REPLIES_GRANT = (
 )
 
 
-class PMPBackend:
+_DEPARTMENTS_GRANT = (
+    f"an administrator must put {DEPARTMENTS_TABLE} on the API module's custom-table allowlist (module 3.x) "
+    f"and give the gateway's token its write grant"
+)
+
+
+class PMPBackend(BackendDefaults):
     name = VENDOR
 
     def __init__(
@@ -266,6 +272,8 @@ class PMPBackend:
             return ("loss", lost) if lost else ("full", ())
         if operation == "update_ticket":
             return ("loss", ("requester-details",))
+        if operation == "add_department" and not caps.writable("departments"):
+            return ("refused", (_DEPARTMENTS_GRANT,))
         return ("full", ())
 
     @staticmethod
@@ -409,6 +417,8 @@ class PMPBackend:
             changes["status"] = self._vendor_code(patch.status, "ticket_status", "status")
         if patch.priority is not None:
             changes["priority"] = self._vendor_code(patch.priority, "ticket_priority", "priority")
+        if "last_reply_at" in patch.model_fields_set and patch.last_reply_at is None:
+            changes["lastreply"] = None  # a ticket without a last reply (a migrated one whose source has none)
         if changes:
             await self._put_ticket(ticket_id, row, changes)
         return await self.get_ticket(ticket_id)
@@ -539,6 +549,25 @@ class PMPBackend:
 
     def departments_known(self) -> bool:
         return self._caps.has("departments") or self._departments is not None
+
+    async def add_department(self, name: str) -> Department:
+        """A row in the allowlisted ``tbldepartments`` custom table (module 3.x, with the write grant)."""
+        caps = await self._ensure_discovered()
+        if not caps.writable("departments"):
+            raise Unsupported(f"The backend (PMP) cannot create departments: {_DEPARTMENTS_GRANT}; nothing was written")
+        wanted = plain(name)
+        creation = Creation(
+            noun="department",
+            claim_kind="pmp-department",
+            post_path=TABLE_PATH + DEPARTMENTS_TABLE,
+            id_key="departmentid",
+            listing=lambda: self._wire.rows(TABLE_PATH + DEPARTMENTS_TABLE),
+            matches=lambda row: plain(row.get("name")) == wanted,
+        )
+        department_id = await self._settle.create(creation, {"name": name})
+        if self._departments is not None:  # an operator's list: it now has one more
+            self._departments = (*self._departments, Department(id=department_id, name=name))
+        return Department(id=department_id, name=name)
 
     def statuses(self) -> Sequence[tuple[StatusValue, str]]:
         table = self._m.enums["ticket_status"].to_canonical

@@ -37,7 +37,7 @@ import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from gateway.backends import http
-from gateway.backends.base import Capabilities, FeatureState, Support
+from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support
 from gateway.backends.whmcs.api import Answer, Knobs, Unsettled, WhmcsApi, unavailable
 from gateway.canonical import (
     Contact,
@@ -95,7 +95,7 @@ OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class WhmcsBackend:
+class WhmcsBackend(BackendDefaults):
     name = VENDOR
 
     def __init__(
@@ -129,7 +129,6 @@ class WhmcsBackend:
         self._blank = {
             "ticket": self._render("backend_update_ticket", blank["ticket"]),
             "customer": self._render("backend_update_client", blank["customer"]),
-            "contact": self._render("backend_update_contact", ContactPatch()),
         }
 
     def __repr__(self) -> str:
@@ -201,8 +200,10 @@ class WhmcsBackend:
             return ("refused", ("notes are switched off (backend.features)",))
         if operation == "add_note":
             return ("loss", ("staff-authors",))  # AddTicketNote records the API's own admin
-        if operation == "update_customer":
-            return ("loss", ("billing-fields",))  # no website field in WHMCS
+        if operation in ("add_customer", "update_customer"):
+            return ("loss", ("billing-fields",))  # no website field in WHMCS (AddClient nor UpdateClient)
+        if operation == "add_department":
+            return ("refused", ("the WHMCS API has no action that creates a support department",))
         return ("full", ())
 
     async def list_staff(self) -> Sequence[Staff]:
@@ -540,21 +541,19 @@ class WhmcsBackend:
         return await self.get_contact(contact_id)
 
     async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
-        """UpdateContact with what the patch changes (WHMCS contacts have no title or primary flag)."""
-        lost = sorted(f for f in ("title", "is_primary") if f in patch.model_fields_set)
-        if lost:
-            what = " or ".join(lost)
-            raise Unsupported(f"WHMCS contacts have no {what}: nothing was written", reason="contact_fields")
-        await self.get_contact(contact_id)  # "Contact ID Not Found" before writing
-        params = self._patch_params("backend_update_contact", "contact", patch)
+        """UpdateContact with the fields the patch sets (WHMCS contacts have no title or primary flag)."""
+        current = await self.get_contact(contact_id)  # "Contact ID Not Found" before writing
+        params = self._render("backend_update_contact", patch)
         if params:
 
             async def holds() -> bool:
-                now = await self.get_contact(contact_id)
-                return all(_same(getattr(now, k, None), v) for k, v in patch.model_dump(exclude_unset=True).items())
+                after = await self.get_contact(contact_id)
+                wanted = patch.model_dump(exclude_unset=True, include={"firstname", "lastname", "email", "phone"})
+                return all(_same(getattr(after, k, None), v) for k, v in wanted.items())
 
             await self._update("UpdateContact", {"contactid": str(contact_id), **params}, "contact", holds)
-        return await self.get_contact(contact_id)
+            return await self.get_contact(contact_id)
+        return current
 
     async def delete_contact(self, contact_id: int) -> None:
         await self.get_contact(contact_id)
