@@ -391,6 +391,20 @@ def _known_secrets(state: State) -> tuple[str, ...]:
     return tuple(v for v in values if v)
 
 
+def _known_secrets_memo(state: State) -> Callable[[], tuple[str, ...]]:
+    """``_known_secrets`` recomputed only when the settings or the backend token change (a reload):
+    the middleware asks on every request."""
+    last: list[Any] = [None, None, ()]
+
+    def known() -> tuple[str, ...]:
+        if last[0] is not state.settings or last[1] != state.backend_token:
+            last[:] = [state.settings, state.backend_token, _known_secrets(state)]
+        secrets_now: tuple[str, ...] = last[2]
+        return secrets_now
+
+    return known
+
+
 def create_app(settings: Settings) -> web.Application:
     effective_clients(settings)  # fail fast: a real backend needs --client
     state = State(settings=settings)
@@ -398,7 +412,7 @@ def create_app(settings: Settings) -> web.Application:
         lambda: state.settings.backend.timeout,
         lambda: state.metrics,
         settings.access_log,
-        known_secrets=lambda: _known_secrets(state),
+        known_secrets=_known_secrets_memo(state),
     )
     app = web.Application(middlewares=[middleware], client_max_size=settings.limits.max_body_bytes)
     app[STATE] = state

@@ -25,6 +25,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _NO_SECRETS: Callable[[], tuple[str, ...]] = tuple
+monotonic = time.monotonic
+token_hex = secrets.token_hex
 
 
 def request_id_of(request: web.Request) -> str:
@@ -40,14 +42,17 @@ def make_context_middleware(
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.monotonic()
+        started = monotonic()
         m = metrics()
+        headers = request.headers
+        given = headers.get("X-Request-ID")
         ctx = context.RequestContext(
-            request_id=request_id_of(request), deadline=started + timeout(), observe=m.backend_call
+            request_id=given if given and _REQUEST_ID.match(given) else token_hex(16),
+            deadline=started + timeout(),
+            observe=m.backend_call,
+            # blanked from every log line written for this request (the dialect adds what the body presented)
+            secrets=[*known_secrets(), *presented_secrets(request.query, headers)],
         )
-        # blanked from every log line written for this request (the dialect adds what the body presented)
-        ctx.secrets.extend(known_secrets())
-        ctx.secrets.extend(presented_secrets(request.query, request.headers))
         token = context.begin(ctx)
         status = 500
         try:
@@ -69,7 +74,7 @@ def make_context_middleware(
                 headers={"X-Request-ID": ctx.request_id},
             )
         finally:
-            elapsed = time.monotonic() - started
+            elapsed = monotonic() - started
             context.end(token)
             if ctx.dialect:
                 result = "error" if ctx.failed or status >= 400 else "success"

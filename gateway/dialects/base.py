@@ -318,13 +318,17 @@ _MALFORMED: tuple[type[BaseException], ...] = (
 
 
 def _merge_multi(params: dict[str, Any], multi: MultiDictProxy[Any] | Mapping[str, Any]) -> None:
-    for key in multi:
-        values = multi.getall(key) if isinstance(multi, MultiDictProxy) else [multi[key]]
-        text_values = [v if isinstance(v, str) else getattr(v, "filename", "") or "file" for v in values]
-        # a repeated plain key: the last wins, as PHP does
-        params[key] = text_values[-1]
+    lists: dict[str, list[str]] = {}
+    for key, value in multi.items():
+        text = value if isinstance(value, str) else getattr(value, "filename", "") or "file"
         if key.endswith("[]"):
-            params[key] = text_values
+            # every value of a PHP list key, in order (this source's replace another's)
+            found = lists.get(key)
+            if found is None:
+                found = lists[key] = params[key] = []
+            found.append(text)
+        else:
+            params[key] = text  # a repeated plain key: the last wins, as PHP does
 
 
 async def _read_encoded(request: web.Request, ctype: str, encoding: str, max_bytes: int) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from gateway.mapping.loader import ActionSpec
 JSON = "application/json"
 XML = "application/xml"
 TEXT = "text/plain"
+_FORMATS = frozenset({"json", "xml", "nvp"})
 
 
 class WhmcsDialect(Dialect):
@@ -58,8 +59,10 @@ class WhmcsDialect(Dialect):
         return self._format(params.get("responsetype"))
 
     def _format(self, requested: Any) -> str:
+        if requested in _FORMATS:  # as clients write it
+            return str(requested)
         value = str(requested or "").strip().lower()
-        if value in ("json", "xml", "nvp"):
+        if value in _FORMATS:
             return value
         return self.settings.default_format or str(getattr(self.mappings.config, "default_format", "legacy"))
 
