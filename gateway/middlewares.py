@@ -51,7 +51,7 @@ def make_context_middleware(
             deadline=started + timeout(),
             observe=m.backend_call,
             # blanked from every log line written for this request (the dialect adds what the body presented)
-            secrets=[*known_secrets(), *presented_secrets(request.query, headers)],
+            secrets=[*known_secrets(), *presented_secrets(request.query if request.query_string else {}, headers)],
         )
         token = context.begin(ctx)
         status = 500

@@ -281,10 +281,12 @@ def reword_refusal(spec: ActionSpec | None, exc: GatewayError) -> str:
 async def read_form(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """Query string and body merged (body wins), form/multipart/JSON, PHP brackets kept as keys."""
     params: dict[str, Any] = {}
-    _merge_multi(params, request.query)
+    if request.query_string:  # (an empty one is not parsed at all)
+        _merge_multi(params, request.query)
     if request.method in ("POST", "PUT", "PATCH") and request.can_read_body:
         ctype = request.content_type
-        if request.content_length is not None and request.content_length > max_bytes:
+        length = request.content_length
+        if length is not None and length > max_bytes:
             raise PayloadTooLarge("Request body too large")
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         try:

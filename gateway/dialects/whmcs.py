@@ -44,12 +44,16 @@ class WhmcsDialect(Dialect):
     example_path: ClassVar[str] = " (action=..., identifier+secret)"
     route_table: ClassVar[tuple[Route, ...]] = (Route("POST", ""), Route("GET", ""))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._json_success = formats.SuccessBytes(lambda body: formats.json_bytes({"result": "success", **body}))
+
     @property
     def version(self) -> str:
         return str(getattr(self.mappings.config, "version", "8.13.1"))
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
-        inbound.fmt = self._format(request.query.get("responsetype"))
+        inbound.fmt = self._format(request.query.get("responsetype") if request.query_string else None)
         params = await read_form(request, self.max_body)
         inbound.params = params
         inbound.fmt = self._format(params.get("responsetype"))
@@ -77,6 +81,8 @@ class WhmcsDialect(Dialect):
     # -- answers --------------------------------------------------------------
 
     def success(self, inbound: Inbound, spec: ActionSpec, body: Any) -> web.Response:
+        if (inbound.fmt or self._format(None)) == "json" and body:
+            return web.Response(body=self._json_success.get(body), content_type=JSON)
         payload: dict[str, Any] = {"result": "success"}
         payload.update(body or {})
         return self._respond(inbound, payload, 200)
