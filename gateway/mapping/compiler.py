@@ -53,6 +53,7 @@ _VOLATILE: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 def is_volatile(fn: Callable[..., Any]) -> bool:
     return fn in _VOLATILE
 
+
 _SPEC_KEYS = frozenset(
     {
         "from",
