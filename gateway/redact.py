@@ -69,9 +69,14 @@ def redact_url(path_qs: str) -> str:
 def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) -> list[str]:
     """The values a request presented as credentials: credential-named parameters and headers."""
     found: list[str] = []
-    for name, value in params.items():
-        if is_credential_name(str(name)) and not _is_identifier(str(name)):
-            found.extend(str(v) for v in (value if isinstance(value, list | tuple) else [value]))
+    # clients send the same parameter names request after request: which of them hold a
+    # secret is worked out once per set of names
+    names = tuple(params)
+    secret_names = _secret_names(names) if len(names) <= 64 else tuple(n for n in names if _secret_param(str(n)))
+    getall = getattr(params, "getall", None)  # a multidict (the query string): every value of a name
+    for name in dict.fromkeys(secret_names):
+        values = getall(name) if getall is not None else params[name]
+        found.extend(str(v) for v in (values if isinstance(values, list | tuple) else [values]))
     for name, value in headers.items():
         if not value or not _is_credential_header(name):
             continue
@@ -96,6 +101,17 @@ def _basic_parts(encoded: str) -> list[str]:
         return []
     _, _, password = decoded.partition(":")
     return [decoded, password]
+
+
+@lru_cache(maxsize=256)
+def _secret_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if _secret_param(str(n)))
+
+
+@lru_cache(maxsize=1024)
+def _secret_param(name: str) -> bool:
+    """A parameter whose value is a secret (a credential name other than the identifier)."""
+    return is_credential_name(name) and not _is_identifier(name)
 
 
 @lru_cache(maxsize=256)

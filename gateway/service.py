@@ -150,7 +150,7 @@ class Service:
         raise InvalidInput(field="ticketid", reason="ticket_ref_required")
 
     async def _numbered(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
-        numbers = await self.store.numbers_for(TICKET, (t.id for t in tickets))
+        numbers = await self.store.numbers_for(TICKET, [t.id for t in tickets])
         out = []
         for t in tickets:
             number = numbers.get(t.id) or t.number or str(t.id)

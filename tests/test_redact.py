@@ -56,3 +56,19 @@ def test_fresh_request_ids_are_unique_safe_tokens() -> None:
     ids = [new_request_id() for _ in range(1000)]
     assert len(set(ids)) == 1000
     assert all(len(i) == 32 and _REQUEST_ID.fullmatch(i) for i in ids)
+
+
+def test_every_value_of_a_repeated_credential_parameter_is_a_secret() -> None:
+    from multidict import MultiDict, MultiDictProxy
+
+    from gateway.redact import presented_secrets
+
+    query = MultiDictProxy(MultiDict([("apikey", "first-key"), ("ticket", "1"), ("APIKEY[]", "second-key")]))
+    assert sorted(presented_secrets(query, {})) == ["first-key", "second-key"]
+    query = MultiDictProxy(MultiDict([("apikey", "one-key"), ("apikey", "two-key")]))
+    assert sorted(presented_secrets(query, {"Authorization": "Bearer tok-en"})) == [
+        "Bearer tok-en",
+        "one-key",
+        "tok-en",
+        "two-key",
+    ]
