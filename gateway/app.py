@@ -393,6 +393,20 @@ def _known_secrets(state: State) -> tuple[str, ...]:
     return tuple(v for v in values if v)
 
 
+def _known_secrets_memo(state: State) -> Callable[[], tuple[str, ...]]:
+    """``_known_secrets`` recomputed only when the settings or the backend token change (a reload):
+    the middleware asks on every request."""
+    last: list[Any] = [None, None, ()]
+
+    def known() -> tuple[str, ...]:
+        if last[0] is not state.settings or last[1] != state.backend_token:
+            last[:] = [state.settings, state.backend_token, _known_secrets(state)]
+        secrets_now: tuple[str, ...] = last[2]
+        return secrets_now
+
+    return known
+
+
 def create_app(settings: Settings) -> web.Application:
     effective_clients(settings)  # fail fast: a real backend needs --client
     state = State(settings=settings)
@@ -400,21 +414,32 @@ def create_app(settings: Settings) -> web.Application:
         lambda: state.settings.backend.timeout,
         lambda: state.metrics,
         settings.access_log,
-        known_secrets=lambda: _known_secrets(state),
+        known_secrets=_known_secrets_memo(state),
     )
-    app = web.Application(middlewares=[middleware], client_max_size=settings.limits.max_body_bytes)
+    app = web.Application(client_max_size=settings.limits.max_body_bytes)
     app[STATE] = state
     app.cleanup_ctx.append(_resources)
     served = dialect_routes(settings)
     clashes = collisions(served)
     if clashes:
         raise SettingsError("dialect prefixes collide: " + "; ".join(clashes))
+    # every route runs inside the context middleware; applied to the handlers rather than as an
+    # app middleware (the catch-all route below leaves nothing unrouted), which spares aiohttp's
+    # middleware chain its own layers on every request
     for name, routes in served.items():
         for route in routes:
-            app.router.add_route(route.method, route.path, _dialect_handler(name, route))
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+            app.router.add_route(route.method, route.path, _in_context(middleware, _dialect_handler(name, route)))
+    app.router.add_get("/healthz", _in_context(middleware, healthz))
+    app.router.add_get("/readyz", _in_context(middleware, readyz))
+    app.router.add_get("/metrics", _in_context(middleware, metrics))
     # last: whatever no route above took (a path a {placeholder} refuses, another method)
-    app.router.add_route("*", "/{unrouted:.*}", unrouted)
+    app.router.add_route("*", "/{unrouted:.*}", _in_context(middleware, unrouted))
     return app
+
+
+def _in_context(middleware: Any, handler: Any) -> Any:
+    async def run(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = await middleware(request, handler)
+        return response
+
+    return run

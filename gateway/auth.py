@@ -28,6 +28,10 @@ class Principal:
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
 
 
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _eq(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape"))
 
@@ -36,6 +40,11 @@ class Credentials:
     def __init__(self, clients: Iterable[ClientCredential]) -> None:
         self._clients = tuple(clients)
         self._md5 = tuple(hashlib.md5(c.secret.encode()).hexdigest() for c in self._clients)
+        # what each presented value is compared with, encoded once
+        self._encoded = tuple(
+            (_bytes(c.identifier), _bytes(c.secret), _bytes(md5))
+            for c, md5 in zip(self._clients, self._md5, strict=True)
+        )
         self._principals = tuple(
             Principal(
                 c.identifier,
@@ -53,10 +62,12 @@ class Credentials:
         if not identifier or not secret:
             raise AuthError()
         found: Principal | None = None
-        for i, client in enumerate(self._clients):
+        codec = ("utf-8", "surrogateescape")
+        given_id, given, given_lower = identifier.encode(*codec), secret.encode(*codec), secret.lower().encode(*codec)
+        for i, (client_id, client_secret, client_md5) in enumerate(self._encoded):
             # evaluate every comparison: the time taken does not depend on which one matched
-            id_ok = _eq(identifier, client.identifier)
-            secret_ok = _eq(secret, client.secret) | _eq(secret.lower(), self._md5[i])
+            id_ok = hmac.compare_digest(given_id, client_id)
+            secret_ok = hmac.compare_digest(given, client_secret) | hmac.compare_digest(given_lower, client_md5)
             if id_ok and secret_ok and found is None:
                 found = self._principals[i]
         if found is None:

@@ -8,7 +8,7 @@ parser) and characters XML 1.0 cannot carry are dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -20,6 +20,31 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 
 def json_bytes(value: Any) -> bytes:
     return orjson.dumps(value)
+
+
+class SuccessBytes:
+    """A dialect's success answer as bytes, kept for the last few result bodies by identity.
+
+    An unchanged record renders to the very same body dict (the render memo,
+    ``gateway.mapping.compiler.identity_memo``), so its envelope and JSON are the same bytes
+    as last time.  The body is held while cached: its id cannot be reused meanwhile."""
+
+    def __init__(self, encode: Callable[[Any], bytes], size: int = 64) -> None:
+        self._encode = encode
+        self._size = size
+        self._cache: dict[int, tuple[Any, bytes]] = {}
+
+    def get(self, body: Any) -> bytes:
+        key = id(body)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is body:
+            return hit[1]
+        out = self._encode(body)
+        cache = self._cache
+        if len(cache) >= self._size:
+            del cache[next(iter(cache))]
+        cache[key] = (body, out)
+        return out
 
 
 def xml_text(value: Any) -> str:

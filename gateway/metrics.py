@@ -8,6 +8,7 @@ renders all of them summed, so counters never go backwards between scrapes.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -51,8 +52,22 @@ class Metrics:
             ["vendor", "enum"],
             registry=self.registry,
         )
+        # One process: what every request counts is added up here and handed to prometheus-client
+        # when /metrics is rendered (its per-value locks and checks cost more than the counting).
+        # Several workers write the shared files at once instead: any worker's scrape must show
+        # every request already answered.
+        self._deferred = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self._bounds: tuple[float, ...] = tuple(self.latency._upper_bounds)
+        self._pending_requests: dict[tuple[str, str, str], int] = {}
+        self._pending_latency: dict[str, _Pending] = {}
+        self._pending_backend: dict[tuple[str, int], _Pending] = {}
 
     def request_done(self, dialect: str, action: str, result: str, seconds: float) -> None:
+        if self._deferred:
+            key3 = (dialect, action, result)
+            self._pending_requests[key3] = self._pending_requests.get(key3, 0) + 1
+            self._pending(self._pending_latency, dialect).add(seconds)
+            return
         key = (dialect, action, result)
         child = self._request_children.get(key)
         if child is None:
@@ -65,10 +80,40 @@ class Metrics:
 
     def backend_call(self, method: str, status: int, seconds: float) -> None:
         key = (method, status)
+        if self._deferred:
+            self._pending(self._pending_backend, key).add(seconds)
+            return
+        self._backend_child(key).observe(seconds)
+
+    def _backend_child(self, key: tuple[str, int]) -> Any:
         hist = self._backend_children.get(key)
         if hist is None:
-            hist = self._backend_children[key] = self.backend_latency.labels(method, str(status))
-        hist.observe(seconds)
+            hist = self._backend_children[key] = self.backend_latency.labels(key[0], str(key[1]))
+        return hist
+
+    def _pending(self, table: dict[Any, _Pending], key: Any) -> _Pending:
+        found = table.get(key)
+        if found is None:
+            found = table[key] = _Pending(self._bounds)
+        return found
+
+    def flush(self) -> None:
+        """Hand what was counted since the last flush to prometheus-client (rendering does)."""
+        requests, self._pending_requests = self._pending_requests, {}
+        latency, self._pending_latency = self._pending_latency, {}
+        backend, self._pending_backend = self._pending_backend, {}
+        for labels, n in requests.items():
+            child = self._request_children.get(labels)
+            if child is None:
+                child = self._request_children[labels] = self.requests.labels(*labels)
+            child.inc(n)
+        for dialect, pending in latency.items():
+            hist = self._latency_children.get(dialect)
+            if hist is None:
+                hist = self._latency_children[dialect] = self.latency.labels(dialect)
+            pending.into(hist)
+        for call, pending in backend.items():
+            pending.into(self._backend_child(call))
 
     def error(self, dialect: str, action: str, kind: str) -> None:
         """``kind`` is a public kind (gateway.errors.kind_of); ``action`` the mapped action or ``-``."""
@@ -78,9 +123,32 @@ class Metrics:
         self.unmapped.labels(vendor, enum).inc()
 
     def render(self) -> bytes:
+        self.flush()
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if folder:
             merged = CollectorRegistry()
             multiprocess.MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
+
+
+class _Pending:
+    """Observations of one histogram child not yet handed over: their sum and bucket counts."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.total = 0.0
+        self.counts = [0] * len(bounds)
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.counts[bisect_left(self.bounds, value)] += 1  # the first bucket whose bound >= value
+
+    def into(self, hist: Any) -> None:
+        # what Histogram.observe does once per value, done once per bucket
+        hist._sum.inc(self.total)
+        for i, n in enumerate(self.counts):
+            if n:
+                hist._buckets[i].inc(n)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import secrets
 import sys
@@ -25,11 +27,31 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _NO_SECRETS: Callable[[], tuple[str, ...]] = tuple
+monotonic = time.monotonic
+
+
+class _RequestIds:
+    """Fresh request ids: 32 hex digits, a random per-process prefix and a counter (unique without
+    asking the kernel for randomness on every request; a forked child draws its own prefix)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._count = itertools.count(int.from_bytes(secrets.token_bytes(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _RequestIds()
 
 
 def request_id_of(request: web.Request) -> str:
     given = request.headers.get("X-Request-ID")
-    return given if given and _REQUEST_ID.match(given) else secrets.token_hex(16)
+    return given if given and _REQUEST_ID.match(given) else new_request_id()
 
 
 def make_context_middleware(
@@ -40,14 +62,17 @@ def make_context_middleware(
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.monotonic()
+        started = monotonic()
         m = metrics()
+        headers = request.headers
+        given = headers.get("X-Request-ID")
         ctx = context.RequestContext(
-            request_id=request_id_of(request), deadline=started + timeout(), observe=m.backend_call
+            request_id=given if given and _REQUEST_ID.match(given) else new_request_id(),
+            deadline=started + timeout(),
+            observe=m.backend_call,
+            # blanked from every log line written for this request (the dialect adds what the body presented)
+            secrets=[*known_secrets(), *presented_secrets(request.query if request.query_string else {}, headers)],
         )
-        # blanked from every log line written for this request (the dialect adds what the body presented)
-        ctx.secrets.extend(known_secrets())
-        ctx.secrets.extend(presented_secrets(request.query, request.headers))
         token = context.begin(ctx)
         status = 500
         try:
@@ -69,7 +94,7 @@ def make_context_middleware(
                 headers={"X-Request-ID": ctx.request_id},
             )
         finally:
-            elapsed = time.monotonic() - started
+            elapsed = monotonic() - started
             context.end(token)
             if ctx.dialect:
                 result = "error" if ctx.failed or status >= 400 else "success"

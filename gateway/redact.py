@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import quote, quote_plus, unquote_plus
 
 REDACTED = "[redacted]"
@@ -44,6 +45,7 @@ _SEPARATORS = re.compile(r"([?&;])")
 _MIN_SECRET = 3  # shorter values (an id, a flag) would blank innocent text
 
 
+@lru_cache(maxsize=1024)  # names repeat request after request; decoding one is the cost
 def is_credential_name(name: str) -> bool:
     """``apikey``, ``APIKEY[]``, ``key[0]``, ``access%5Ftoken`` ... (brackets and encoding ignored)."""
     try:
@@ -67,11 +69,16 @@ def redact_url(path_qs: str) -> str:
 def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) -> list[str]:
     """The values a request presented as credentials: credential-named parameters and headers."""
     found: list[str] = []
-    for name, value in params.items():
-        if is_credential_name(str(name)) and not _is_identifier(str(name)):
-            found.extend(str(v) for v in (value if isinstance(value, list | tuple) else [value]))
+    # clients send the same parameter names request after request: which of them hold a
+    # secret is worked out once per set of names
+    names = tuple(params)
+    secret_names = _secret_names(names) if len(names) <= 64 else tuple(n for n in names if _secret_param(str(n)))
+    getall = getattr(params, "getall", None)  # a multidict (the query string): every value of a name
+    for name in dict.fromkeys(secret_names):
+        values = getall(name) if getall is not None else params[name]
+        found.extend(str(v) for v in (values if isinstance(values, list | tuple) else [values]))
     for name, value in headers.items():
-        if name.lower() not in CREDENTIAL_HEADERS or not value:
+        if not value or not _is_credential_header(name):
             continue
         found.append(value)
         scheme, _, rest = value.strip().partition(" ")
@@ -80,6 +87,11 @@ def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) 
             if scheme.lower() == "basic":
                 found.extend(_basic_parts(rest.strip()))
     return found
+
+
+@lru_cache(maxsize=256)
+def _is_credential_header(name: str) -> bool:
+    return name.lower() in CREDENTIAL_HEADERS
 
 
 def _basic_parts(encoded: str) -> list[str]:
@@ -91,6 +103,18 @@ def _basic_parts(encoded: str) -> list[str]:
     return [decoded, password]
 
 
+@lru_cache(maxsize=256)
+def _secret_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if _secret_param(str(n)))
+
+
+@lru_cache(maxsize=1024)
+def _secret_param(name: str) -> bool:
+    """A parameter whose value is a secret (a credential name other than the identifier)."""
+    return is_credential_name(name) and not _is_identifier(name)
+
+
+@lru_cache(maxsize=256)
 def _is_identifier(name: str) -> bool:
     """An API identifier is blanked in URLs but is no secret (it names the client in the log)."""
     return unquote_plus(name).split("[", 1)[0].strip().lower() == "identifier"

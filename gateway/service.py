@@ -62,9 +62,21 @@ _FILTERING = frozenset({"list_tickets", "list_customers", "list_contacts", "list
 _NAMES_A_RECORD: frozenset[tuple[str, str]] = frozenset({("add_contact", "customer_id")})
 
 
+_ID_FIELDS_OF: dict[type[BaseModel], tuple[tuple[str, str], ...]] = {}
+
+
+def _id_fields_of(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """The ID_FIELDS an argument model has (asking a pydantic model for a field it lacks
+    raises and catches an AttributeError: a cost on every request, paid here once)."""
+    found = _ID_FIELDS_OF.get(cls)
+    if found is None:
+        found = _ID_FIELDS_OF[cls] = tuple((n, k) for n, k in ID_FIELDS.items() if n in cls.model_fields)
+    return found
+
+
 def refuse_bad_ids(operation: str, args: BaseModel) -> None:
     """NotFound for an id that cannot name a record (<= 0 where 0 is not "none")."""
-    for name, kind in ID_FIELDS.items():
+    for name, kind in _id_fields_of(type(args)):
         value = getattr(args, name, None)
         if type(value) is not int:
             continue
@@ -138,7 +150,7 @@ class Service:
         raise InvalidInput(field="ticketid", reason="ticket_ref_required")
 
     async def _numbered(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
-        numbers = await self.store.numbers_for(TICKET, (t.id for t in tickets))
+        numbers = await self.store.numbers_for(TICKET, [t.id for t in tickets])
         out = []
         for t in tickets:
             number = numbers.get(t.id) or t.number or str(t.id)
@@ -211,6 +223,8 @@ class Service:
 
     async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         """List rows without their messages (a backend's list may carry none) read in full."""
+        if all(t.replies for t in tickets):
+            return list(tickets)  # nothing to read: no task per row
         limit = asyncio.Semaphore(8)
 
         async def full(t: c.Ticket) -> c.Ticket:

@@ -48,3 +48,27 @@ def test_scrub_blanks_secrets_as_written_and_url_encoded() -> None:
     text = 'path=/api/ticket/s3 cr/t?x=s3+cr%2Ft "s3 cr/t"'
     assert "s3" not in scrub(text, ["s3 cr/t", "ab"])
     assert scrub("ab cd", ["ab"]) == "ab cd"  # too short to blank without blanking innocent text
+
+
+def test_fresh_request_ids_are_unique_safe_tokens() -> None:
+    from gateway.middlewares import _REQUEST_ID, new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and _REQUEST_ID.fullmatch(i) for i in ids)
+
+
+def test_every_value_of_a_repeated_credential_parameter_is_a_secret() -> None:
+    from multidict import MultiDict, MultiDictProxy
+
+    from gateway.redact import presented_secrets
+
+    query = MultiDictProxy(MultiDict([("apikey", "first-key"), ("ticket", "1"), ("APIKEY[]", "second-key")]))
+    assert sorted(presented_secrets(query, {})) == ["first-key", "second-key"]
+    query = MultiDictProxy(MultiDict([("apikey", "one-key"), ("apikey", "two-key")]))
+    assert sorted(presented_secrets(query, {"Authorization": "Bearer tok-en"})) == [
+        "Bearer tok-en",
+        "one-key",
+        "tok-en",
+        "two-key",
+    ]

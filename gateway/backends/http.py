@@ -68,9 +68,18 @@ async def attempt(
     reserve: float = 0.0,
     data: Any = None,
     json_body: Any = None,
+    total: float | None = None,
 ) -> Reply:
-    """One HTTP exchange within the deadline; never follows redirects (they would carry the token)."""
-    timeout = deadline_timeout(connect_timeout, reserve)
+    """One HTTP exchange within the deadline; never follows redirects (they would carry the token).
+
+    ``total``: the seconds the caller already worked out from the deadline (else: what is left
+    of it less ``reserve``)."""
+    if total is None:
+        timeout = deadline_timeout(connect_timeout, reserve)
+    elif total <= 0:
+        raise BackendTimeout(TIMEOUT_MESSAGE)
+    else:
+        timeout = aiohttp.ClientTimeout(total=total, connect=min(connect_timeout, total))
     ctx = context.current()
     ctx.backend_calls += 1
     started = time.monotonic()

@@ -281,10 +281,12 @@ def reword_refusal(spec: ActionSpec | None, exc: GatewayError) -> str:
 async def read_form(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """Query string and body merged (body wins), form/multipart/JSON, PHP brackets kept as keys."""
     params: dict[str, Any] = {}
-    _merge_multi(params, request.query)
+    if request.query_string:  # (an empty one is not parsed at all)
+        _merge_multi(params, request.query)
     if request.method in ("POST", "PUT", "PATCH") and request.can_read_body:
         ctype = request.content_type
-        if request.content_length is not None and request.content_length > max_bytes:
+        length = request.content_length
+        if length is not None and length > max_bytes:
             raise PayloadTooLarge("Request body too large")
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         try:
@@ -318,13 +320,17 @@ _MALFORMED: tuple[type[BaseException], ...] = (
 
 
 def _merge_multi(params: dict[str, Any], multi: MultiDictProxy[Any] | Mapping[str, Any]) -> None:
-    for key in multi:
-        values = multi.getall(key) if isinstance(multi, MultiDictProxy) else [multi[key]]
-        text_values = [v if isinstance(v, str) else getattr(v, "filename", "") or "file" for v in values]
-        # a repeated plain key: the last wins, as PHP does
-        params[key] = text_values[-1]
+    lists: dict[str, list[str]] = {}
+    for key, value in multi.items():
+        text = value if isinstance(value, str) else getattr(value, "filename", "") or "file"
         if key.endswith("[]"):
-            params[key] = text_values
+            # every value of a PHP list key, in order (this source's replace another's)
+            found = lists.get(key)
+            if found is None:
+                found = lists[key] = params[key] = []
+            found.append(text)
+        else:
+            params[key] = text  # a repeated plain key: the last wins, as PHP does
 
 
 async def _read_encoded(request: web.Request, ctype: str, encoding: str, max_bytes: int) -> dict[str, Any]:

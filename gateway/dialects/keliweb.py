@@ -44,6 +44,7 @@ class KeliwebDialect(Dialect):
         super().__init__(settings, mappings)
         # the kebab-case name is the only one Keliweb serves
         self._actions = {kebab(name): spec for name, spec in mappings.actions.items()}
+        self._json_success = formats.SuccessBytes(lambda body: formats.json_bytes({"result": "success", **body}))
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
         inbound.fmt = "json"
@@ -58,9 +59,7 @@ class KeliwebDialect(Dialect):
         return credentials.by_key(token.strip())
 
     def success(self, inbound: Inbound, spec: ActionSpec, body: Any) -> web.Response:
-        payload: dict[str, Any] = {"result": "success"}
-        payload.update(body or {})
-        return web.Response(body=formats.json_bytes(payload), content_type="application/json")
+        return web.Response(body=self._json_success.get(body or {}), content_type="application/json")
 
     def error(self, inbound: Inbound, exc: GatewayError) -> web.Response:
         return web.Response(

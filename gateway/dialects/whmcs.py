@@ -34,6 +34,7 @@ from gateway.mapping.loader import ActionSpec
 JSON = "application/json"
 XML = "application/xml"
 TEXT = "text/plain"
+_FORMATS = frozenset({"json", "xml", "nvp"})
 
 
 class WhmcsDialect(Dialect):
@@ -43,12 +44,16 @@ class WhmcsDialect(Dialect):
     example_path: ClassVar[str] = " (action=..., identifier+secret)"
     route_table: ClassVar[tuple[Route, ...]] = (Route("POST", ""), Route("GET", ""))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._json_success = formats.SuccessBytes(lambda body: formats.json_bytes({"result": "success", **body}))
+
     @property
     def version(self) -> str:
         return str(getattr(self.mappings.config, "version", "8.13.1"))
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
-        inbound.fmt = self._format(request.query.get("responsetype"))
+        inbound.fmt = self._format(request.query.get("responsetype") if request.query_string else None)
         params = await read_form(request, self.max_body)
         inbound.params = params
         inbound.fmt = self._format(params.get("responsetype"))
@@ -58,8 +63,10 @@ class WhmcsDialect(Dialect):
         return self._format(params.get("responsetype"))
 
     def _format(self, requested: Any) -> str:
+        if requested in _FORMATS:  # as clients write it
+            return str(requested)
         value = str(requested or "").strip().lower()
-        if value in ("json", "xml", "nvp"):
+        if value in _FORMATS:
             return value
         return self.settings.default_format or str(getattr(self.mappings.config, "default_format", "legacy"))
 
@@ -74,6 +81,8 @@ class WhmcsDialect(Dialect):
     # -- answers --------------------------------------------------------------
 
     def success(self, inbound: Inbound, spec: ActionSpec, body: Any) -> web.Response:
+        if (inbound.fmt or self._format(None)) == "json" and body:
+            return web.Response(body=self._json_success.get(body), content_type=JSON)
         payload: dict[str, Any] = {"result": "success"}
         payload.update(body or {})
         return self._respond(inbound, payload, 200)

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import types
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,6 +44,15 @@ from gateway.mapping.source import LocDict, LocList, MappingError
 
 Compiled = Callable[[Any], Any]
 log = logging.getLogger("gateway")
+
+# compiled functions whose result depends on more than their input (a VOLATILE transform,
+# directly or in a nested model): identity_memo never caches them
+_VOLATILE: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def is_volatile(fn: Callable[..., Any]) -> bool:
+    return fn in _VOLATILE
+
 
 _SPEC_KEYS = frozenset(
     {
@@ -77,10 +88,13 @@ class _Gen:
             "_omit_empty": _omit_empty,
         }
         self.counter = itertools.count()
+        self.volatile = False  # a bound function is volatile: so is what this module computes
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
         name = f"{prefix}{next(self.counter)}"
         self.ns[name] = value
+        if isinstance(value, types.FunctionType) and value in _VOLATILE:
+            self.volatile = True
         return name
 
 
@@ -203,6 +217,7 @@ class ModelCompiler:
         gen.lines.append(f"def _model(s):\n    return {expr}\n")
         overlay = _exec(gen, f"{name}.remote")
         vendor = self.ctx.vendor
+        volatile = gen.volatile or is_volatile(full)
 
         # `when: key` / `when: "!key"`: only a raw record that has (has not) that key is of this
         # model's shape (a vendor may answer one record in several shapes: list item, detail)
@@ -218,6 +233,8 @@ class ModelCompiler:
                 out.update(overlay(s))
             return out
 
+        if volatile:
+            _VOLATILE.add(passthrough)
         return passthrough
 
     # -- expressions -------------------------------------------------------
@@ -320,6 +337,8 @@ class ModelCompiler:
                 fns.append(tr.build(step, self.ctx))
             except (tr.TransformArgError, ValueError) as exc:
                 self.errors.append(MappingError(where, fpath, str(exc)))
+            if step.partition(":")[0] in tr.VOLATILE:
+                gen.volatile = True
         default = spec.get("default")
         required, invalid = spec.get("required"), spec.get("invalid")
         if required is not None or invalid is not None:
@@ -360,6 +379,10 @@ class ModelCompiler:
                     self.errors.append(MappingError(loc, fpath, str(exc)))
             m, k = gen.bind(item_fn, "_m"), gen.bind(key_fn, "_t")
             return f"{{{k}(_i[{index!r}]): _i for _i in ({m}(x) for x in ({items} or ()))}}"
+        if self.ctx.direction == "render":
+            # a list page shows mostly the records it showed before (the adapter hands back the same
+            # immutable objects for unchanged rows): each one's rendering is reused
+            item_fn = identity_memo(item_fn)
         expr = f"[{gen.bind(item_fn, '_m')}(x) for x in ({items} or ())]"
         wrap = spec.get("wrap")
         return f"{{{wrap!r}: {expr}}}" if wrap else expr
@@ -534,7 +557,56 @@ def _exec(gen: _Gen, name: str) -> Compiled:
     source = "\n".join(gen.lines)
     exec(compile(source, f"<mapping {name}>", "exec"), gen.ns)
     fn: Compiled = gen.ns["_model"]
+    if gen.volatile:
+        _VOLATILE.add(fn)
     return fn
+
+
+#: renderings an identity_memo keeps (per compiled function)
+MEMO_SIZE = 512
+
+
+def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
+    """``fn`` (a render model) reusing its result for the very same immutable canonical object.
+
+    Canonical records are frozen, and the backend adapter hands back the same object while the
+    backend answers the same bytes (``Wire.read_memo``): rendering it again would only rebuild
+    an equal dict.  Results are shared between calls, so their consumers (dialect envelopes,
+    serialisers) must not change them.  Not cached: a volatile model (the clock), a mutable
+    argument, and a rendering that met an unmapped enum value (its metric counts every one).
+    """
+    if is_volatile(fn):
+        return fn
+    cache: dict[int, tuple[Any, Any]] = {}
+
+    def memoised(s: Any) -> Any:
+        key = id(s)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is s:
+            return hit[1]
+        if not _frozen(type(s)):
+            return fn(s)
+        seen = tr.unmapped_seen()
+        out = fn(s)
+        if tr.unmapped_seen() == seen:
+            if len(cache) >= size:
+                del cache[next(iter(cache))]
+            cache[key] = (s, out)  # the object is held: its id cannot be reused while cached
+        return out
+
+    return memoised
+
+
+_FROZEN: dict[type, bool] = {}
+
+
+def _frozen(cls: type) -> bool:
+    found = _FROZEN.get(cls)
+    if found is None:
+        found = _FROZEN[cls] = (
+            isinstance(cls, type) and issubclass(cls, BaseModel) and bool(cls.model_config.get("frozen"))
+        )
+    return found
 
 
 def _model_class(name: Any) -> type[BaseModel] | None:

@@ -33,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway import canonical
-from gateway.mapping.compiler import Compiled, ModelCompiler
+from gateway.mapping.compiler import Compiled, ModelCompiler, identity_memo
 from gateway.mapping.source import Loc, LocDict, LocList, MappingError, MappingErrors, load_yaml
 from gateway.mapping.transforms import CompileContext, DateSpec, EnumTable, UnmappedHook
 from gateway.mapping.vendor_settings import VendorSettings, check_placeholders, validate_settings
@@ -395,6 +395,9 @@ def _actions(
                 result = renderer.compile(result_spec)
         elif isinstance(result_spec, LocDict):
             result = _inline(renderer, result_spec, f"{path}.result", result_spec.get("source"), None, errors)
+        if result is not None:
+            # polling clients re-read unchanged records: the same canonical object, the same answer
+            result = identity_memo(result)
         unsupported = spec.get("unsupported") or {}
         options = spec.get("options") or {}
         _check_texts(options.get("errors") if isinstance(options, dict) else None, spec, f"{path}.options", errors)

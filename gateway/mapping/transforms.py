@@ -169,6 +169,15 @@ def _epoch(arg: str | None, ctx: CompileContext) -> Fn:
     return epoch
 
 
+# how many unmapped enum values the transforms have met (each one is counted in a metric, so a
+# result that met one is never reused from a memo: the next request must count it again)
+_UNMAPPED_SEEN = [0]
+
+
+def unmapped_seen() -> int:
+    return _UNMAPPED_SEEN[0]
+
+
 def _enum(arg: str | None, ctx: CompileContext) -> Fn:
     name = _need(arg, "enum")
     table = ctx.enums.get(name)
@@ -184,6 +193,7 @@ def _enum(arg: str | None, ctx: CompileContext) -> Fn:
             found = to_vendor.get(value)
             if found is not None:
                 return found
+            _UNMAPPED_SEEN[0] += 1
             hook(vendor, name, str(value))
             if isinstance(value, Unmapped) and fallback is None:
                 return str(value)
@@ -201,6 +211,7 @@ def _enum(arg: str | None, ctx: CompileContext) -> Fn:
         found = to_canonical.get(key)
         if found is not None:
             return found
+        _UNMAPPED_SEEN[0] += 1
         hook(vendor, name, str(code))
         return Unmapped(vendor=vendor, code=str(code), label=str(label or "") or str(code))
 
@@ -516,6 +527,10 @@ TRANSFORMS: dict[str, Factory] = {
     "nullable": _simple(_nullable),
     "which": _which,
 }
+
+# Transforms whose result depends on more than their input (the clock): a model using one is
+# computed on every call, never reused from a memo (gateway.mapping.compiler.identity_memo)
+VOLATILE: frozenset[str] = frozenset({"minutes_since"})
 
 # Failures a transform raises on bad data: the caller turns them into its own error.
 DATA_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, DateFormatError, OverflowError)

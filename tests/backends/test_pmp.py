@@ -719,3 +719,16 @@ async def test_failed_undo_is_reported(fake: Any, make: Make) -> None:
     assert "<p>" not in message and "customer record 10 was created" in message
     assert "could not be removed again" in message and deleted["n"] == 1
     assert deleted["n"] == 1
+
+
+async def test_an_unchanged_row_gives_back_the_ticket_it_gave_before(pmp: PMPBackend, sim: Sim) -> None:
+    """List pages repeat rows: an equal row costs a comparison, not a parse (and renders from the memo)."""
+    _deadline(10)
+    first = await pmp.list_tickets()
+    second = await pmp.list_tickets()
+    assert [t.id for t in first] == [t.id for t in second]
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    one = first[0]
+    sim.db.update_ticket(one.id, {"subject": "Changed meanwhile"})
+    third = {t.id: t for t in await pmp.list_tickets()}
+    assert third[one.id] is not one and third[one.id].subject == "Changed meanwhile"

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiohttp
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from pydantic import ValidationError
 
 from gateway.backends import http
@@ -79,6 +79,7 @@ from gateway.canonical import (
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported, WriteOutcomeUnknown
 from gateway.mapping.dates import DateFormatError
 from gateway.mapping.loader import VendorMappings
+from gateway.mapping.transforms import unmapped_seen
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,8 @@ class PMPBackend(BackendDefaults):
         self._discovered_at: float | None = None
         self._discovery_failed_at: float | None = None
         self._discover_lock = asyncio.Lock()
+        # ticket id -> (the row last parsed, its Ticket): see _ticket
+        self._rows: LRUCache[str | int, tuple[Row, Ticket]] = LRUCache(maxsize=int(s.get("row_memo_size", 256)))
         self._talk = Conversation(self._wire, mappings, self._parse, self._contacts)
         self._lists = PMPLists(_ListHost(self, session, connect_timeout))
 
@@ -294,8 +297,20 @@ class PMPBackend(BackendDefaults):
         return await self._wire.row(f"api/tickets/{ticket_id}", "ticket", "Ticket ID Not Found", "ticketid")
 
     def _ticket(self, row: Row) -> Ticket:
+        """A ticket row parsed; an unchanged row (list pages repeat them) gives back the Ticket it gave
+        before, so it costs a dict comparison, not a parse, and renders from the render memo."""
+        key = row.get("ticketid") if isinstance(row, dict) else None
+        if not isinstance(key, str | int):
+            return staff_opening(self._parse("ticket", row, Ticket), row)
+        hit = self._rows.get(key)
+        if hit is not None and hit[0] == row:
+            return hit[1]
+        seen = unmapped_seen()
         ticket: Ticket = self._parse("ticket", row, Ticket)
-        return staff_opening(ticket, row)
+        ticket = staff_opening(ticket, row)
+        if unmapped_seen() == seen:  # an unmapped value is counted on every read
+            self._rows[key] = (row, ticket)
+        return ticket
 
     async def get_ticket(self, ticket_id: int) -> Ticket:
         return await self._with_conversation(await self.ticket_summary(ticket_id))

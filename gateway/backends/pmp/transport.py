@@ -56,15 +56,14 @@ class AiohttpTransport:
         json: Any = None,
         timeout: float,
     ) -> Reply:
-        # http.attempt sizes its timeout from the request deadline less a reserve
-        reserve = max(0.0, http.remaining() - timeout)
+        # the wire sized ``timeout`` from the request deadline (less a reserve)
         return await http.attempt(
             self._session,
             method,
             url,
             headers=headers,
             connect_timeout=self._connect_timeout,
-            reserve=reserve,
+            total=timeout,
             data=aiohttp.FormData(list(form.items()), charset="utf-8") if form is not None else None,
             json_body=json,
         )
