@@ -359,10 +359,17 @@ def _out(value: Any) -> str | None:
 def _row(cursor: sqlite3.Cursor, values: Iterable[Any]) -> Row:
     """Build a PHP-like associative row: a repeated column name keeps its first
     position and takes the last value (what mysqli's fetch_assoc does)."""
-    out: Row = {}
-    for desc, value in zip(cursor.description, values, strict=True):
-        out[desc[0]] = _out(value)
-    return out
+    return _rows(cursor, [values])[0]
+
+
+def _rows(cursor: sqlite3.Cursor, batch: Iterable[Iterable[Any]]) -> list[Row]:
+    """:func:`_row` of many rows; the names are read once (a whole-table listing builds millions of values)."""
+    names = [d[0] for d in cursor.description]
+    # dict(zip()) keeps a repeated name's first position and its last value, as fetch_assoc does
+    return [
+        dict(zip(names, [v if v is None or v.__class__ is str else _php_str(v) for v in values], strict=True))
+        for values in batch
+    ]
 
 
 def _sql_literal(value: Any) -> str:
@@ -533,7 +540,7 @@ class SimDB:
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         with self._lock:
             cur = self.conn.execute(sql, tuple(params))
-            return [_row(cur, values) for values in cur.fetchall()]
+            return _rows(cur, cur.fetchall())
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = self._all(sql, params)
@@ -703,6 +710,17 @@ class SimDB:
         if ticket_id is None:
             return self._all(_TICKET_SELECT + " ORDER BY t.ticketid")
         return self._all(_TICKET_SELECT + " WHERE t.ticketid = ?", (ticket_id,))
+
+    def ticket_batches(self, size: int = 500) -> Iterator[list[Row]]:
+        """:meth:`ticket_rows_joined` of every ticket, ``size`` rows at a time (by id, from the primary
+        key), so that a whole-table answer is built and sent in parts."""
+        after = 0
+        while True:
+            batch = self._all(_TICKET_SELECT + " WHERE t.ticketid > ? ORDER BY t.ticketid LIMIT ?", (after, size))
+            if not batch:
+                return
+            yield batch
+            after = int(str(batch[-1]["ticketid"]))
 
     def get_ticket(self, ticket_id: int) -> Row | None:
         """The raw ``tbltickets`` row."""

@@ -26,7 +26,7 @@ import hmac
 import html
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -407,9 +407,27 @@ async def list_answer(
 # --------------------------------------------------------------------------- tickets
 
 
-async def tickets_list(request: web.Request) -> web.Response:
+async def tickets_list(request: web.Request) -> web.StreamResponse:
     db = request.app[DB_KEY]
+    if module_of(request) < 3:
+        return await stream_rows(request, db.ticket_batches())
     return await list_answer(request, TICKETS_SOURCE, "ticketid", db.ticket_rows_joined)
+
+
+async def stream_rows(request: web.Request, batches: Iterator[list[Row]]) -> web.StreamResponse:
+    """2.x's whole-table array, built and sent a batch at a time: the same bytes as one
+    ``respond(rows)``, without holding every row, or the loop, for the whole table."""
+    first = next(batches, None)
+    if not first:
+        return fail(NO_DATA)
+    resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+    await resp.prepare(request)
+    await resp.write(orjson.dumps(first)[:-1])
+    for batch in batches:  # each write waits for the client to drain: other requests run in between
+        await resp.write(b"," + orjson.dumps(batch)[1:-1])
+    await resp.write(b"]")
+    await resp.write_eof()
+    return resp
 
 
 async def tickets_get(request: web.Request) -> web.Response:
