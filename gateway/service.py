@@ -252,14 +252,20 @@ class Service:
 
         # a list page shows no conversation: a backend that can read a ticket without it does so
         read = getattr(self.backend, "ticket_summary", None) or self.backend.get_ticket
+        kept, not_before = self.index.rows, self.index.rows_not_before()
 
         async def one(ticket_id: int) -> c.Ticket | None:
+            found: c.Ticket | None = kept.get(ticket_id, not_before)
+            if found is not None:
+                return found  # read since the snapshot that lists it: as fresh
             async with limit:
+                read_at, version = self.index.now(), kept.version
                 try:
                     ticket: c.Ticket = await read(ticket_id)
-                    return ticket
                 except NotFound:
                     return None
+                kept.put(ticket_id, ticket, read_at, version)
+                return ticket
 
         found = await asyncio.gather(*(one(i) for i in ids))
         return [t for t in found if t is not None]

@@ -25,7 +25,7 @@ import orjson
 
 from gateway.backends.http import Body
 
-BATCH_BYTES = 1 << 19  # decode about this much at a time
+BATCH_BYTES = 1 << 18  # decode about this much at a time (a few ms of the loop)
 READ_BYTES = 1 << 16
 #: An element longer than this (no cut decodes) is refused rather than buffered without end.
 MAX_PENDING = 16 << 20

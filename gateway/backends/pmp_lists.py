@@ -279,6 +279,8 @@ async def _stream_rows(head: bytes, body: http.Body) -> AsyncIterator[Row]:
                 if not isinstance(row, dict):
                     raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
                 yield row
+            # a read of bytes already buffered does not yield: let requests run between batches
+            await asyncio.sleep(0)
     except ValueError as exc:  # NotAnArray, orjson.JSONDecodeError
         raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
 

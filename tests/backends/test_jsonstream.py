@@ -34,7 +34,7 @@ async def decode(data: bytes, *, step: int = 1 << 16, head: bytes = b"") -> list
 
 def rows(n: int) -> list[dict[str, Any]]:
     # values holding the very bytes a cut looks for, inside strings
-    tricky = ['}, {"x": 1', '},{"', "} ,\n{", "\\\"},{\\\"", "plain"]
+    tricky = ['}, {"x": 1', '},{"', "} ,\n{", '\\"},{\\"', "plain"]
     return [{"ticketid": str(i), "message": tricky[i % len(tricky)] * (i % 7), "n": i} for i in range(n)]
 
 
