@@ -426,6 +426,8 @@ def _schema_sql() -> str:
 
 #: The API module's own table for Idempotency-Key replays (3.x); never reachable as a custom table.
 _API_SCHEMA = """
+CREATE INDEX IF NOT EXISTS tbltickets_date ON tbltickets (date);
+CREATE INDEX IF NOT EXISTS tbltickets_lastreply ON tbltickets (lastreply);
 CREATE TABLE IF NOT EXISTS tblapi_idempotency (
     token_hash TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
     status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -464,6 +466,8 @@ TICKETS_SOURCE = ListSource(
     sortable=_sortable((c.name for c in TABLES["tbltickets"]), "t."),
     date_column="t.date",
     default_order="t.ticketid",
+    page_table="tbltickets t",
+    page_key="t.ticketid",
 )
 CUSTOMERS_SOURCE = ListSource(
     select="SELECT * FROM tblclients",
