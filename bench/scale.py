@@ -88,12 +88,12 @@ def status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def gateway_config(tmp: Path, port: int, backend_port: int) -> Path:
+def gateway_config(tmp: Path, port: int, backend_port: int, workers: int = 1) -> Path:
     conf = tmp / "gateway.yaml"
     conf.write_text(
         f"""host: 127.0.0.1
 port: {port}
-workers: 1
+workers: {workers}
 backend:
   url: http://127.0.0.1:{backend_port}/
   token: {TOKEN}

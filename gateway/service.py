@@ -9,6 +9,7 @@ hands back the result types of ``gateway.operations``.  It knows no vendor.
 from __future__ import annotations
 
 import asyncio
+import math
 import fnmatch
 import logging
 import re
@@ -74,6 +75,8 @@ def refuse_bad_ids(operation: str, args: BaseModel) -> None:
 
 #: Full tickets of one list page read at once (the page's rows the index named).
 PAGE_FETCH_CONCURRENCY = 10
+#: A list without a limit whose filter matches more tickets than this reads one full listing instead.
+UNLIMITED_BY_ID = 200
 
 
 class Service:
@@ -180,7 +183,10 @@ class Service:
     # -- lists
 
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
-        whole = args.limit is None and not args.count_only
+        # a whole list (no limit) is one full listing, unless it names its tickets (ReadyDesk's tid)
+        glob = args.number_glob
+        named = args.ticket_ids is not None or (glob is not None and not any(ch in glob for ch in "*?["))
+        whole = args.limit is None and not args.count_only and not named
         if args.keyword is not None or whole or self.backend.capabilities().has("filters"):
             # message bodies (the index holds none), or the whole list asked for: one full listing
             return await self._list_full(args)
@@ -238,21 +244,26 @@ class Service:
         rows = ix.select(snap, _query(args, number))
         if args.count_only:
             return ops.TicketPage(items=(), total=len(rows), offset=args.offset)
+        if args.limit is None and len(rows) - args.offset > UNLIMITED_BY_ID:
+            return await self._list_full(args)  # every match of a broad filter: one listing, not a read each
         end = args.offset + args.limit if args.limit is not None else None
         if (args.order_by or "id") == "id" and not args.descending and snap.sorted_ids:
             page_rows = rows[args.offset : end]  # storage order is the default order
         else:
             page_rows = ix.window(rows, key, args.descending, args.offset, args.limit)
-        tickets = await self._tickets([snap.ids[p] for p in page_rows])
+        tickets = await self._tickets([snap.ids[p] for p in page_rows], full=args.with_messages)
         return ops.TicketPage(items=tuple(await self._numbered(tickets)), total=len(rows), offset=args.offset)
 
-    async def _tickets(self, ids: Sequence[int]) -> list[c.Ticket]:
-        """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out."""
+    async def _tickets(self, ids: Sequence[int], *, full: bool = False) -> list[c.Ticket]:
+        """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out.
+        ``full``: with their conversation (a dialect whose list shows messages)."""
         limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
         # a list page shows no conversation: a backend that can read a ticket without it does so
-        read = getattr(self.backend, "ticket_summary", None) or self.backend.get_ticket
-        kept, not_before = self.index.rows, self.index.rows_not_before()
+        summary = getattr(self.backend, "ticket_summary", None)
+        read = self.backend.get_ticket if full or summary is None else summary
+        # kept rows are list rows, without the conversation
+        kept, not_before = self.index.rows, math.inf if full else self.index.rows_not_before()
 
         async def one(ticket_id: int) -> c.Ticket | None:
             found: c.Ticket | None = kept.get(ticket_id, not_before)
@@ -264,7 +275,8 @@ class Service:
                     ticket: c.Ticket = await read(ticket_id)
                 except NotFound:
                     return None
-                kept.put(ticket_id, ticket, read_at, version)
+                if not full:
+                    kept.put(ticket_id, ticket, read_at, version)
                 return ticket
 
         found = await asyncio.gather(*(one(i) for i in ids))
