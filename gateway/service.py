@@ -9,9 +9,9 @@ hands back the result types of ``gateway.operations``.  It knows no vendor.
 from __future__ import annotations
 
 import asyncio
-import math
 import fnmatch
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
