@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -594,10 +594,22 @@ class SimDB:
             cur = self.conn.execute(f"SELECT * FROM ({select}) LIMIT 0")
             return tuple(dict.fromkeys(d[0] for d in cur.description))
 
-    def list_page(self, source: ListSource, q: ListQuery) -> tuple[list[Row], int]:
-        """One page (or, unpaged, all) of a list, and the total number of matching rows."""
+    def list_page(self, source: ListSource, q: ListQuery, keep: Sequence[str] = ()) -> tuple[list[Row], int]:
+        """One page (or, unpaged, all) of a list, and the total number of matching rows; ``keep``: only
+        these columns (a ``fields`` projection: the others are never converted)."""
         rows_sql, count_sql, params = build_sql(source, q)
-        rows = self._all(rows_sql, params)
+        if keep:
+            with self._lock:
+                cur = self.conn.execute(rows_sql, tuple(params))
+                # the last column of a name holds its value (fetch_assoc)
+                where = {d[0]: i for i, d in enumerate(cur.description)}
+                picked = [(name, where[name]) for name in keep if name in where]
+                rows = [
+                    {name: (v if (v := values[i]) is None or v.__class__ is str else _php_str(v)) for name, i in picked}
+                    for values in cur.fetchall()
+                ]
+        else:
+            rows = self._all(rows_sql, params)
         total = int(self._scalar(count_sql, params)) if q.paged else len(rows)
         return rows, total
 
@@ -715,7 +727,7 @@ class SimDB:
             return self._all(_TICKET_SELECT + " ORDER BY t.ticketid")
         return self._all(_TICKET_SELECT + " WHERE t.ticketid = ?", (ticket_id,))
 
-    def ticket_batches(self, size: int = 500) -> Iterator[list[Row]]:
+    def ticket_batches(self, size: int = 200) -> Iterator[list[Row]]:
         """:meth:`ticket_rows_joined` of every ticket, ``size`` rows at a time (by id, from the primary
         key), so that a whole-table answer is built and sent in parts."""
         after = 0

@@ -22,6 +22,7 @@ unless this module constant is True or ``create_app(..., strip_ticket_html=True)
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import re
@@ -395,7 +396,9 @@ async def list_answer(
         q = parse_list_query(request.query, list(source.sortable), db.columns_of(source.select))
     except ListParamError as err:
         return validation_failed(err.errors)
-    rows, total = db.list_page(source, q)
+    # a projection converts only its columns (unless a conversion needs the whole row)
+    keep = (id_column, *q.fields) if q.fields and convert is None else ()
+    rows, total = db.list_page(source, q, keep)
     if convert is not None:
         rows = [convert(r) for r in rows]
     rows = project(rows, q, id_column)
@@ -423,8 +426,9 @@ async def stream_rows(request: web.Request, batches: Iterator[list[Row]]) -> web
     resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
     await resp.prepare(request)
     await resp.write(orjson.dumps(first)[:-1])
-    for batch in batches:  # each write waits for the client to drain: other requests run in between
+    for batch in batches:
         await resp.write(b"," + orjson.dumps(batch)[1:-1])
+        await asyncio.sleep(0)  # a write to a fast reader does not yield: other requests run in between
     await resp.write(b"]")
     await resp.write_eof()
     return resp
