@@ -124,15 +124,13 @@ class Service:
             return ref.ticket_id
         if ref.ticket_number:
             # after a migration, the backend layer knows the legacy numbers (gateway.migrate.legacy)
-            resolve_number = getattr(self.backend, "resolve_number", None)
-            legacy = await resolve_number(ref.ticket_number) if resolve_number is not None else None
+            legacy = await self.backend.resolve_number(ref.ticket_number)
             if legacy is not None:
                 return int(legacy)
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
-            by_number = getattr(self.backend, "ticket_id_for", None)  # optional: a backend's own numbers
-            found = await by_number(ref.ticket_number) if by_number is not None else None
+            found = await self.backend.ticket_id_for(ref.ticket_number)  # a backend's own numbers (WHMCS tid)
             if found is not None:
                 return int(found)
             if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
@@ -260,8 +258,7 @@ class Service:
         limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
         # a list page shows no conversation: a backend that can read a ticket without it does so
-        summary = getattr(self.backend, "ticket_summary", None)
-        read = self.backend.get_ticket if full or summary is None else summary
+        read = self.backend.get_ticket if full else self.backend.ticket_summary
         # kept rows are list rows, without the conversation
         kept, not_before = self.index.rows, math.inf if full else self.index.rows_not_before()
 
@@ -447,8 +444,7 @@ class Service:
 
     async def _flagged(self) -> int:
         """Tickets flagged to the backend credential's staff member, where the backend can tell (WHMCS)."""
-        count = getattr(self.backend, "flagged_tickets", None)
-        return int(await count()) if count is not None else 0
+        return await self.backend.flagged_tickets()
 
     def _status_counts(self, counted: Counter[c.StatusValue]) -> list[ops.StatusStats]:
         known = list(self.backend.statuses())
