@@ -114,7 +114,7 @@ class Timing:
 
     def cell(self) -> str:
         if not self.samples:
-            return "-"
+            return f"- ({self.errors} err)" if self.errors else "-"
         ordered = sorted(self.samples)
         p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
         out = f"{statistics.median(ordered) * 1000:.1f} / {p99 * 1000:.0f}"
