@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -156,15 +156,22 @@ class PMPLists:
     async def _stream_headers(self, head: bytes, body: http.Body) -> list[TicketHeader]:
         return [self._to_header(row) async for row in _stream_rows(head, body)]
 
-    async def ticket_rows(self, columns: Sequence[str]) -> list[Row]:
-        """Every ticket row cut to ``columns``, streamed: a 2.x create's listing without the whole table in memory."""
+    async def ticket_rows(self, columns: Sequence[str], keep: Callable[[Row], bool] | None = None) -> list[Row]:
+        """Every ticket row (``keep``: those it accepts) cut to ``columns``, streamed: a 2.x create's
+        listing without the whole table in memory."""
+
+        def wanted(rows: Iterable[Row]) -> Iterator[Row]:
+            return (r for r in rows if keep is None or keep(r))
 
         async def cut(head: bytes, body: http.Body) -> list[Row]:
-            return [{k: row.get(k) for k in columns} async for row in _stream_rows(head, body)]
+            return [
+                {k: row.get(k) for k in columns} async for row in _stream_rows(head, body) if keep is None or keep(row)
+            ]
 
         answer = await self._streamed("api/tickets", cut)
         if isinstance(answer, http.Reply):
-            return [{k: row.get(k) for k in columns} for row in self._as_page(self._wire.interpret(answer)).rows]
+            rows = self._as_page(self._wire.interpret(answer)).rows
+            return [{k: row.get(k) for k in columns} for row in wanted(rows)]
         return answer
 
     async def _page(self, path: str) -> _Page:

@@ -330,7 +330,10 @@ class PMPBackend(BackendDefaults):
             post_path="api/tickets",
             id_key="ticketid",
             # streamed and cut to what matching needs: never the whole table in memory (issue 11)
-            listing=lambda: self._lists.ticket_rows(("ticketid", *_TICKET_IDS, "subject", "message")),
+            # (only the rows that match are kept: one matching row, not 100,000, stays in memory)
+            listing=lambda: self._lists.ticket_rows(
+                ("ticketid", *_TICKET_IDS, "subject", "message"), keep=lambda row: _ticket_matches(row, form)
+            ),
             matches=lambda row: _ticket_matches(row, form),
             created=self._row_date,
         )
