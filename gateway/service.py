@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -86,6 +87,8 @@ def refuse_bad_ids(operation: str, args: BaseModel) -> None:
 
 #: Full tickets of one list page read at once (the page's rows the index named).
 PAGE_FETCH_CONCURRENCY = 10
+#: A list without a limit whose filter matches more tickets than this reads one full listing instead.
+UNLIMITED_BY_ID = 200
 
 
 class Service:
@@ -192,7 +195,10 @@ class Service:
     # -- lists
 
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
-        whole = args.limit is None and not args.count_only
+        # a whole list (no limit) is one full listing, unless it names its tickets (ReadyDesk's tid)
+        glob = args.number_glob
+        named = args.ticket_ids is not None or (glob is not None and not any(ch in glob for ch in "*?["))
+        whole = args.limit is None and not args.count_only and not named
         if args.keyword is not None or whole or self.backend.capabilities().has("filters"):
             # message bodies (the index holds none), or the whole list asked for: one full listing
             return await self._list_full(args)
@@ -223,8 +229,6 @@ class Service:
 
     async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         """List rows without their messages (a backend's list may carry none) read in full."""
-        if all(t.replies for t in tickets):
-            return list(tickets)  # nothing to read: no task per row
         limit = asyncio.Semaphore(8)
 
         async def full(t: c.Ticket) -> c.Ticket:
@@ -234,7 +238,10 @@ class Service:
                 read = await self.backend.get_ticket(t.id)
             return read.model_copy(update={"number": t.number})
 
-        out = list(await asyncio.gather(*(full(t) for t in tickets)))
+        if all(t.replies for t in tickets):
+            out = list(tickets)  # nothing to read: no task per row
+        else:
+            out = list(await asyncio.gather(*(full(t) for t in tickets)))
         # rows that carried only their opening message: the rest of the conversation's replies
         # (who wrote last), where the backend can add them without a read per ticket
         return await self.backend.with_replies(out) if out else out
@@ -255,6 +262,8 @@ class Service:
         rows = ix.select(snap, _query(args, number))
         if args.count_only:
             return ops.TicketPage(items=(), total=len(rows), offset=args.offset)
+        if args.limit is None and len(rows) - args.offset > UNLIMITED_BY_ID:
+            return await self._list_full(args)  # every match of a broad filter: one listing, not a read each
         end = args.offset + args.limit if args.limit is not None else None
         if (args.order_by or "id") == "id" and not args.descending and snap.sorted_ids:
             page_rows = rows[args.offset : end]  # storage order is the default order
@@ -265,20 +274,29 @@ class Service:
             tickets = await self._with_messages(tickets)
         return ops.TicketPage(items=tuple(await self._numbered(tickets)), total=len(rows), offset=args.offset)
 
-    async def _tickets(self, ids: Sequence[int]) -> list[c.Ticket]:
-        """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out."""
+    async def _tickets(self, ids: Sequence[int], *, full: bool = False) -> list[c.Ticket]:
+        """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out.
+        ``full``: with their conversation (a dialect whose list shows messages)."""
         limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
         # a list page shows no conversation: a backend that can read a ticket without it does so
-        read = self.backend.ticket_summary
+        read = self.backend.get_ticket if full else self.backend.ticket_summary
+        # kept rows are list rows, without the conversation
+        kept, not_before = self.index.rows, math.inf if full else self.index.rows_not_before()
 
         async def one(ticket_id: int) -> c.Ticket | None:
+            found: c.Ticket | None = kept.get(ticket_id, not_before)
+            if found is not None:
+                return found  # read since the snapshot that lists it: as fresh
             async with limit:
+                read_at, version = self.index.now(), kept.version
                 try:
                     ticket: c.Ticket = await read(ticket_id)
-                    return ticket
                 except NotFound:
                     return None
+                if not full:
+                    kept.put(ticket_id, ticket, read_at, version)
+                return ticket
 
         found = await asyncio.gather(*(one(i) for i in ids))
         return [t for t in found if t is not None]

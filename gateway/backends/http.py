@@ -11,13 +11,14 @@ request was sent has an unknown outcome, one that was never sent wrote nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -100,6 +101,73 @@ async def attempt(
     except aiohttp.ConnectionTimeoutError as exc:
         detail = f"connection timed out ({type(exc).__name__})"
         raise TransportError(detail, sent=False, timeout=True) from None
+    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
+        raise TransportError(f"cannot connect ({type(exc).__name__})", sent=False) from None
+    except TimeoutError:
+        raise TransportError("no answer in time", sent=True, timeout=True) from None
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"connection failed ({type(exc).__name__})", sent=True) from None
+    finally:
+        elapsed = time.monotonic() - started
+        ctx.backend_seconds += elapsed
+        if ctx.observe is not None:
+            ctx.observe(method, status, elapsed)
+
+
+class Body(Protocol):
+    """An answer's body read in parts (aiohttp's ``StreamReader`` is one)."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class StreamReply:
+    """An answer whose body is still to be read, a part at a time (large listings)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Body
+
+
+class WholeBody:
+    """A body already read, served in parts: how a transport that cannot stream answers a stream."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._at = 0
+
+    async def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else self._at + n
+        out = bytes(self._data[self._at : end])
+        self._at += len(out)
+        return out
+
+
+@contextlib.asynccontextmanager
+async def streaming(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    connect_timeout: float,
+    reserve: float = 0.0,
+) -> AsyncIterator[StreamReply]:
+    """:func:`attempt` whose body the caller reads inside the ``async with``, in parts; a failure while
+    it reads is a TransportError too (the request was sent).  Left unread, the connection is closed."""
+    timeout = deadline_timeout(connect_timeout, reserve)
+    ctx = context.current()
+    ctx.backend_calls += 1
+    started = time.monotonic()
+    status = 0
+    try:
+        async with session.request(
+            method, url, headers={**headers, "X-Request-ID": ctx.request_id}, timeout=timeout, allow_redirects=False
+        ) as resp:
+            status = resp.status
+            yield StreamReply(resp.status, dict(resp.headers), resp.content)
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise TransportError(f"connection timed out ({type(exc).__name__})", sent=False, timeout=True) from None
     except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
         raise TransportError(f"cannot connect ({type(exc).__name__})", sent=False) from None
     except TimeoutError:

@@ -33,7 +33,7 @@ import logging
 import math
 import time
 from array import array
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,6 +171,45 @@ class Snapshot:
         return total + len(self.alive)
 
 
+class PageRows:
+    """Full rows of recently listed tickets (what a page shows besides the headers), by id.
+
+    A page the index selects still shows each ticket's full row, one backend read each.  A
+    polled page (page 1, every few seconds) would re-read the same rows every time; a row
+    read no earlier than the snapshot that selects it is as fresh as that snapshot, so it is
+    kept until a newer snapshot replaces it (and dropped at once when a write touches it).
+    Bounded: the oldest rows go first."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._rows: OrderedDict[int, tuple[float, Any]] = OrderedDict()
+        self.version = 0  # bumped by every drop: a row read across a write is not kept
+
+    def get(self, ticket_id: int, not_before: float) -> Any | None:
+        found = self._rows.get(ticket_id)
+        if found is None or found[0] < not_before:
+            return None
+        self._rows.move_to_end(ticket_id)
+        return found[1]
+
+    def put(self, ticket_id: int, row: Any, read_at: float, version: int) -> None:
+        """Keep ``row``, read from ``read_at`` when :attr:`version` was ``version``."""
+        if version != self.version:
+            return  # a write landed while it was read: it may predate the write
+        self._rows[ticket_id] = (read_at, row)
+        self._rows.move_to_end(ticket_id)
+        while len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+
+    def drop(self, ticket_id: int) -> None:
+        self.version += 1
+        self._rows.pop(ticket_id, None)
+
+    def clear(self) -> None:
+        self.version += 1
+        self._rows.clear()
+
+
 @dataclass
 class _Flight:
     started: float
@@ -201,6 +240,7 @@ class HeaderIndex:
         self._flight: _Flight | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.refreshes = 0  # full refreshes done (tests and the benchmark read it)
+        self.rows = PageRows()  # full rows of listed tickets, as fresh as the snapshot (see PageRows)
         self.last_refresh_seconds = 0.0
 
     # ------------------------------------------------------------------ reads
@@ -241,6 +281,7 @@ class HeaderIndex:
         items = await self._store.generation_items(GENERATION, self._generation)
         if items is None or len(set(items)) > CATCH_UP_LIMIT:
             self._taken_at = -math.inf  # everything is re-read before answering
+            self.rows.clear()
             return
         for item in dict.fromkeys(items):
             await self._refetch(item)
@@ -328,6 +369,7 @@ class HeaderIndex:
                 header = await self._fetch(ticket_id)
             except Exception:  # the backend cannot say now: re-read everything before the next answer
                 self._taken_at = -math.inf
+                self.rows.clear()
             else:
                 deleted = header is None
         if header is not None or deleted:
@@ -339,7 +381,17 @@ class HeaderIndex:
         if seen is not None and generation == seen + 1:
             self._generation = generation  # nobody else wrote in between: we are up to date
 
+    def now(self) -> float:
+        """The index's clock (rows read for a page are stamped with it)."""
+        return self._clock()
+
+    def rows_not_before(self) -> float:
+        """The oldest a kept full row may be to show with the current snapshot: read since it was taken
+        (never, with a bound of 0: every list reads the backend)."""
+        return self._taken_at if self.max_staleness > 0 else math.inf
+
     def _apply(self, ticket_id: int, header: TicketHeader | None) -> None:
+        self.rows.drop(ticket_id)
         if self._flight is not None:
             self._flight.writes[ticket_id] = header
         if self._snapshot is not None:

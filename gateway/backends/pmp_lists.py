@@ -9,8 +9,8 @@ on both, and the answer's shape says which generation served it:
 * :meth:`PMPLists.headers` (the header index's refresh) asks page 1 with
   ``fields=`` (the columns of ``settings.ticket_header_fields``).  An envelope
   is followed by the other pages, a few at a time; a plain array is 2.x's full
-  listing, parsed as a stream (ijson) so that the rows of a large table never
-  sit in memory together: only their headers stay.
+  listing, read as a stream through the transport (:mod:`gateway.backends.jsonstream`)
+  so that the rows of a large table never sit in memory together: only their headers stay.
 * :meth:`PMPLists.page` serves a page of all tickets in an order the backend
   can sort by (``settings.ticket_sort_columns``).  A backend that ignores
   paging still serves it from its plain array while that array is small
@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
-import aiohttp
-import ijson
 from cachetools import LRUCache
 
-from gateway import context
-from gateway.backends import http
+from gateway.backends import http, jsonstream
 from gateway.backends.base import TicketHeader
 from gateway.canonical import Ticket
-from gateway.errors import BackendTimeout, BackendUnavailable
+from gateway.errors import BackendTimeout, BackendUnavailable, GatewayError
 from gateway.mapping.loader import VendorMappings
+
+if TYPE_CHECKING:
+    from gateway.backends.pmp.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +44,8 @@ Row = dict[str, Any]
 T = TypeVar("T")
 MEMO_BODY_LIMIT = 1 << 20  # a page answer bigger than this is not kept
 _SPACE = b" \t\r\n\xef\xbb\xbf"
-
-
-class ListHost(Protocol):
-    """What the PMP adapter lends its list code: its transport and its record parse."""
-
-    _m: VendorMappings
-    _settings: Mapping[str, Any]
-    _session: aiohttp.ClientSession | None
-    _headers: dict[str, str]
-    _connect_timeout: float
-
-    _attempts: int
-
-    def _url(self, path: str) -> str: ...
-    def _backoff_for(self, tries: int) -> float: ...
-    async def _fetch(self, path: str) -> http.Reply: ...
-    def _interpret(self, reply: http.Reply) -> Any: ...
-    def _ticket(self, row: Row) -> Ticket: ...
+#: What a streamed answer's JSON array is handed to: its first bytes, and the rest still to read.
+OnArray = Callable[[bytes, http.Body], Awaitable[T]]
 
 
 class _Page:
@@ -74,15 +58,19 @@ class _Page:
 
 
 class PMPLists:
-    def __init__(self, host: ListHost) -> None:
-        self._host = host
-        s = host._settings
+    """Ticket lists over the adapter's :class:`~gateway.backends.pmp.wire.Wire` (its injected
+    transport, streamed where the transport can) and its ticket record parse."""
+
+    def __init__(self, wire: Wire, mappings: VendorMappings, ticket: Callable[[Row], Ticket]) -> None:
+        self._wire = wire
+        self._ticket = ticket
+        s = mappings.settings
         self._fields = ",".join(str(f) for f in s.get("ticket_header_fields") or ())
         self._page_size = max(1, min(100, int(s.get("list_page_size", 100))))
         self._concurrency = max(1, int(s.get("header_concurrency", 4)))
         self._unpaged_limit = int(s.get("unpaged_page_limit", 200))
         self._sort_columns: Mapping[str, str] = s.get("ticket_sort_columns") or {"id": "ticketid"}
-        self._header = host._m.model("ticket_header")
+        self._header = mappings.model("ticket_header")
         self.unpaged_large = False  # learned: the backend ignores paging and its table is large
         # (path, window) -> (the page's body, what it gave): a few hot pages (page 1, polled), bounded
         self._memo: LRUCache[tuple[str, int, int, bool], tuple[bytes, tuple[list[Ticket], int]]] = LRUCache(
@@ -139,67 +127,55 @@ class PMPLists:
         """The first answer: a page (3.x envelope) or, streamed, the headers of 2.x's full listing."""
         answer = await self._streamed(path, self._stream_headers)
         if isinstance(answer, http.Reply):
-            return self._as_page(self._host._interpret(answer))
+            return self._as_page(self._wire.interpret(answer))
         return answer
 
-    async def _streamed(self, path: str, on_array: Callable[[_Prefixed], Awaitable[T]]) -> T | http.Reply:
+    async def _streamed(self, path: str, on_array: OnArray[T]) -> T | http.Reply:
         """GET ``path``; a JSON array answer is handed to ``on_array`` as a stream, any other comes back
         whole.  Retried like every read on connection errors and 429/502/503/504."""
-        host = self._host
         tries = 0
+        failure: GatewayError
         while True:
             try:
-                return await self._stream_once(path, on_array)
-            except _Transient as exc:
-                tries += 1
-                if tries < host._attempts and await http.pause(host._backoff_for(tries)):
-                    continue
-                raise exc.error from None
+                async with self._wire.stream(path) as reply:
+                    if reply.status not in http.RETRYABLE_STATUS:
+                        head = await _head(reply.body)
+                        if reply.status == 200 and head[:1] == b"[":
+                            return await on_array(head, reply.body)
+                        return http.Reply(reply.status, reply.headers, head + await reply.body.read())
+                    failure = unavailable(f"HTTP {reply.status}")
+                    wait = http.retry_after(reply.headers)
+            except http.TransportError as exc:
+                failure = BackendTimeout(http.TIMEOUT_MESSAGE) if exc.timeout else unavailable(exc.detail)
+                wait = None
+            tries += 1
+            pause = wait if wait is not None else self._wire.backoff_for(tries)
+            if tries >= self._wire.attempts or not await http.pause(pause):
+                raise failure
 
-    async def _stream_once(self, path: str, on_array: Callable[[_Prefixed], Awaitable[T]]) -> T | http.Reply:
-        host = self._host
-        if host._session is None:
-            return await host._fetch(path)  # an injected transport: read whole
-        ctx = context.current()
-        ctx.backend_calls += 1
-        try:
-            async with host._session.get(
-                host._url(path),
-                headers={**host._headers, "X-Request-ID": ctx.request_id},
-                timeout=http.deadline_timeout(host._connect_timeout),
-                allow_redirects=False,
-            ) as resp:
-                if resp.status in http.RETRYABLE_STATUS:
-                    raise _Transient(BackendUnavailable(f"The backend is unavailable (HTTP {resp.status})"))
-                head = b""
-                if resp.status == 200:
-                    head = await _head(resp.content)
-                    if head[:1] == b"[":
-                        return await on_array(_Prefixed(head, resp.content))
-                return http.Reply(resp.status, dict(resp.headers), head + await resp.read())
-        except TimeoutError:
-            raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
-        except aiohttp.ClientError as exc:
-            raise _Transient(BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})")) from None
-        except ijson.JSONError as exc:
-            raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
+    async def _stream_headers(self, head: bytes, body: http.Body) -> list[TicketHeader]:
+        return [self._to_header(row) async for row in _stream_rows(head, body)]
 
-    async def _stream_headers(self, stream: _Prefixed) -> list[TicketHeader]:
-        return [self._to_header(row) async for row in _stream_rows(stream)]
+    async def ticket_rows(self, columns: Sequence[str], keep: Callable[[Row], bool] | None = None) -> list[Row]:
+        """Every ticket row (``keep``: those it accepts) cut to ``columns``, streamed: a 2.x create's
+        listing without the whole table in memory."""
 
-    async def ticket_rows(self, columns: Sequence[str]) -> list[Row]:
-        """Every ticket row cut to ``columns``, streamed: a 2.x create's listing without the whole table in memory."""
+        def wanted(rows: Iterable[Row]) -> Iterator[Row]:
+            return (r for r in rows if keep is None or keep(r))
 
-        async def cut(stream: _Prefixed) -> list[Row]:
-            return [{k: row.get(k) for k in columns} async for row in _stream_rows(stream)]
+        async def cut(head: bytes, body: http.Body) -> list[Row]:
+            return [
+                {k: row.get(k) for k in columns} async for row in _stream_rows(head, body) if keep is None or keep(row)
+            ]
 
         answer = await self._streamed("api/tickets", cut)
         if isinstance(answer, http.Reply):
-            return [{k: row.get(k) for k in columns} for row in self._as_page(self._host._interpret(answer)).rows]
+            rows = self._as_page(self._wire.interpret(answer)).rows
+            return [{k: row.get(k) for k in columns} for row in wanted(rows)]
         return answer
 
     async def _page(self, path: str) -> _Page:
-        return self._as_page(self._host._interpret(await self._host._fetch(path)))
+        return self._as_page(self._wire.interpret(await self._wire.fetch(path)))
 
     def _as_page(self, data: Any) -> _Page:
         if isinstance(data, list):
@@ -241,7 +217,7 @@ class PMPLists:
         hit = self._memo.get(key)
         if hit is not None and reply.status == 200 and hit[0] == reply.body:
             return hit[1]  # a polled page whose answer did not change: not decoded and mapped again
-        answers = [self._as_page(self._host._interpret(reply))]
+        answers = [self._as_page(self._wire.interpret(reply))]
         if answers[0].paged and last > first:
             answers += await asyncio.gather(*(self._page(path(p)) for p in range(first + 1, last + 1)))
         if not answers[0].paged:
@@ -259,7 +235,7 @@ class PMPLists:
                 if first == 1
                 else (await self._page(f"api/tickets?{urlencode({'page': 1, 'per_page': 1})}")).total or 0
             )
-        result = [self._host._ticket(r) for r in items], total
+        result = [self._ticket(r) for r in items], total
         if last == first and reply.status == 200 and len(reply.body) <= MEMO_BODY_LIMIT:
             self._memo[key] = (reply.body, result)
         return result
@@ -267,33 +243,21 @@ class PMPLists:
     async def _bounded(self, path: str) -> http.Reply | None:
         """A GET whose answer is read whole only up to MEMO_BODY_LIMIT bytes: None for a longer plain
         array (2.x's whole table, answered to a page request), which is left unread."""
-        host = self._host
-        if host._session is None:
-            return await host._fetch(path)  # an injected transport: read whole
-        ctx = context.current()
-        ctx.backend_calls += 1
         try:
-            async with host._session.get(
-                host._url(path),
-                headers={**host._headers, "X-Request-ID": ctx.request_id},
-                timeout=http.deadline_timeout(host._connect_timeout),
-                allow_redirects=False,
-            ) as resp:
-                if resp.status in http.RETRYABLE_STATUS:
-                    return await host._fetch(path)  # with its retries and pacing
-                body = b""
-                while len(body) <= MEMO_BODY_LIMIT:
-                    chunk = await resp.content.read(65536)
-                    if not chunk:
-                        return http.Reply(resp.status, dict(resp.headers), body)
-                    body += chunk
-                if body.lstrip(_SPACE)[:1] == b"[":
-                    return None
-                return http.Reply(resp.status, dict(resp.headers), body + await resp.read())
-        except TimeoutError:
-            raise BackendTimeout(http.TIMEOUT_MESSAGE) from None
-        except aiohttp.ClientError:
-            return await host._fetch(path)  # retried there, and its failure told in the usual words
+            async with self._wire.stream(path) as reply:
+                if reply.status not in http.RETRYABLE_STATUS:
+                    body = b""
+                    while len(body) <= MEMO_BODY_LIMIT:
+                        chunk = await reply.body.read(65536)
+                        if not chunk:
+                            return http.Reply(reply.status, reply.headers, body)
+                        body += chunk
+                    if body.lstrip(_SPACE)[:1] == b"[":
+                        return None
+                    return http.Reply(reply.status, reply.headers, body + await reply.body.read())
+        except http.TransportError:
+            pass
+        return await self._wire.fetch(path)  # with its retries and pacing, and its failure in the usual words
 
     def _pages(self, offset: int, limit: int) -> tuple[int, int, int]:
         """(per_page, first page, last page) covering ``[offset, offset+limit)``: one page when one fits."""
@@ -312,41 +276,23 @@ class PMPLists:
             log.info("pmp: the ticket list route does not page and holds %d tickets: lists use the index", len(rows))
         ordered = sorted(rows, key=lambda r: _int(r.get("ticketid")), reverse=descending)
         window = ordered[offset : offset + limit] if limit > 0 else []
-        return [self._host._ticket(r) for r in window], len(rows)
+        return [self._ticket(r) for r in window], len(rows)
 
 
-async def _stream_rows(stream: _Prefixed) -> AsyncIterator[Row]:
-    async for row in ijson.items(stream, "item", use_float=True):
-        if not isinstance(row, dict):
-            raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
-        yield row
+async def _stream_rows(head: bytes, body: http.Body) -> AsyncIterator[Row]:
+    try:
+        async for batch in jsonstream.array_batches(body, head=head):
+            for row in batch:
+                if not isinstance(row, dict):
+                    raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
+                yield row
+            # a read of bytes already buffered does not yield: let requests run between batches
+            await asyncio.sleep(0)
+    except ValueError as exc:  # NotAnArray, orjson.JSONDecodeError
+        raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
 
 
-class _Transient(Exception):
-    """A read failure worth another attempt; ``error`` is what to raise when none is left."""
-
-    def __init__(self, error: BackendUnavailable) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _Prefixed:
-    """A response stream with the bytes already read put back in front (ijson reads it)."""
-
-    def __init__(self, head: bytes, stream: aiohttp.StreamReader) -> None:
-        self._head = head
-        self._stream = stream
-
-    async def read(self, n: int = -1) -> bytes:
-        if n == 0:
-            return b""  # ijson's probe of the stream's type
-        if self._head:
-            out, self._head = self._head, b""
-            return out
-        return await self._stream.read(n if n > 0 else 65536)
-
-
-async def _head(stream: aiohttp.StreamReader) -> bytes:
+async def _head(stream: http.Body) -> bytes:
     """The answer's first bytes from its first significant one (b"" for a blank body)."""
     head = b""
     while True:
@@ -363,3 +309,7 @@ def _int(value: Any) -> int:
         return int(str(value).strip()) if value not in (None, "") else 0
     except ValueError:
         return 0
+
+
+def unavailable(detail: str) -> BackendUnavailable:
+    return BackendUnavailable(f"The backend is unavailable ({detail})")

@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -359,10 +359,17 @@ def _out(value: Any) -> str | None:
 def _row(cursor: sqlite3.Cursor, values: Iterable[Any]) -> Row:
     """Build a PHP-like associative row: a repeated column name keeps its first
     position and takes the last value (what mysqli's fetch_assoc does)."""
-    out: Row = {}
-    for desc, value in zip(cursor.description, values, strict=True):
-        out[desc[0]] = _out(value)
-    return out
+    return _rows(cursor, [values])[0]
+
+
+def _rows(cursor: sqlite3.Cursor, batch: Iterable[Iterable[Any]]) -> list[Row]:
+    """:func:`_row` of many rows; the names are read once (a whole-table listing builds millions of values)."""
+    names = [d[0] for d in cursor.description]
+    # dict(zip()) keeps a repeated name's first position and its last value, as fetch_assoc does
+    return [
+        dict(zip(names, [v if v is None or v.__class__ is str else _php_str(v) for v in values], strict=True))
+        for values in batch
+    ]
 
 
 def _sql_literal(value: Any) -> str:
@@ -419,6 +426,8 @@ def _schema_sql() -> str:
 
 #: The API module's own table for Idempotency-Key replays (3.x); never reachable as a custom table.
 _API_SCHEMA = """
+CREATE INDEX IF NOT EXISTS tbltickets_date ON tbltickets (date);
+CREATE INDEX IF NOT EXISTS tbltickets_lastreply ON tbltickets (lastreply);
 CREATE TABLE IF NOT EXISTS tblapi_idempotency (
     token_hash TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
     status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -457,6 +466,8 @@ TICKETS_SOURCE = ListSource(
     sortable=_sortable((c.name for c in TABLES["tbltickets"]), "t."),
     date_column="t.date",
     default_order="t.ticketid",
+    page_table="tbltickets t",
+    page_key="t.ticketid",
 )
 CUSTOMERS_SOURCE = ListSource(
     select="SELECT * FROM tblclients",
@@ -533,7 +544,7 @@ class SimDB:
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         with self._lock:
             cur = self.conn.execute(sql, tuple(params))
-            return [_row(cur, values) for values in cur.fetchall()]
+            return _rows(cur, cur.fetchall())
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = self._all(sql, params)
@@ -583,10 +594,22 @@ class SimDB:
             cur = self.conn.execute(f"SELECT * FROM ({select}) LIMIT 0")
             return tuple(dict.fromkeys(d[0] for d in cur.description))
 
-    def list_page(self, source: ListSource, q: ListQuery) -> tuple[list[Row], int]:
-        """One page (or, unpaged, all) of a list, and the total number of matching rows."""
+    def list_page(self, source: ListSource, q: ListQuery, keep: Sequence[str] = ()) -> tuple[list[Row], int]:
+        """One page (or, unpaged, all) of a list, and the total number of matching rows; ``keep``: only
+        these columns (a ``fields`` projection: the others are never converted)."""
         rows_sql, count_sql, params = build_sql(source, q)
-        rows = self._all(rows_sql, params)
+        if keep:
+            with self._lock:
+                cur = self.conn.execute(rows_sql, tuple(params))
+                # the last column of a name holds its value (fetch_assoc)
+                where = {d[0]: i for i, d in enumerate(cur.description)}
+                picked = [(name, where[name]) for name in keep if name in where]
+                rows = [
+                    {name: (v if (v := values[i]) is None or v.__class__ is str else _php_str(v)) for name, i in picked}
+                    for values in cur.fetchall()
+                ]
+        else:
+            rows = self._all(rows_sql, params)
         total = int(self._scalar(count_sql, params)) if q.paged else len(rows)
         return rows, total
 
@@ -703,6 +726,17 @@ class SimDB:
         if ticket_id is None:
             return self._all(_TICKET_SELECT + " ORDER BY t.ticketid")
         return self._all(_TICKET_SELECT + " WHERE t.ticketid = ?", (ticket_id,))
+
+    def ticket_batches(self, size: int = 200) -> Iterator[list[Row]]:
+        """:meth:`ticket_rows_joined` of every ticket, ``size`` rows at a time (by id, from the primary
+        key), so that a whole-table answer is built and sent in parts."""
+        after = 0
+        while True:
+            batch = self._all(_TICKET_SELECT + " WHERE t.ticketid > ? ORDER BY t.ticketid LIMIT ?", (after, size))
+            if not batch:
+                return
+            yield batch
+            after = int(str(batch[-1]["ticketid"]))
 
     def get_ticket(self, ticket_id: int) -> Row | None:
         """The raw ``tbltickets`` row."""

@@ -22,11 +22,12 @@ unless this module constant is True or ``create_app(..., strip_ticket_html=True)
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,7 +396,9 @@ async def list_answer(
         q = parse_list_query(request.query, list(source.sortable), db.columns_of(source.select))
     except ListParamError as err:
         return validation_failed(err.errors)
-    rows, total = db.list_page(source, q)
+    # a projection converts only its columns (unless a conversion needs the whole row)
+    keep = (id_column, *q.fields) if q.fields and convert is None else ()
+    rows, total = db.list_page(source, q, keep)
     if convert is not None:
         rows = [convert(r) for r in rows]
     rows = project(rows, q, id_column)
@@ -407,9 +410,28 @@ async def list_answer(
 # --------------------------------------------------------------------------- tickets
 
 
-async def tickets_list(request: web.Request) -> web.Response:
+async def tickets_list(request: web.Request) -> web.StreamResponse:
     db = request.app[DB_KEY]
+    if module_of(request) < 3:
+        return await stream_rows(request, db.ticket_batches())
     return await list_answer(request, TICKETS_SOURCE, "ticketid", db.ticket_rows_joined)
+
+
+async def stream_rows(request: web.Request, batches: Iterator[list[Row]]) -> web.StreamResponse:
+    """2.x's whole-table array, built and sent a batch at a time: the same bytes as one
+    ``respond(rows)``, without holding every row, or the loop, for the whole table."""
+    first = next(batches, None)
+    if not first:
+        return fail(NO_DATA)
+    resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+    await resp.prepare(request)
+    await resp.write(orjson.dumps(first)[:-1])
+    for batch in batches:
+        await resp.write(b"," + orjson.dumps(batch)[1:-1])
+        await asyncio.sleep(0)  # a write to a fast reader does not yield: other requests run in between
+    await resp.write(b"]")
+    await resp.write_eof()
+    return resp
 
 
 async def tickets_get(request: web.Request) -> web.Response:

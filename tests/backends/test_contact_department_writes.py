@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -127,12 +128,13 @@ class _Plain(BackendDefaults):
 async def test_optional_methods_have_defaults_and_the_guard_forwards_them() -> None:
     plain = _Plain()
     guarded = GuardedBackend(plain, CircuitBreaker(5, 10.0), ttl=0, size=8)  # type: ignore[arg-type]
-    for layer in (plain, guarded):
-        assert (await layer.ticket_summary(7)).subject == "full"  # type: ignore[attr-defined]
-        assert await layer.ticket_id_for("ABC-1") is None  # type: ignore[attr-defined]
-        assert await layer.resolve_number("ABC-1") is None  # type: ignore[attr-defined]
-        assert await layer.flagged_tickets() == 0  # type: ignore[attr-defined]
+    layers: tuple[Any, ...] = (plain, guarded)  # the defaults type their self as a Backend
+    for layer in layers:
+        assert (await layer.ticket_summary(7)).subject == "full"
+        assert await layer.ticket_id_for("ABC-1") is None
+        assert await layer.resolve_number("ABC-1") is None
+        assert await layer.flagged_tickets() == 0
         with pytest.raises(Unsupported):
-            await layer.update_contact(1, ContactPatch(lastname="x"))  # type: ignore[attr-defined]
+            await layer.update_contact(1, ContactPatch(lastname="x"))
         with pytest.raises(Unsupported):
-            await layer.add_department("Partners")  # type: ignore[attr-defined]
+            await layer.add_department("Partners")

@@ -21,7 +21,7 @@ def _ticket(ticket_id: int = 7, **kw: object) -> Ticket:
         subject="Printer",
         created_at=opened,
         replies=(Reply(id=1, created_at=opened, message="It jams"),),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -42,7 +42,12 @@ def test_the_same_record_renders_once_and_an_equal_new_one_renders_again() -> No
 
 def test_mutable_arguments_are_never_cached() -> None:
     calls: list[object] = []
-    memo = identity_memo(lambda s: calls.append(s) or {"n": len(s)})
+
+    def render(s: dict[str, int]) -> dict[str, int]:
+        calls.append(s)
+        return {"n": len(s)}
+
+    memo = identity_memo(render)
     row = {"a": 1}
     assert memo(row) == {"n": 1}
     row["b"] = 2
@@ -54,7 +59,9 @@ def test_the_memo_is_bounded() -> None:
     tickets = [_ticket(i) for i in range(1, MEMO_SIZE + 50)]
     for t in tickets:
         memo(t)
-    cache = memo.__closure__[0].cell_contents  # type: ignore[attr-defined]
+    closure = memo.__closure__
+    assert closure is not None
+    cache = closure[0].cell_contents
     assert len(cache) <= MEMO_SIZE
 
 

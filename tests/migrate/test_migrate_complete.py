@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def to_whmcs(tmp_path: Path) -> Iterator[KindPair]:
             sim.proc.wait()
 
 
-def _ok(pair: Pair, *extra: str) -> dict[str, object]:
+def _ok(pair: Pair, *extra: str) -> dict[str, Any]:
     done = pair.migrate(*ALL, *extra)
     assert done.returncode == 0, done.stderr + done.stdout
     report = pair.report()

@@ -183,6 +183,24 @@ async def test_gateway_writes_show_at_once_and_outside_changes_within_the_bound(
     assert other.id in seen
 
 
+async def test_page_rows_are_kept_with_their_snapshot_and_never_across_a_write(world: World) -> None:
+    args = ops.ListTicketsArgs(limit=10, department_id=3)
+    first = await world.service.list_tickets(args)
+    world.calls.clear()
+    assert await world.service.list_tickets(args) == first
+    assert world.calls == []  # the rows were read since the snapshot that lists them
+    target, outside = first.items[0], first.items[1]
+    await world.service.update_ticket(ops.UpdateTicketArgs(ticket_id=target.id, subject="Changed here"))
+    world.db.update_ticket(outside.id, {"subject": "Changed outside"})
+    world.calls.clear()
+    page = await world.service.list_tickets(args)
+    assert page.items[0].subject == "Changed here"  # a write through the gateway: at once
+    assert world.calls == [f"GET /api/tickets/{target.id}"]  # that row alone is read again
+    world.service.index._taken_at -= 5.0  # the bound (5 s) has passed: a new snapshot, new rows
+    page = await world.service.list_tickets(args)
+    assert page.items[1].subject == "Changed outside"
+
+
 # ------------------------------------------------------------------ module 3.x: pages, never a full listing
 
 
@@ -267,8 +285,12 @@ async def test_2x_large_table_pages_come_from_the_index(tmp_path: Path, mappings
                 calls.clear()
                 page = await service.list_tickets(ops.ListTicketsArgs(offset=0, limit=25))
                 assert [t.id for t in page.items] == list(range(1, 26)) and page.total == 906
-            # the second time: no listing at all (the index is fresh), the page's tickets only
-            assert sorted(calls) == sorted(f"GET /api/tickets/{i}" for i in range(1, 26))
+            # the second time: no listing (the index is fresh), and no read of the page's tickets
+            # either: they were read since the snapshot that lists them
+            assert calls == []
+            calls.clear()
+            page = await service.list_tickets(ops.ListTicketsArgs(offset=25, limit=25))
+            assert sorted(calls) == sorted(f"GET /api/tickets/{i}" for i in range(26, 51))
             await service.index.close()
     finally:
         await runner.cleanup()

@@ -34,7 +34,6 @@ import aiohttp
 from cachetools import LRUCache, TTLCache
 from pydantic import ValidationError
 
-from gateway.backends import http
 from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support, TicketHeader
 from gateway.backends.pmp import discovery
 from gateway.backends.pmp.conversation import Conversation, staff_opening
@@ -181,7 +180,7 @@ class PMPBackend(BackendDefaults):
         # ticket id -> (the row last parsed, its Ticket): see _ticket
         self._rows: LRUCache[str | int, tuple[Row, Ticket]] = LRUCache(maxsize=int(s.get("row_memo_size", 256)))
         self._talk = Conversation(self._wire, mappings, self._parse, self._contacts)
-        self._lists = PMPLists(_ListHost(self, session, connect_timeout))
+        self._lists = PMPLists(self._wire, mappings, self._ticket)
 
     def __repr__(self) -> str:  # never shows the token
         return f"PMPBackend({self._wire.base!r})"
@@ -388,7 +387,10 @@ class PMPBackend(BackendDefaults):
             post_path="api/tickets",
             id_key="ticketid",
             # streamed and cut to what matching needs: never the whole table in memory (issue 11)
-            listing=lambda: self._lists.ticket_rows(("ticketid", *_TICKET_IDS, "subject", "message")),
+            # (only the rows that match are kept: one matching row, not 100,000, stays in memory)
+            listing=lambda: self._lists.ticket_rows(
+                ("ticketid", *_TICKET_IDS, "subject", "message"), keep=lambda row: _ticket_matches(row, form)
+            ),
             matches=lambda row: _ticket_matches(row, form),
             created=self._row_date,
         )
@@ -895,33 +897,3 @@ def _ticket_matches(row: Row, form: Mapping[str, str]) -> bool:
     return plain(row.get("subject")) == plain(form.get("subject")) and plain(row.get("message")) == plain(
         form.get("message")
     )
-
-
-class _ListHost:
-    """What the list code (``gateway.backends.pmp_lists``) borrows from the adapter: its wire, its
-    record parse, and the aiohttp session it streams large listings through (None with an injected
-    transport: then every list answer is read whole through the transport)."""
-
-    def __init__(self, backend: PMPBackend, session: aiohttp.ClientSession | None, connect_timeout: float) -> None:
-        self._backend = backend
-        self._m = backend._m
-        self._settings = backend._settings
-        self._session = session
-        self._headers = dict(backend._wire._headers)
-        self._connect_timeout = connect_timeout
-        self._attempts = backend._wire.attempts
-
-    def _url(self, path: str) -> str:
-        return self._backend._wire.base + path
-
-    def _backoff_for(self, tries: int) -> float:
-        return self._backend._wire._backoff_for(tries)
-
-    async def _fetch(self, path: str) -> http.Reply:
-        return await self._backend._wire.fetch(path)
-
-    def _interpret(self, reply: http.Reply) -> Any:
-        return self._backend._wire.interpret(reply)
-
-    def _ticket(self, row: Row) -> Ticket:
-        return self._backend._ticket(row)

@@ -6,11 +6,19 @@ the server uses :class:`AiohttpTransport`; ``gateway translate``, the
 benchmarks and tests plug in their own (a replay of fixed answers, a
 :class:`RecordingTransport` around the real one) without subclassing the
 adapter or touching its private methods.
+
+Large listings (2.x answers a whole table) are read as a stream: a transport
+may also offer :meth:`StreamingTransport.stream`, an exchange whose body the
+caller reads in parts.  :func:`open_stream` uses it when the transport has it
+and otherwise serves the whole answer in parts, so that an injected transport
+with only ``__call__`` still carries every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +27,7 @@ import aiohttp
 from gateway.backends import http
 
 Reply = http.Reply
+StreamReply = http.StreamReply
 
 
 class Transport(Protocol):
@@ -37,6 +46,29 @@ class Transport(Protocol):
         Raises :class:`gateway.backends.http.TransportError` when no answer came
         (saying whether the request can have reached the server)."""
         ...
+
+
+class StreamingTransport(Transport, Protocol):
+    def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: float
+    ) -> AbstractAsyncContextManager[StreamReply]:
+        """One exchange whose body is read, in parts, inside the ``async with`` (at most ``timeout``
+        seconds in all).  Raises TransportError like ``__call__``, also while the body is read."""
+        ...
+
+
+@contextlib.asynccontextmanager
+async def open_stream(
+    transport: Transport, method: str, url: str, *, headers: Mapping[str, str], timeout: float
+) -> AsyncIterator[StreamReply]:
+    """``transport.stream`` when it has one; else its whole answer, served in parts."""
+    stream = getattr(transport, "stream", None)
+    if stream is not None:
+        async with stream(method, url, headers=headers, timeout=timeout) as reply:
+            yield reply
+        return
+    whole = await transport(method, url, headers=headers, timeout=timeout)
+    yield StreamReply(whole.status, whole.headers, http.WholeBody(whole.body))
 
 
 class AiohttpTransport:
@@ -66,6 +98,14 @@ class AiohttpTransport:
             total=timeout,
             data=aiohttp.FormData(list(form.items()), charset="utf-8") if form is not None else None,
             json_body=json,
+        )
+
+    def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: float
+    ) -> AbstractAsyncContextManager[StreamReply]:
+        reserve = max(0.0, http.remaining() - timeout)
+        return http.streaming(
+            self._session, method, url, headers=headers, connect_timeout=self._connect_timeout, reserve=reserve
         )
 
 
@@ -103,3 +143,13 @@ class RecordingTransport:
         reply = await self.inner(method, url, headers=headers, form=form, json=json, timeout=timeout)
         call.status = reply.status
         return reply
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: float
+    ) -> AsyncIterator[StreamReply]:
+        call = Exchange(method, url, dict(headers), None, None)
+        self.calls.append(call)
+        async with open_stream(self.inner, method, url, headers=headers, timeout=timeout) as reply:
+            call.status = reply.status
+            yield reply

@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ import orjson
 from cachetools import LRUCache
 
 from gateway.backends import http
-from gateway.backends.pmp.transport import Transport
+from gateway.backends.pmp.transport import Transport, open_stream
 from gateway.errors import (
     BackendAuthError,
     BackendError,
@@ -280,6 +281,15 @@ class Wire:
 
     def _backoff_for(self, tries: int) -> float:
         return http.backoff(tries - 1, self._backoff, self._backoff_cap)
+
+    def backoff_for(self, tries: int) -> float:
+        """The pause before attempt ``tries + 1`` of a read (for reads retried outside :meth:`fetch`)."""
+        return self._backoff_for(tries)
+
+    def stream(self, path: str) -> AbstractAsyncContextManager[http.StreamReply]:
+        """One GET of ``path`` whose body is read in parts inside the ``async with`` (large listings);
+        no retry here: the caller retries, since it may have consumed part of the body."""
+        return open_stream(self.transport, "GET", self.base + path, headers=self._headers, timeout=http.remaining())
 
     def interpret(self, reply: http.Reply, method: str = "GET", path: str = "") -> Any:
         data = parse_json(reply.body)
