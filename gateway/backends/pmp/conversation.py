@@ -178,7 +178,12 @@ class Conversation:
             log.debug("pmp reply index: %d rows, %d tickets", len(rows), len(index.rows))
 
     def remember(self, row: Row) -> None:
-        """A reply this gateway wrote, visible at once to the next read."""
+        """A reply this gateway wrote, visible at once to the next read.
+
+        An index never filled yet is left alone: its first read fills it from the table, this
+        row included (a migration's target, written to and never read, holds no replies)."""
+        if self._index.refreshed_at is None:
+            return
         ticket_id = to_int(row.get("ticketid"))
         self._index.rows.setdefault(ticket_id, []).append(row)
         reply: Reply = self._parse("ticket_reply", row, Reply)
