@@ -187,6 +187,18 @@ class PMPLists:
     async def _stream_headers(self, stream: _Prefixed) -> list[TicketHeader]:
         return [self._to_header(row) async for row in _stream_rows(stream)]
 
+    async def each_row(self, path: str, consume: Callable[[AsyncIterator[Row]], Awaitable[None]]) -> None:
+        """A list route's rows handed to ``consume`` as they arrive: a JSON array answer parsed as a
+        stream, never whole in memory (a custom table's whole listing); any other answer (a 3.x
+        envelope, "No data were found") read whole."""
+
+        async def on_array(stream: _Prefixed) -> None:
+            await consume(_stream_rows(stream))
+
+        answer = await self._streamed(path, on_array)
+        if isinstance(answer, http.Reply):
+            await consume(_iterate(self._as_page(self._host._interpret(answer)).rows))
+
     async def ticket_rows(self, columns: Sequence[str]) -> list[Row]:
         """Every ticket row cut to ``columns``, streamed: a 2.x create's listing without the whole table in memory."""
 
@@ -319,6 +331,11 @@ async def _stream_rows(stream: _Prefixed) -> AsyncIterator[Row]:
     async for row in ijson.items(stream, "item", use_float=True):
         if not isinstance(row, dict):
             raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
+        yield row
+
+
+async def _iterate(rows: list[Row]) -> AsyncIterator[Row]:
+    for row in rows:
         yield row
 
 

@@ -162,8 +162,8 @@ class PMPBackend:
         self._discovered_at: float | None = None
         self._discovery_failed_at: float | None = None
         self._discover_lock = asyncio.Lock()
-        self._talk = Conversation(self._wire, mappings, self._parse, self._contacts)
         self._lists = PMPLists(_ListHost(self, session, connect_timeout))
+        self._talk = Conversation(self._wire, mappings, self._parse, self._contacts, stream=self._lists.each_row)
 
     def __repr__(self) -> str:  # never shows the token
         return f"PMPBackend({self._wire.base!r})"
@@ -188,7 +188,8 @@ class PMPBackend:
         await self._ensure_discovered(max_age=DISCOVERY_TTL)
 
     async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the app."""
+        """The reply index's temporary database; the HTTP session belongs to the app."""
+        self._talk.close()
 
     async def discover(self) -> Capabilities:
         """Ask the installation now (start-up, SIGHUP's new runtime, ``check --backend``)."""
