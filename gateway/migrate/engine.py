@@ -89,6 +89,8 @@ class _Batch:
     """One ticket's checkpoints waiting for their commit (one transaction)."""
 
     rows: list[Entry] = field(default_factory=list)
+    # the target ticket's header as the last message writes left it, when the target told
+    after: Ticket | None = None
 
     def take(self) -> list[Entry]:
         rows, self.rows = self.rows, []
@@ -619,7 +621,9 @@ class Migration:
         entry = batch.ticket() or await self.journal.get("ticket", key)
         if entry is None or not entry.done:
             return
-        after = await self._call(lambda: self._target_header(target_id))
+        after = batch.after
+        if after is None:
+            after = await self._call(lambda: self._target_header(target_id))
         fp = records.ticket_fingerprint(after)
         if fp != entry.target_fp:
             batch.rows.append(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, entry.hint))
@@ -847,7 +851,7 @@ class Migration:
 
         try:
             items = [(ikey, await self._new_message(msg, src)) for ikey, (_, msg, _) in zip(by_id, todo, strict=True)]
-            await self._send_messages(target_id, items, done)
+            batch.after = await self._send_messages(target_id, items, done)
         except GatewayError as exc:
             settled = {e.source_id for e in written}
             for key, _, _ in todo:
@@ -881,13 +885,14 @@ class Migration:
         target_id: int,
         items: Sequence[tuple[str, NewReply | NewNote]],
         done: Callable[[str], Awaitable[None]],
-    ) -> None:
-        """Replies in one call where the target takes a ticket's replies at once; else one by one."""
+    ) -> Ticket | None:
+        """Replies in one call where the target takes a ticket's replies at once; else one by one.
+        The target ticket's header as the writes left it, where the target says so."""
         replies = [(k, m) for k, m in items if isinstance(m, NewReply)]
         batch = getattr(self.target, "add_replies", None)
         if batch is not None and len(replies) == len(items):
-            await self._call(lambda: batch(target_id, replies, done), read=False, cost=len(replies))
-            return
+            after = await self._call(lambda: batch(target_id, replies, done), read=False, cost=len(replies))
+            return after if isinstance(after, Ticket) else None
         for ikey, msg in items:
             self._check_stop()
             if isinstance(msg, NewReply):
@@ -897,6 +902,7 @@ class Migration:
                 note = msg
                 await self._call(lambda: self.target.add_note(target_id, note), read=False, idempotency_key=ikey)
             await done(ikey)
+        return None
 
     async def _author(self, author: Author, ticket: Ticket) -> Author:
         if author.kind == "guest" and not (author.name or author.email):

@@ -400,14 +400,15 @@ class PMPBackend:
         ticket_id: int,
         replies: Sequence[tuple[str, NewReply]],
         written: Callable[[str], Awaitable[None]] | None = None,
-    ) -> None:
+    ) -> Ticket:
         """Replies on one ticket, in order: a row each, then the ticket's ``lastreply``, status and
         read flags updated once, as Perfex's reply logic leaves them after the last of them.
 
         Each reply comes with its caller's key (the Idempotency-Key of its row; "" = the current
         request's); ``written(key)`` hears of each row as soon as it exists.  A migration writes a
         ticket's whole conversation this way: one ticket read and one update instead of one each
-        per reply."""
+        per reply.  Answers the ticket's header as the update left it (its row with the update's
+        columns laid over it: 3.x's PUT stores what it is sent), without its conversation."""
         caps = await self._ensure_discovered()
         if not caps.writable("replies"):
             raise Unsupported(
@@ -418,6 +419,7 @@ class PMPBackend:
         base = ctx.idempotency_key
         last: tuple[NewReply, bool, str] | None = None
         flags: Row = {}
+        changes: Row = {}
         try:
             for key, reply in replies:
                 ctx.idempotency_key = key or base
@@ -429,7 +431,8 @@ class PMPBackend:
         finally:
             ctx.idempotency_key = base
             if last is not None:
-                await self._after_reply(ticket_id, row, *last, flags)
+                changes = await self._after_reply(ticket_id, row, *last, flags)
+        return self._ticket({**row, **changes})
 
     async def _reply_row(self, ticket_id: int, row: Row, reply: NewReply) -> tuple[bool, str]:
         """One tblticket_replies row; (by staff, its date as written)."""
@@ -467,9 +470,9 @@ class PMPBackend:
 
     async def _after_reply(
         self, ticket_id: int, row: Row, reply: NewReply, by_staff: bool, date: str, flags: Row
-    ) -> None:
+    ) -> Row:
         """What Perfex's own reply logic does to the ticket after its last reply: lastreply, status,
-        and the read flags each of the replies cleared."""
+        and the read flags each of the replies cleared; the columns it changed ({} if it failed)."""
         status: StatusValue = reply.status or (Status.ANSWERED if by_staff else Status.OPEN)
         changes: Row = {"lastreply": date, "status": self._vendor_code(status, "ticket_status", "status")}
         changes.update(flags)
@@ -478,6 +481,9 @@ class PMPBackend:
         except GatewayError as exc:
             # The reply is written: failing now would make the client send it twice.
             log.warning("pmp reply on ticket %s written, ticket update failed: %s", ticket_id, exc.message)
+            return {}
+        aliases: Mapping[str, str] = self._settings.get("ticket_row_aliases") or {}
+        return {aliases.get(k, k): v for k, v in changes.items()}
 
     async def add_note(self, ticket_id: int, note: NewNote) -> None:
         caps = await self._ensure_discovered()
