@@ -277,9 +277,8 @@ class Migration:
         heads: dict[int, _Head] = {}  # a row shifted onto two pages while paging counts once
         offset = 0
         while True:
-            start = offset
             try:
-                got = await self._call(lambda: page(start, HEADER_PAGE, None, False))
+                got = await self._call(functools.partial(page, offset, HEADER_PAGE, None, False))
             except (AttributeError, NotImplementedError):
                 return None
             if got is None:
@@ -896,11 +895,10 @@ class Migration:
         for ikey, msg in items:
             self._check_stop()
             if isinstance(msg, NewReply):
-                reply = msg
-                await self._call(lambda: self.target.add_reply(target_id, reply), read=False, idempotency_key=ikey)
+                write = functools.partial(self.target.add_reply, target_id, msg)
             else:
-                note = msg
-                await self._call(lambda: self.target.add_note(target_id, note), read=False, idempotency_key=ikey)
+                write = functools.partial(self.target.add_note, target_id, msg)
+            await self._call(write, read=False, idempotency_key=ikey)
             await done(ikey)
         return None
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 SCHEMA = """
@@ -165,7 +165,9 @@ class SQLiteJournal:
         if self.read_only:
             raise RuntimeError("the journal is read-only (a dry run writes nothing)")
         with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO migrate_map ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _values(entry))
+            self._db.execute(
+                f"INSERT OR REPLACE INTO migrate_map ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _values(entry)
+            )
 
     async def put_many(self, entries: Sequence[Entry]) -> None:
         """Several checkpoints in one transaction: all of them or none survive a crash."""

@@ -126,9 +126,7 @@ class WhmcsBackend:
         self._locks = {k: asyncio.Lock() for k in ("ticket", "customer", "contact", "reply", "note")}
         # replies and notes are settled by counting one ticket's messages: writes to one ticket
         # are serialised, writes to different tickets are not (a migration writes many at once)
-        self._message_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._message_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = weakref.WeakValueDictionary()
         blank = {"ticket": TicketPatch(), "customer": CustomerPatch()}
         self._blank = {
             "ticket": self._render("backend_update_ticket", blank["ticket"]),
