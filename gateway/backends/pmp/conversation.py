@@ -7,9 +7,10 @@ refresh at a time, streamed from the answer into a temporary database on disk
 (:mod:`.reply_index`) so that its memory does not grow with the table.  The
 ticket row's ``lastreply`` says whether the indexed replies of a ticket are
 current: every reply, whichever way it was written (Perfex's UI, its own reply
-logic, this gateway), moves it.  A GetTicket whose ticket has a ``lastreply`` later than its newest indexed reply (and not already
-answered by a refresh) refreshes the index before answering.  No clock is
-compared with the backend's, whose zone may be misconfigured.
+logic, this gateway), moves it.  A GetTicket whose ticket has a ``lastreply``
+later than its newest indexed reply (and not already answered by a refresh)
+refreshes the index before answering.  No clock is compared with the
+backend's, whose zone may be misconfigured.
 
 Writing a reply row bypasses Perfex's reply logic, so the adapter does its
 part (see :meth:`Conversation.add_reply`): the author columns, the message as
