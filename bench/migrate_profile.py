@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="cProfile order (tottime, cumulative)")
+    parser.add_argument("--callers", default="", help="cProfile: also print the callers of functions matching this")
     parser.add_argument("--twice", action="store_true", help="also time a second (no-op) run")
     args = parser.parse_args()
     _count_calls()
@@ -75,9 +76,9 @@ def main() -> None:
             argv = _argv(sides, root, args.concurrency)
             if args.tracemalloc:
                 tracemalloc.start(12)
-            prof = cProfile.Profile() if args.cprofile else None
+            prof = cProfile.Profile(time.process_time) if args.cprofile else None  # CPU, not waits
             start = time.perf_counter()
-            cpu = _cpu(resource.RUSAGE_SELF)
+            cpu, sys_cpu = _cpu(resource.RUSAGE_SELF), _sys(resource.RUSAGE_SELF)
             if prof is not None:
                 prof.enable()
             code = command.main(argv[4:])
@@ -85,7 +86,10 @@ def main() -> None:
                 prof.disable()
             elapsed = time.perf_counter() - start
             print(f"exit {code}; {args.tickets} tickets in {elapsed:.1f}s = {args.tickets / elapsed:.1f}/s")
-            print(f"migrate process CPU: {_cpu(resource.RUSAGE_SELF) - cpu:.1f}s")
+            print(
+                f"migrate process CPU: {_cpu(resource.RUSAGE_SELF) - cpu:.1f}s"
+                f" (system {_sys(resource.RUSAGE_SELF) - sys_cpu:.1f}s)"
+            )
             total = sum(CALLS.values())
             print(f"HTTP calls: {total} = {total / args.tickets:.1f} a ticket")
             for name, n in CALLS.most_common(25):
@@ -99,19 +103,29 @@ def main() -> None:
                     for line in stat.traceback.format()[-6:]:
                         print("     ", line)
             if prof is not None:
-                pstats.Stats(prof, stream=sys.stdout).sort_stats(args.sort).print_stats(45)
+                stats = pstats.Stats(prof, stream=sys.stdout).sort_stats(args.sort)
+                stats.print_stats(45)
+                if args.callers:
+                    stats.print_callers(args.callers)
             if args.twice:
                 CALLS.clear()
                 start = time.perf_counter()
                 code = command.main(argv[4:])
                 elapsed = time.perf_counter() - start
                 print(f"second run: exit {code} in {elapsed:.1f}s, {sum(CALLS.values())} HTTP calls")
-        print(f"simulators' CPU (both, whole life incl. start-up): {_cpu(resource.RUSAGE_CHILDREN):.1f}s")
+        print(
+            f"simulators' CPU (both, whole life incl. start-up): {_cpu(resource.RUSAGE_CHILDREN):.1f}s"
+            f" (system {_sys(resource.RUSAGE_CHILDREN):.1f}s)"
+        )
 
 
 def _cpu(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+
+
+def _sys(who: int) -> float:
+    return resource.getrusage(who).ru_stime
 
 
 if __name__ == "__main__":

@@ -140,6 +140,7 @@ class Migration:
         self._source_max_ticket = 0
         self._store_id = ""  # the journal's own id: Idempotency-Keys never collide across stores
         self._ticket_ids: list[int] = []
+        self._calls = 0
 
     # ------------------------------------------------------------ calls
 
@@ -162,7 +163,11 @@ class Migration:
         (pending rows), so the adapters need not read before a write to settle it."""
         for _ in range(max(1, cost)):
             await self._bucket.take()
-        ctx = context.RequestContext(deadline=time.monotonic() + self.opt.call_timeout * max(1, cost))
+        # a counter, not a uuid4 per call: the id only names the call in the backends' logs
+        self._calls += 1
+        ctx = context.RequestContext(
+            request_id=f"migrate-{self._calls}", deadline=time.monotonic() + self.opt.call_timeout * max(1, cost)
+        )
         ctx.caller_settles = True
         if key or idempotency_key:
             ctx.idempotency_key = idempotency_key or self._idempotency_key(key)

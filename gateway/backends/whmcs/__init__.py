@@ -318,23 +318,22 @@ class WhmcsBackend:
                 answer = await self._create("OpenTicket", params, "ticket", find)
         ticket_id = answer if isinstance(answer, int) else _int(answer.get("id"))
         await self._store.claim("whmcs-ticket", ticket_id)
-        ticket = await self.get_ticket(ticket_id)
-        followup = self._ticket_followup(new, ticket)
+        # decided without reading the new ticket: OpenTicket makes it Open, without CC addresses
+        followup = self._ticket_followup(new)
         if followup:
             try:
                 await self._update("UpdateTicket", {"ticketid": str(ticket_id), **followup}, "ticket", None)
             except GatewayError as exc:  # the ticket exists: failing now would make the client open it twice
                 log.warning("whmcs ticket %s created, follow-up update failed: %s", ticket_id, exc.message)
-            else:
-                ticket = await self.get_ticket(ticket_id)
-        return ticket
+        return await self.get_ticket(ticket_id)
 
-    def _ticket_followup(self, new: NewTicket, ticket: Ticket) -> dict[str, str]:
-        """What OpenTicket cannot take: a status other than Open, a flag, CC addresses."""
+    def _ticket_followup(self, new: NewTicket) -> dict[str, str]:
+        """What OpenTicket cannot take: a status other than Open (every new ticket's, reference
+        "OpenTicket"), a flag, CC addresses (OpenTicket has no such parameter)."""
         patch: dict[str, Any] = {}
-        if new.cc and new.cc != ticket.cc:
+        if new.cc:
             patch["cc"] = new.cc
-        if new.status is not None and new.status != ticket.status:
+        if new.status is not None and new.status != Status.OPEN:
             patch["status"] = new.status
         if new.assigned_staff_id:
             patch["assigned_staff_id"] = new.assigned_staff_id
