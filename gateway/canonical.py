@@ -256,6 +256,8 @@ class TicketPatch(_Record):
     message: str | None = None
     assigned_staff_id: int | None = None
     created_at: datetime | None = None
+    # the date of the last message (a migration's ticket after its replies); set to None: cleared
+    last_reply_at: datetime | None = None
 
     def is_empty(self) -> bool:
         return not self.model_fields_set
@@ -312,6 +314,20 @@ class CustomerPatch(_Record):
     language: str | None = None
     currency: int | None = None
     active: bool | None = None
+
+    def is_empty(self) -> bool:
+        return not self.model_fields_set
+
+
+class ContactPatch(_Record):
+    """Changes to a contact: only the fields set are written (a migration's changed contact)."""
+
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    is_primary: bool | None = None
 
     def is_empty(self) -> bool:
         return not self.model_fields_set

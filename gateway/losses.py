@@ -2,7 +2,8 @@
 
 ``gateway check --backend``, ``gateway migrate``'s plan and report, and the README
 all use these ids.  A status or priority without a mapping is named
-``status:NAME`` / ``priority:NAME`` (see :func:`status_loss`).
+``status:NAME`` / ``priority:NAME`` (see :func:`status_loss`), and a source department a
+migration target can neither match nor create ``department:NAME``.
 """
 
 from __future__ import annotations
@@ -36,5 +37,10 @@ def priority_loss(name: str) -> str:
     return f"priority:{name}"
 
 
+def department_loss(name: str) -> str:
+    """A source department the target has no match for and cannot create (WHMCS has no action for it)."""
+    return f"department:{name}"
+
+
 def is_known(loss_id: str) -> bool:
-    return loss_id in LOSSES or loss_id.startswith(("status:", "priority:"))
+    return loss_id in LOSSES or loss_id.startswith(("status:", "priority:", "department:"))

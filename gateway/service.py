@@ -121,15 +121,13 @@ class Service:
             return ref.ticket_id
         if ref.ticket_number:
             # after a migration, the backend layer knows the legacy numbers (gateway.migrate.legacy)
-            resolve_number = getattr(self.backend, "resolve_number", None)
-            legacy = await resolve_number(ref.ticket_number) if resolve_number is not None else None
+            legacy = await self.backend.resolve_number(ref.ticket_number)
             if legacy is not None:
                 return int(legacy)
             linked = await self.store.id_for(TICKET, ref.ticket_number)
             if linked is not None:
                 return linked
-            by_number = getattr(self.backend, "ticket_id_for", None)  # optional: a backend's own numbers
-            found = await by_number(ref.ticket_number) if by_number is not None else None
+            found = await self.backend.ticket_id_for(ref.ticket_number)  # a backend's own numbers (WHMCS tid)
             if found is not None:
                 return int(found)
             if _ID.fullmatch(ref.ticket_number) and int(ref.ticket_number) > 0:
@@ -251,7 +249,7 @@ class Service:
         limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
         # a list page shows no conversation: a backend that can read a ticket without it does so
-        read = getattr(self.backend, "ticket_summary", None) or self.backend.get_ticket
+        read = self.backend.ticket_summary
 
         async def one(ticket_id: int) -> c.Ticket | None:
             async with limit:
@@ -429,8 +427,7 @@ class Service:
 
     async def _flagged(self) -> int:
         """Tickets flagged to the backend credential's staff member, where the backend can tell (WHMCS)."""
-        count = getattr(self.backend, "flagged_tickets", None)
-        return int(await count()) if count is not None else 0
+        return await self.backend.flagged_tickets()
 
     def _status_counts(self, counted: Counter[c.StatusValue]) -> list[ops.StatusStats]:
         known = list(self.backend.statuses())

@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -31,6 +32,7 @@ from gateway.canonical import (
     Ticket,
     TicketPatch,
 )
+from gateway.errors import Unsupported
 
 FeatureState = Literal["yes", "no", "read-only"]
 
@@ -42,7 +44,7 @@ FEATURES: tuple[str, ...] = (
     "staff",  # staff members can be listed
     "notes",  # ticket notes (read; yes = write too)
     "replies",  # ticket replies (read; yes = write too)
-    "departments",  # the full department list can be read
+    "departments",  # the full department list can be read (yes = departments can be created too)
     "filters",  # lists answer in the vendor's own list shape and order (no header index in front)
 )
 
@@ -107,6 +109,22 @@ class Backend(Protocol):
         """A cheap authenticated call; raises BackendError when unreachable or refused."""
 
     async def get_ticket(self, ticket_id: int) -> Ticket: ...
+    async def ticket_summary(self, ticket_id: int) -> Ticket:
+        """The ticket without its conversation where the backend can read it so (a list page's row)."""
+        ...
+
+    async def ticket_id_for(self, number: str) -> int | None:
+        """The backend's id of its own client-facing ticket number; None: the number is the id (PMP)."""
+        ...
+
+    async def resolve_number(self, number: str) -> int | None:
+        """A ticket number a layer in front of the backend knows (legacy numbers after a migration)."""
+        ...
+
+    async def flagged_tickets(self) -> int:
+        """Tickets flagged to the credential's own staff member, where the backend can tell (else 0)."""
+        ...
+
     async def list_tickets(self) -> Sequence[Ticket]: ...
     async def ticket_headers(self) -> Sequence[TicketHeader]:
         """Every ticket's header, read as cheaply as the backend allows (projected, paged)."""
@@ -141,6 +159,14 @@ class Backend(Protocol):
     async def list_contacts(self, customer_id: int) -> Sequence[Contact]: ...
     async def get_contact(self, contact_id: int) -> Contact: ...
     async def add_contact(self, new: NewContact) -> Contact: ...
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        """Change a contact's fields that the patch sets; the contact as it is afterwards."""
+        ...
+
+    async def add_department(self, name: str) -> Department:
+        """Create a department (a migration's unmatched one); Unsupported where the backend cannot."""
+        ...
+
     async def list_staff(self) -> Sequence[Staff]: ...
     async def discover(self) -> Capabilities:
         """Find out, with requests that change nothing, what the installation offers; remembered."""
@@ -155,3 +181,29 @@ class Backend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class BackendDefaults:
+    """The optional part of :class:`Backend`, for adapters and layers to inherit.
+
+    Adapters override what their vendor offers; layers in front of a backend (the guard,
+    the legacy-id layer) override every method and forward it, so that an optional method
+    is found the same way at every depth and never by ``getattr``."""
+
+    async def ticket_summary(self: Backend, ticket_id: int) -> Ticket:
+        return await self.get_ticket(ticket_id)
+
+    async def ticket_id_for(self: Backend, number: str) -> int | None:
+        return None
+
+    async def resolve_number(self: Backend, number: str) -> int | None:
+        return None
+
+    async def flagged_tickets(self: Backend) -> int:
+        return 0
+
+    async def update_contact(self: Backend, contact_id: int, patch: ContactPatch) -> Contact:
+        raise Unsupported(f"The backend ({self.name}) cannot change contacts; nothing was written")
+
+    async def add_department(self: Backend, name: str) -> Department:
+        raise Unsupported(f"The backend ({self.name}) cannot create departments; nothing was written")

@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
-from gateway.backends.base import Backend, Capabilities, Support, TicketHeader
+from gateway.backends.base import Backend, BackendDefaults, Capabilities, Support, TicketHeader
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -85,7 +86,7 @@ class CircuitBreaker:
             self.metrics.breaker.set(value)
 
 
-class GuardedBackend:
+class GuardedBackend(BackendDefaults):
     """A Backend wrapped with the breaker and the cache; same protocol."""
 
     def __init__(
@@ -170,26 +171,16 @@ class GuardedBackend:
 
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket without its conversation where the backend can read it so (a list page)."""
-        read = getattr(self.inner, "ticket_summary", None) or self.inner.get_ticket
-        found: Ticket = await self._call(lambda: read(ticket_id))
-        return found
+        return await self._call(lambda: self.inner.ticket_summary(ticket_id))
 
     async def ticket_id_for(self, number: str) -> int | None:
-        """The backend's id of a client-facing ticket number (optional in a backend; None: the number
-        is the id, as on PMP; WHMCS's ``tid`` is not)."""
-        find = getattr(self.inner, "ticket_id_for", None)
-        if find is None:
-            return None
-        found: int | None = await self._call(lambda: find(number))
-        return found
+        return await self._call(lambda: self.inner.ticket_id_for(number))
+
+    async def resolve_number(self, number: str) -> int | None:
+        return await self._call(lambda: self.inner.resolve_number(number))
 
     async def flagged_tickets(self) -> int:
-        """Tickets flagged to the backend credential's own staff member (optional in a backend: 0)."""
-        count = getattr(self.inner, "flagged_tickets", None)
-        if count is None:
-            return 0
-        found: int = await self._call(count)
-        return found
+        return await self._call(self.inner.flagged_tickets)
 
     async def list_tickets(self) -> Sequence[Ticket]:
         if self.cache_tickets:
@@ -282,6 +273,18 @@ class GuardedBackend:
             return await self._call(lambda: self.inner.add_contact(new))
         finally:
             self._drop("contacts", "contact", "customers", "customer")
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        try:
+            return await self._call(lambda: self.inner.update_contact(contact_id, patch))
+        finally:
+            self._drop("contacts", "contact", "customers", "customer")
+
+    async def add_department(self, name: str) -> Department:
+        try:
+            return await self._call(lambda: self.inner.add_department(name))
+        finally:
+            self._drop("departments")
 
     async def list_staff(self) -> Sequence[Staff]:
         return await self._cached(("staff",), lambda: self._call(self.inner.list_staff))

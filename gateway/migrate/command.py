@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
             concurrency=ns.concurrency or ms.migrate.concurrency,
             call_timeout=max(ms.source.timeout, ms.target.timeout),
             department_map=dict(ms.migrate.departments),
+            default_department=str(ms.migrate.default_department),
             staff_map=dict(ms.migrate.staff),
         )
     except SettingsError as exc:

@@ -44,6 +44,7 @@ class Side(BaseModel):
 class MigrateBlock(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     departments: dict[str, str] = Field(default_factory=dict)
+    default_department: str = ""  # target name or id for an accepted department:NAME loss ("": the lowest id)
     staff: dict[str, str] = Field(default_factory=dict)
     concurrency: int = Field(default=4, ge=1, le=64)
 

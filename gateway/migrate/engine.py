@@ -16,6 +16,7 @@ import functools
 import heapq
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +29,7 @@ from gateway.backends.base import Backend
 from gateway.canonical import (
     Author,
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -45,7 +47,7 @@ from gateway.canonical import (
     Unmapped,
 )
 from gateway.errors import GatewayError
-from gateway.losses import priority_loss
+from gateway.losses import department_loss, priority_loss
 from gateway.migrate import records
 from gateway.migrate.journal import Entry, Journal
 from gateway.migrate.plan import Plan, StatusMap, support_losses
@@ -68,6 +70,7 @@ class Options:
     concurrency: int = 4
     call_timeout: float = 60.0
     department_map: dict[str, str] = field(default_factory=dict)  # source name or id -> target name or id
+    default_department: str = ""  # target name or id for an accepted department:NAME loss ("": the first)
     staff_map: dict[str, str] = field(default_factory=dict)  # source email or id -> target email or id
 
 
@@ -82,6 +85,7 @@ class _Head:
     status: StatusValue
     priority: PriorityValue
     created_at: datetime | None
+    department_id: int
 
 
 @dataclass
@@ -131,6 +135,10 @@ class Migration:
         self._bucket = TokenBucket(options.rate)
         self._progress = progress
         self._departments: dict[int, int] = {}  # source id -> target id
+        self._to_create: dict[int, str] = {}  # unmatched source department -> the name it is created under
+        self._lost_departments: dict[int, str] = {}  # unmatched, on a target that cannot create: id -> name
+        self._default_department: Department | None = None  # where an accepted lost department's tickets go
+        self._department_jobs: dict[int, asyncio.Future[int | None]] = {}
         self._staff: dict[int, int] = {}
         self._statuses: StatusMap | None = None
         self._customers: dict[int, asyncio.Future[int | None]] = {}
@@ -196,32 +204,114 @@ class Migration:
         return self.plan
 
     async def _match_departments(self) -> None:
+        """Match by name or the operator's mapping; the rest are created where the target can
+        (``add_department``), else each is the planned loss ``department:NAME``."""
         src = await self._call(self.source.list_departments)
         tgt = await self._call(self.target.list_departments)
         by_name = {d.name.casefold(): d.id for d in tgt}
         by_id = {str(d.id): d.id for d in tgt}
-        unmatched: list[Department] = []
+        unmatched: list[tuple[Department, str]] = []
         self._departments.clear()
         blind = not self.target.departments_known()  # a target that cannot list them all
+        # departments an earlier run created (the mapping may name an id the target never had)
+        created = {
+            int(e.source_id): int(e.target_id)
+            for e in await self.journal.entries("department")
+            if e.done and e.target_id
+        }
         for d in src:
             wanted = self.opt.department_map.get(d.name) or self.opt.department_map.get(str(d.id))
             found = (by_name.get(wanted.casefold()) or by_id.get(wanted)) if wanted else by_name.get(d.name.casefold())
             if found is None and wanted and wanted.isdigit() and blind:
                 found = int(wanted)  # the operator's mapping names an id the target cannot list
+            if found is None and str(created.get(d.id)) in by_id:
+                found = created[d.id]
             if found is None:
-                unmatched.append(d)
+                # a mapping to a name the target lacks creates that name; otherwise the source's own
+                unmatched.append((d, wanted if wanted and not wanted.isdigit() else d.name))
             else:
                 self._departments[d.id] = found
         self.plan.counts["departments"] = len(src)
         self.report.add("departments", "unchanged", len(src) - len(unmatched))
-        for d in unmatched:
-            # The Backend protocol offers no department creation: a department is matched or mapped.
-            self.report.fail("departments", d.id, f"no department named {d.name!r} on the target")
-            if "tickets" in self.opt.only:
-                self.plan.problems.append(
-                    f"source department {d.name!r} (id {d.id}) has no match on the target, which cannot "
-                    "create departments: create it there or map it in the config (migrate.departments)"
-                )
+        creatable = self.target.support("add_department")[0] != "refused"
+        self._default_department = self._pick_default(tgt)
+        self._to_create.clear()
+        self._lost_departments.clear()
+        for d, name in unmatched:
+            if creatable:
+                self._to_create[d.id] = name
+                self.plan.creates.append(f"department {name!r} (source department {d.id})")
+            else:
+                self._lost_departments[d.id] = d.name
+                self.plan.lose(department_loss(d.name))  # the department record itself; its tickets in ticket_ids
+        if self._lost_departments and self._default_department is None and "tickets" in self.opt.only:
+            self.plan.problems.append(
+                "the target has no department at all to hold the tickets of the source departments it cannot "
+                "create: create one there"
+            )
+
+    def _pick_default(self, target: Sequence[Department]) -> Department | None:
+        """The department an accepted ``department:NAME`` loss writes its tickets in (named in the report)."""
+        wanted = self.opt.default_department
+        for d in target:
+            if wanted and (d.name.casefold() == wanted.casefold() or str(d.id) == wanted):
+                return d
+        if wanted:
+            self.plan.problems.append(f"migrate.default_department {wanted!r} is not a department of the target")
+            return None
+        return min(target, key=lambda d: d.id, default=None)
+
+    def ensure_department(self, source_id: int) -> Awaitable[int | None]:
+        """The target department of a source one: matched, created once, or the default for a lost one."""
+        if source_id in self._departments:
+            done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+            done.set_result(self._departments[source_id])
+            return done
+        return self._memo(self._department_jobs, source_id, lambda: self._carry_department(source_id))
+
+    async def _carry_department(self, source_id: int) -> int | None:
+        key = str(source_id)
+        lost = self._lost_departments.get(source_id)
+        if lost is not None:
+            self.report.add("departments", "skipped")
+            self._lose_department(lost)
+            return self._default_department.id if self._default_department is not None else None
+        name = self._to_create.get(source_id)
+        if name is None:
+            return None  # a ticket's department the source does not list (reported with the ticket)
+        if self.opt.dry_run:
+            self.report.add("departments", "created")
+            return -source_id
+        # No pending row: a department created before a crash is matched by its name on resume.
+        try:
+            made = await self._call(lambda: self.target.add_department(name), read=False, key=f"department:{key}")
+        except GatewayError as exc:
+            self.report.fail("departments", key, exc.message)
+            return None
+        await self.journal.put(Entry("department", key, str(made.id), "done"))
+        self._departments[source_id] = made.id
+        await self._remember_departments()
+        self.report.add("departments", "created")
+        return made.id
+
+    def _lose_department(self, name: str) -> None:
+        loss = department_loss(name)
+        self.report.lose(loss)
+        if self._default_department is not None:
+            self.report.loss_notes[loss] = f"its tickets written in the department {self._default_department.name!r}"
+
+    async def _target_department(self, src: Ticket) -> int | None:
+        """The ticket's department on the target; a lost one's default is counted against its loss."""
+        source_id = src.department.id if src.department else 0
+        found = await self.ensure_department(source_id)
+        if source_id in self._lost_departments and found is not None:
+            self._lose_department(self._lost_departments[source_id])
+        return found
+
+    async def _departments_stage(self) -> None:
+        for source_id in [*self._to_create, *self._lost_departments]:
+            self._check_stop()
+            await self.ensure_department(source_id)
 
     async def _match_staff(self) -> None:
         src = await self._call(self.source.list_staff)
@@ -249,29 +339,31 @@ class Migration:
         Read page by page where the source pages its list, so that only the ids stay (and, for
         ``--sample N``, the N most recent headers)."""
         ids: list[int] = []
-        recent: list[tuple[float, int, StatusValue, PriorityValue]] = []  # a heap of the N most recent
+        recent: list[tuple[float, int, StatusValue, PriorityValue, int]] = []  # a heap of the N most recent
         for h in await self._paged_headers() or await self._headers():
-            row = (h.created_at.timestamp() if h.created_at else 0.0, h.id, h.status, h.priority)
+            row = (h.created_at.timestamp() if h.created_at else 0.0, h.id, h.status, h.priority, h.department_id)
             self._source_max_ticket = max(self._source_max_ticket, h.id)
             if self.opt.sample is None:
                 ids.append(h.id)
-                self._tally(h.status, h.priority)
+                self._tally(h.status, h.priority, h.department_id)
             elif len(recent) < self.opt.sample:
                 heapq.heappush(recent, row)
             else:
                 heapq.heappushpop(recent, row)
-        for _, tid, status, priority in recent:
+        for _, tid, status, priority, department in recent:
             ids.append(tid)
-            self._tally(status, priority)
+            self._tally(status, priority, department)
         return sorted(set(ids))
 
-    def _tally(self, status: StatusValue, priority: PriorityValue) -> None:
+    def _tally(self, status: StatusValue, priority: PriorityValue, department: int) -> None:
         assert self._statuses is not None
         loss = self._statuses.loss(status)
         if loss is not None:
             self.plan.lose(loss)
         if isinstance(priority, Unmapped):
             self.plan.lose(priority_loss(str(priority)))
+        if department in self._lost_departments:
+            self.plan.lose(department_loss(self._lost_departments[department]))
 
     async def _paged_headers(self) -> list[_Head] | None:
         """Every source ticket's header through the backend's pages (``ticket_page``), cut to what
@@ -290,21 +382,14 @@ class Migration:
                 return None
             tickets, total = got
             for t in tickets:
-                heads[t.id] = _Head(t.id, t.status, t.priority, t.created_at)
+                heads[t.id] = _Head(t.id, t.status, t.priority, t.created_at, t.department.id if t.department else 0)
             offset += len(tickets)
             if not tickets or offset >= total:
                 return list(heads.values())
 
     async def _headers(self) -> Sequence[Any]:
         """Every source ticket's header (id, status, priority, created_at): the backend's cheapest list."""
-        headers = getattr(self.source, "ticket_headers", None)
-        if headers is not None:
-            try:
-                found: Sequence[Any] = await self._call(headers)
-                return found
-            except (AttributeError, NotImplementedError):
-                pass  # an adapter ahead of the header index it relies on: the plain list serves
-        return await self._call(self.source.list_tickets)
+        return await self._call(self.source.ticket_headers)
 
     async def make_plan(self) -> Plan:
         """Everything a real run needs to know before it writes: scope and the losses it would cost.
@@ -336,11 +421,19 @@ class Migration:
 
     async def _remember_for_legacy_ids(self) -> None:
         """What ``serve`` needs to show legacy ids: the department map and the source's highest ids."""
-        await self.journal.set_meta("departments", json.dumps({str(k): v for k, v in self._departments.items()}))
-        for kind, top in (("ticket", self._source_max_ticket), ("customer", max(self._customer_ids, default=0))):
+        await self._remember_departments()
+        source_departments = [*self._departments, *self._to_create, *self._lost_departments]
+        for kind, top in (
+            ("ticket", self._source_max_ticket),
+            ("customer", max(self._customer_ids, default=0)),
+            ("department", max(source_departments, default=0)),
+        ):
             had = int(await self.journal.meta(f"max_source_id:{kind}") or 0)
             if top > had:
                 await self.journal.set_meta(f"max_source_id:{kind}", str(top))
+
+    async def _remember_departments(self) -> None:
+        await self.journal.set_meta("departments", json.dumps({str(k): v for k, v in self._departments.items()}))
 
     async def run(self) -> Report:
         """The stages in order (after :meth:`make_plan`); stops cleanly, every record checkpointed."""
@@ -351,6 +444,8 @@ class Migration:
                 self._store_id = uuid.uuid4().hex
                 await self.journal.set_meta("store_id", self._store_id)
         try:
+            if self.opt.sample is None and "departments" in self.opt.only:
+                await self._departments_stage()
             if self.opt.sample is None and self.opt.only & {"customers", "contacts"}:
                 await self._people(customers="customers" in self.opt.only, contacts="contacts" in self.opt.only)
             if "tickets" in self.opt.only:
@@ -461,6 +556,7 @@ class Migration:
         new = NewCustomer(
             **{f: getattr(src, f) for f in records.CUSTOMER_FIELDS},
             language=src.language,
+            password=_random_password(),  # the `passwords` loss; no "set your password" mail goes out
         )
         await self.journal.put(Entry("customer", key, None, "pending", h, "", json.dumps({"email": src.email})))
         try:
@@ -482,13 +578,27 @@ class Migration:
             self.report.add("customers", "updated")
             return
         patch = CustomerPatch(**records.customer_fields(src))
+        contacts = await self._call(lambda: self.target.list_contacts(target_id))
+        before = {c.id: records.contact_hash(c) for c in contacts}
         try:
             made = await self._call(lambda: self.target.update_customer(target_id, patch), read=False)
         except GatewayError as exc:
             self.report.fail("customers", key, exc.message)
             return
+        await self._contacts_moved_with(target_id, before)
         await self.journal.put(Entry("customer", key, str(target_id), "done", h, records.customer_hash(made)))
         self.report.add("customers", "updated")
+
+    async def _contacts_moved_with(self, customer: int, before: dict[int, str]) -> None:
+        """A customer update may write its primary contact too (PMP keeps the name, e-mail and phone
+        there): the fingerprints of the carried contacts it changed are the migration's own doing."""
+        for c in await self._call(lambda: self.target.list_contacts(customer)):
+            entry = await self.journal.by_target("contact", str(c.id))
+            now = records.contact_hash(c)
+            if entry is not None and entry.done and entry.target_fp == before.get(c.id) and now != entry.target_fp:
+                await self.journal.put(
+                    Entry("contact", entry.source_id, str(c.id), "done", entry.source_hash, now, entry.hint)
+                )
 
     async def _carry_contact(self, source_id: int, known: Contact | None) -> int | None:
         key = str(source_id)
@@ -501,8 +611,7 @@ class Migration:
         entry = await self.journal.get("contact", key)
         if entry is not None and entry.done:
             if entry.source_hash != h:
-                # The Backend protocol has no contact update: said, not silently skipped.
-                self.report.fail("contacts", key, "changed on the source; the target offers no contact update")
+                await self._update_contact(src, entry, h)
             else:
                 self.report.add("contacts", "unchanged")
             return int(entry.target_id or 0)  # None: the target's customer record itself (contact 0)
@@ -515,10 +624,20 @@ class Migration:
         # Pending (a crash after the write) or made with its customer (a primary contact): find it.
         found = await self._find_contact(customer, src)
         if found is not None:
+            fp = records.contact_hash(found)
             if not self.opt.dry_run:
-                await self.journal.put(Entry("contact", key, str(found), "done", h))
+                if fp != h:
+                    # made with its customer from the customer's fields: the rest (a title) is the contact's
+                    patch = ContactPatch(**records.contact_fields(src))
+                    try:
+                        made = await self._call(lambda: self.target.update_contact(found.id, patch), read=False)
+                    except GatewayError as exc:
+                        self.report.fail("contacts", key, exc.message)
+                        return found.id
+                    fp = records.contact_hash(made)
+                await self.journal.put(Entry("contact", key, str(found.id), "done", h, fp))
             self.report.add("contacts", "created")
-            return found
+            return found.id
         if src.is_primary and await self._is_the_customer(customer, src):
             # A target whose primary person is the customer record itself (contact 0): nothing to write.
             if not self.opt.dry_run:
@@ -533,11 +652,44 @@ class Migration:
         target = await self._call(lambda: self.target.get_customer(customer))
         return bool(src.email) and target.email.casefold() == src.email.casefold()
 
-    async def _find_contact(self, customer: int, src: Contact) -> int | None:
+    async def _find_contact(self, customer: int, src: Contact) -> Contact | None:
         for c in await self._call(lambda: self.target.list_contacts(customer)):
             if c.email.casefold() == src.email.casefold() and not await self.journal.by_target("contact", str(c.id)):
-                return c.id
+                return c
         return None
+
+    async def _update_contact(self, src: Contact, entry: Entry, h: str) -> None:
+        """A contact changed on the source since it was carried; one changed on the target is a conflict."""
+        key = str(src.id)
+        if entry.target_id is None:
+            # the target's customer record itself is this person: the customer's update carries the change
+            if not self.opt.dry_run:
+                await self.journal.put(Entry("contact", key, None, "done", h, entry.target_fp, entry.hint))
+            self.report.add("contacts", "updated")
+            return
+        target_id = int(entry.target_id)
+        current = await self._call(lambda: self.target.get_contact(target_id))
+        now = records.contact_hash(current)
+        if now == h:
+            # already as the source has it: its customer's update wrote it (a PMP primary contact)
+            if not self.opt.dry_run:
+                await self.journal.put(Entry("contact", key, str(target_id), "done", h, now, entry.hint))
+            self.report.add("contacts", "updated")
+            return
+        if entry.target_fp and now != entry.target_fp:
+            self.report.conflict("contacts", key, f"contact {target_id} was changed on the target since migrated")
+            return
+        if self.opt.dry_run:
+            self.report.add("contacts", "updated")
+            return
+        patch = ContactPatch(**records.contact_fields(src))
+        try:
+            made = await self._call(lambda: self.target.update_contact(target_id, patch), read=False)
+        except GatewayError as exc:
+            self.report.fail("contacts", key, exc.message)
+            return
+        await self.journal.put(Entry("contact", key, str(target_id), "done", h, records.contact_hash(made)))
+        self.report.add("contacts", "updated")
 
     async def _create_contact(self, src: Contact, customer: int, h: str) -> int | None:
         key = str(src.id)
@@ -545,14 +697,14 @@ class Migration:
         if self.opt.dry_run:
             self.report.add("contacts", "created")
             return -src.id
-        new = NewContact(customer_id=customer, **records.contact_fields(src))
+        new = NewContact(customer_id=customer, password=_random_password(), **records.contact_fields(src))
         await self.journal.put(Entry("contact", key, None, "pending", h, "", json.dumps({"email": src.email})))
         try:
             made = await self._call(lambda: self.target.add_contact(new), read=False, key=f"contact:{key}")
         except GatewayError as exc:
             self.report.fail("contacts", key, exc.message)
             return None
-        await self.journal.put(Entry("contact", key, str(made.id), "done", h))
+        await self.journal.put(Entry("contact", key, str(made.id), "done", h, records.contact_hash(made)))
         self.report.add("contacts", "created")
         return made.id
 
@@ -601,40 +753,84 @@ class Migration:
         if entry is not None and not entry.done:
             entry = await self._settle_ticket(entry, src)
             settled = entry is not None
-        conflicts = self.report.counts["tickets"]["conflicts"]
+        carried = True  # False: its header is a conflict or a failure (reported), left as it is
         if entry is None:
             target_id = await self._create_ticket(src, h, batch)
         else:
             target_id = int(entry.target_id or 0)
             if settled:
                 # found after a crash: its create may have been cut short before its follow-up writes
-                await self._update_ticket(src, entry, h, outcome="created")
+                carried = await self._update_ticket(src, entry, h, outcome="created")
             elif entry.source_hash == h:
                 self.report.add("tickets", "unchanged")
             else:
-                await self._update_ticket(src, entry, h)
+                carried = await self._update_ticket(src, entry, h)
         if target_id is None:
             self._skip_conversation(src)  # its ticket was not carried (reported with the ticket)
             return
         wrote = await self._conversation(src, target_id, batch, fresh=entry is None)
-        if wrote and self.report.counts["tickets"]["conflicts"] == conflicts:
-            await self._refresh_fingerprint(key, target_id, batch)
+        new = entry is None or settled
+        # a run killed between the messages and the finish left the ticket marked unfinished
+        unfinished = entry is not None and bool(json.loads(entry.hint or "{}").get(_UNFINISHED))
+        if (wrote or new or unfinished) and target_id > 0 and carried:
+            problem = await self._finish_ticket(src, key, target_id, batch)
+            if problem:
+                # the ticket's one outcome becomes this failure, so the counts still add up
+                done = entry is not None and not settled and entry.source_hash == h
+                self.report.add("tickets", "created" if new else "unchanged" if done else "updated", -1)
+                self.report.fail("tickets", key, problem)
 
-    async def _refresh_fingerprint(self, key: str, target_id: int, batch: _Batch) -> None:
-        """The ticket as the migration left it after its messages (a reply may move lastreply and more)."""
+    async def _finish_ticket(self, src: Ticket, key: str, target_id: int, batch: _Batch) -> str:
+        """After its messages, the ticket as the source has it: the reply writes move its status and
+        last-reply date (on PMP the writer of reply rows sets them), so both are set back to the
+        source's; then the fingerprint of what the migration left, for conflicts later.  Read from
+        the target only where the message writes did not say how they left it (``batch.after``),
+        and then without its conversation (``ticket_summary``); its row goes with the ticket's
+        last commit."""
+        if self.opt.dry_run:
+            return ""
         entry = batch.ticket() or await self.journal.get("ticket", key)
         if entry is None or not entry.done:
-            return
+            return ""
         after = batch.after
         if after is None:
             after = await self._call(lambda: self._target_header(target_id))
+        changes: dict[str, Any] = {}
+        status = self._written_status(src.status)
+        if records.enum_text(after.status) != records.enum_text(status):
+            changes["status"] = status
+        if after.last_reply_at != src.last_reply_at:
+            changes["last_reply_at"] = src.last_reply_at
+        if changes:
+            try:
+                after = await self._call(
+                    lambda: self.target.update_ticket(target_id, TicketPatch(**changes)), read=False
+                )
+            except GatewayError as exc:
+                return f"written, but its status or last-reply date could not be set: {exc.message}"
         fp = records.ticket_fingerprint(after)
-        if fp != entry.target_fp:
-            batch.rows.append(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, entry.hint))
+        hint = json.loads(entry.hint or "{}")
+        marked = bool(hint.pop(_UNFINISHED, False))
+        if fp != entry.target_fp or marked:
+            batch.rows.append(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, json.dumps(hint)))
+        return ""
+
+    async def _mark_unfinished(self, key: str, batch: _Batch) -> None:
+        """Before a ticket's first message write: the ticket's finish is owed until it is done (the
+        mark is committed with the messages' pending rows)."""
+        entry = batch.ticket() or await self.journal.get("ticket", key)
+        if entry is None or not entry.done:
+            return
+        hint = json.loads(entry.hint or "{}")
+        if not hint.get(_UNFINISHED):
+            hint[_UNFINISHED] = True
+            batch.rows.append(
+                Entry("ticket", key, entry.target_id, "done", entry.source_hash, entry.target_fp, json.dumps(hint))
+            )
 
     async def _target_header(self, target_id: int) -> Ticket:
-        """The target ticket for its fingerprint (header fields): without its conversation where
-        the adapter can read it so (``ticket_summary``)."""
+        """The target ticket's header (status, last-reply date, the fingerprint's fields): without
+        its conversation where the adapter can read it so (``ticket_summary``)."""
         summary = getattr(self.target, "ticket_summary", None)
         if summary is not None:
             found: Ticket = await summary(target_id)
@@ -676,7 +872,7 @@ class Migration:
 
     async def _create_ticket(self, src: Ticket, h: str, batch: _Batch) -> int | None:
         key = str(src.id)
-        department = self._departments.get(src.department.id if src.department else 0)
+        department = await self._target_department(src)
         if department is None:
             self.report.fail("tickets", key, "its department has no match on the target")
             return None
@@ -741,17 +937,17 @@ class Migration:
                 return settled
         return None
 
-    async def _update_ticket(self, src: Ticket, entry: Entry, h: str, *, outcome: str = "updated") -> None:
+    async def _update_ticket(self, src: Ticket, entry: Entry, h: str, *, outcome: str = "updated") -> bool:
         """Bring the target ticket's header to the source's (a changed source, or a create a crash cut short)."""
         key, target_id = str(src.id), int(entry.target_id or 0)
         current = await self._call(lambda: self._target_header(target_id))
         if entry.target_fp and records.ticket_fingerprint(current) != entry.target_fp:
             self.report.conflict("tickets", key, f"ticket {target_id} was changed on the target since migrated")
-            return
-        department = self._departments.get(src.department.id if src.department else 0)
+            return False
+        department = await self._target_department(src)
         if self.opt.dry_run:
             self.report.add("tickets", outcome)
-            return
+            return True
         extra: dict[str, Any] = {"department_id": department} if department else {}
         if outcome == "created" and src.created_at is not None:
             extra["created_at"] = src.created_at  # a create cut short may not have set its date yet
@@ -760,10 +956,11 @@ class Migration:
             made = await self._call(lambda: self.target.update_ticket(target_id, patch), read=False)
         except GatewayError as exc:
             self.report.fail("tickets", key, exc.message)
-            return
+            return False
         fp = records.ticket_fingerprint(made)
         await self.journal.put(Entry("ticket", key, str(target_id), "done", h, fp, entry.hint))
         self.report.add("tickets", outcome)
+        return True
 
     # ------------------------------------------------------------ replies and notes
 
@@ -843,6 +1040,7 @@ class Migration:
         if self.opt.dry_run:
             self.report.add(plural, "created", len(todo))
             return
+        await self._mark_unfinished(str(src.id), batch)
         hint = json.dumps({"ticket": target_id})
         pending = [Entry(kind, key, None, "pending", h, "", hint) for key, _, h in todo]
         await self.journal.put_many([*batch.take(), *pending])  # durable before the first of these writes
@@ -924,3 +1122,11 @@ class Migration:
             contact = await self.ensure_contact(author.contact_id) if author.contact_id else 0
             return author.model_copy(update={"customer_id": customer or 0, "contact_id": contact or 0, "staff_id": 0})
         return author
+
+
+_UNFINISHED = "unfinished"  # a ticket's journal hint: messages written, status and last-reply date not yet set
+
+
+def _random_password() -> str:
+    """A password nobody knows (the person resets it): writing one keeps PMP from mailing a "set password" link."""
+    return secrets.token_urlsafe(18)

@@ -16,10 +16,11 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from gateway import context
-from gateway.backends.base import Backend, Capabilities, Support
+from gateway.backends.base import Backend, BackendDefaults, Capabilities, Support, TicketHeader
 from gateway.canonical import (
     Author,
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -75,7 +76,8 @@ class IdMap:
         for source_id, target_id in sorted(departments.items(), key=lambda kv: int(kv[0])):
             to_target["department"][int(source_id)] = int(target_id)
             to_shown["department"].setdefault(int(target_id), int(source_id))
-        floor["department"] = max((int(k) for k in departments), default=0)
+        top = int(await self._journal.meta("max_source_id:department") or 0)  # unmatched ones included
+        floor["department"] = max([*(int(k) for k in departments), top])
         for kind, target_id, shown in await self._journal.allocations():
             if kind in to_target and target_id.isdigit() and int(target_id) not in to_shown[kind]:
                 to_target[kind][shown] = int(target_id)
@@ -141,7 +143,7 @@ class IdMap:
         await self._journal.close()
 
 
-class LegacyIds:
+class LegacyIds(BackendDefaults):
     """A Backend that shows legacy ids to every dialect but the target vendor's own."""
 
     def __init__(self, inner: Backend, ids: IdMap, native_dialects: Collection[str]) -> None:
@@ -149,9 +151,6 @@ class LegacyIds:
         self.name = inner.name
         self.ids = ids
         self._native = frozenset(native_dialects)
-
-    def __getattr__(self, name: str) -> Any:  # operations this layer adds nothing to
-        return getattr(self.inner, name)
 
     def _legacy(self) -> bool:
         return context.current().dialect not in self._native
@@ -228,8 +227,18 @@ class LegacyIds:
     async def resolve_number(self, number: str) -> int | None:
         """A legacy ticket number (WHMCS ``tid``) -> the id this layer shows; None: not a migrated number."""
         if not self._legacy():
-            return None
+            return await self.inner.resolve_number(number)
         return await self.ids.ticket_by_number(number)
+
+    async def ticket_id_for(self, number: str) -> int | None:
+        """The target's own ticket number -> its id, shown under the id legacy clients see."""
+        found = await self.inner.ticket_id_for(number)
+        if found is None or not self._legacy():
+            return found
+        return await self.ids.shown("ticket", found)
+
+    async def flagged_tickets(self) -> int:
+        return await self.inner.flagged_tickets()
 
     # ------------------------------------------------------------ the protocol
 
@@ -242,19 +251,16 @@ class LegacyIds:
 
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """A list page's ticket (no conversation, where the backend can read it so), under legacy ids."""
-        inner: Any = self.inner
-        read = getattr(inner, "ticket_summary", None) or inner.get_ticket
-        t: Ticket = await read(await self._t("ticket", ticket_id))
+        t = await self.inner.ticket_summary(await self._t("ticket", ticket_id))
         return await self.ticket_out(t) if self._legacy() else t
 
     async def list_tickets(self) -> Sequence[Ticket]:
         tickets = await self.inner.list_tickets()
         return [await self.ticket_out(t) for t in tickets] if self._legacy() else tickets
 
-    async def ticket_headers(self) -> Sequence[Any]:
-        """The header index's rows (when the backend keeps one), under the ids legacy clients see."""
-        inner: Any = self.inner  # the header index's methods (gateway.backends.base, when it has them)
-        headers: Sequence[Any] = await inner.ticket_headers()
+    async def ticket_headers(self) -> Sequence[TicketHeader]:
+        """The header index's rows, under the ids legacy clients see."""
+        headers = await self.inner.ticket_headers()
         if not self._legacy():
             return headers
         out = []
@@ -276,8 +282,7 @@ class LegacyIds:
         differ from the legacy ids' order, so a legacy page ordered by id is left to the service."""
         if self._legacy() and order_by in (None, "id"):
             return None
-        inner: Any = self.inner
-        page: tuple[Sequence[Ticket], int] | None = await inner.ticket_page(offset, limit, order_by, descending)
+        page = await self.inner.ticket_page(offset, limit, order_by, descending)
         if page is None or not self._legacy():
             return page
         tickets, total = page
@@ -368,6 +373,15 @@ class LegacyIds:
             new = new.model_copy(update={"customer_id": await self.ids.target("customer", new.customer_id)})
         made = await self.inner.add_contact(new)
         return await self.contact_out(made) if self._legacy() else made
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        made = await self.inner.update_contact(await self._t("contact", contact_id), patch)
+        return await self.contact_out(made) if self._legacy() else made
+
+    async def add_department(self, name: str) -> Department:
+        made = await self.inner.add_department(name)
+        shown = await self._department(made) if self._legacy() else made
+        return shown or made
 
     async def list_staff(self) -> Sequence[Staff]:
         return await self.inner.list_staff()

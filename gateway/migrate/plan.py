@@ -23,6 +23,7 @@ class Plan:
     counts: dict[str, int] = field(default_factory=dict)  # kind -> records in scope
     losses: dict[str, int] = field(default_factory=dict)  # loss id -> records it touches
     problems: list[str] = field(default_factory=list)  # refusals that no --allow-loss can accept
+    creates: list[str] = field(default_factory=list)  # records the target lacks and a run creates (departments)
 
     def lose(self, loss_id: str, n: int = 1) -> None:
         if n > 0:
@@ -37,6 +38,8 @@ class Plan:
         lines = ["plan:"]
         for kind, n in self.counts.items():
             lines.append(f"  {kind}: {n}")
+        for what in self.creates:
+            lines.append(f"  create {what}")
         for loss, n in sorted(self.losses.items()):
             mark = "accepted" if "all" in allowed or loss in allowed else "NOT accepted"
             lines.append(f"  loss {loss}: {n} ({mark})")

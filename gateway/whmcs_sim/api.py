@@ -53,6 +53,7 @@ _ACTIONS: tuple[Action, ...] = (
     Action("DeleteClient", clients.delete_client, writes=True),
     Action("GetContacts", clients.get_contacts),
     Action("AddContact", clients.add_contact, writes=True),
+    Action("UpdateContact", clients.update_contact, writes=True),
     Action("GetAdminUsers", staff.get_admin_users),
 )
 #: WHMCS matches the action name without regard to case (reference 1.3).

@@ -1,5 +1,5 @@
 """Client actions (reference section 3): GetClients, GetClientsDetails, AddClient, UpdateClient,
-DeleteClient, GetContacts, AddContact.
+DeleteClient, GetContacts, AddContact, UpdateContact.
 
 Types as the reference's examples: GetClients/GetContacts ids and counters are JSON ints, the
 write answers carry the new id as a numeric string, GetClientsDetails mixes ints, strings and
@@ -448,3 +448,37 @@ async def add_contact(call: Call) -> dict[str, Any]:
             row[f"{pref}emails"] = int(prefs[pref].strip().lower() in ("1", "true", "on", "yes"))
     contact_id = call.db.insert("tblcontacts", row)
     return {"result": "success", "contactid": str(contact_id)}
+
+
+# --------------------------------------------------------------------------- UpdateContact
+
+
+async def update_contact(call: Call) -> dict[str, Any]:
+    """WHMCS's UpdateContact (developers.whmcs.com/api-reference/updatecontact): ``contactid`` and
+    the fields to change; the answer names the contact."""
+    p = call.params
+    row = call.db.one("SELECT * FROM tblcontacts WHERE id = ?", (p.num("contactid"),)) if p.has("contactid") else None
+    if row is None:
+        raise ApiError("Contact ID Not Found")
+    changes: dict[str, Any] = {k: p.text(k) for k in (*_CONTACT_FILTERS, "companyname", "tax_id") if p.has(k)}
+    changes.pop("email", None)
+    if p.has("email"):
+        email = p.text("email").strip()
+        if not valid_email(email):
+            raise ApiError("Email Address Invalid")
+        taken = call.db.one(
+            "SELECT id FROM tblcontacts WHERE lower(email) = lower(?) AND id != ?", (email, row["id"])
+        ) or call.db.one("SELECT id FROM tblclients WHERE lower(email) = lower(?)", (email,))
+        if taken is not None:
+            raise ApiError("Duplicate Email Address")
+        changes["email"] = email
+    if "country" in changes:
+        changes["country"] = changes["country"].strip().upper()
+    prefs = p.bracketed("email_preferences")
+    for pref in _PREFS:
+        if pref in prefs:
+            changes[f"{pref}emails"] = int(prefs[pref].strip().lower() in ("1", "true", "on", "yes"))
+    if changes:
+        changes["updated_at"] = now_str()
+        call.db.update("tblcontacts", int(row["id"]), changes)
+    return {"result": "success", "contactid": int(row["id"])}

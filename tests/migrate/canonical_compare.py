@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ def _ticket_view(t: Ticket, department_names: dict[int, str]) -> dict[str, Any]:
         "priority": str(t.priority),
         "department": department_names.get(t.department.id if t.department else 0, ""),
         "created": t.created_at.replace(second=0) if t.created_at else None,
+        "last_reply": _last_activity(t),
         "message": text(t.message),
         "replies": sorted(
             (text(r.message), r.created_at.replace(second=0) if r.created_at else None) for r in t.replies[1:]
@@ -30,6 +32,14 @@ def _ticket_view(t: Ticket, department_names: dict[int, str]) -> dict[str, Any]:
         "notes": sorted(text(n.message) for n in t.notes),
         "requester": (t.requester.email or "").casefold(),
     }
+
+
+def _last_activity(t: Ticket) -> datetime | None:
+    """The last-reply date after translation: a vendor that keeps none for a ticket without replies
+    (PMP) and one that keeps the opening date (WHMCS) say the same thing."""
+    dates = [r.created_at for r in t.replies[1:] if r.created_at is not None]
+    last = t.last_reply_at or (max(dates) if dates else None) or t.created_at
+    return last.replace(second=0) if last else None
 
 
 async def _views(pair: KindPair) -> tuple[dict[str, Any], dict[str, Any]]:

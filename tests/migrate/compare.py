@@ -27,11 +27,12 @@ def assert_same_helpdesk(pair: Pair) -> None:
     # exactly one copy of every ticket
     assert {int(s) for s in tickets} == source_ids
     assert sorted(int(t) for t in tickets.values()) == sorted(target_ids)
-    cols = "subject, status, priority, department, date, message, contactid, name, email"
+    cols = "subject, status, priority, department, date, message, contactid, name, email, lastreply"
     for sid, tid in tickets.items():
         (s,) = src.rows(f"SELECT {cols} FROM tbltickets WHERE ticketid = ?", (int(sid),))
         (t,) = tgt.rows(f"SELECT {cols} FROM tbltickets WHERE ticketid = ?", (int(tid),))
         assert s[:5] == t[:5], (sid, tid)
+        assert s[9] == t[9], (sid, tid, "lastreply")  # the source's, not the date the last write left
         assert text(s[5]) == text(t[5]), (sid, tid)
         assert _contact_email(src, s[6]) == _contact_email(tgt, t[6]), (sid, tid)
         if not s[6]:

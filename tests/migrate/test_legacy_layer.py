@@ -9,7 +9,8 @@ from typing import Any, NamedTuple, cast
 import pytest
 
 from gateway import context
-from gateway.canonical import Author, Department, NewTicket, Ticket
+from gateway.backends.base import BackendDefaults
+from gateway.canonical import Author, Contact, ContactPatch, Department, NewTicket, Ticket
 from gateway.errors import NotFound
 from gateway.migrate.journal import Entry, SQLiteJournal
 from gateway.migrate.legacy import IdMap, LegacyIds
@@ -99,3 +100,46 @@ async def test_a_legacy_write_is_translated_in_and_gets_an_allocated_id(tmp_path
     assert (await layer.get_ticket(made.id)).subject == "s"
     with pytest.raises(NotFound):
         await layer.open_ticket(NewTicket(subject="s", message="m", department_id=9))
+
+
+class NumberedTarget(Target, BackendDefaults):
+    """A target with its own ticket numbers and contacts (a WHMCS-like backend)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contacts = {73: Contact(id=73, customer_id=53, lastname="Old")}
+
+    async def ticket_id_for(self, number: str) -> int | None:
+        return {"NAT-100": 100, "MIG-103": 103}.get(number)
+
+    async def flagged_tickets(self) -> int:
+        return 2
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        made = self.contacts[contact_id].model_copy(update=patch.model_dump(exclude_unset=True))
+        self.contacts[contact_id] = made
+        return made
+
+
+async def test_optional_methods_are_forwarded_and_translated(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "store.sqlite3")
+    await journal.put(Entry("ticket", "3", "103", "done", "", "", json.dumps({"number": "T-3"})))
+    await journal.put(Entry("contact", "4", "73", "done"))
+    await journal.set_meta("max_source_id:ticket", "6")
+    ids = IdMap(journal)
+    await ids.load()
+    target = NumberedTarget()
+    layer: Any = LegacyIds(cast(Any, target), ids, native_dialects=["whmcs"])
+    _as("clientexec")
+    assert await layer.resolve_number("T-3") == 3  # the source's number
+    assert await layer.ticket_id_for("MIG-103") == 3  # the target's number, shown under the legacy id
+    native = await layer.ticket_id_for("NAT-100")
+    assert native is not None and native > 6  # allocated above the source's highest
+    assert await layer.flagged_tickets() == 2
+    assert (await layer.ticket_summary(3)).subject == "migrated"
+    changed = await layer.update_contact(4, ContactPatch(lastname="New"))
+    assert (changed.id, changed.lastname) == (4, "New")  # the legacy contact id in and out
+    assert target.contacts[73].lastname == "New"
+    _as("whmcs")
+    assert await layer.resolve_number("T-3") is None  # the target's own dialect: no legacy numbers
+    assert await layer.ticket_id_for("MIG-103") == 103

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from gateway import context
 from gateway.backends import http
-from gateway.backends.base import Capabilities, Support, TicketHeader
+from gateway.backends.base import BackendDefaults, Capabilities, Support, TicketHeader
 from gateway.backends.pmp import discovery
 from gateway.backends.pmp.conversation import Conversation
 from gateway.backends.pmp.discovery import DEPARTMENTS_TABLE, REPLIES_TABLE, TABLE_PATH
@@ -58,6 +58,7 @@ from gateway.backends.pmp.wire import (
 from gateway.backends.pmp_lists import PMPLists
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -95,7 +96,13 @@ _REPLIES_GRANT = (
 )
 
 
-class PMPBackend:
+_DEPARTMENTS_GRANT = (
+    f"an administrator must put {DEPARTMENTS_TABLE} on the API module's custom-table allowlist (module 3.x) "
+    f"and give the gateway's token its write grant"
+)
+
+
+class PMPBackend(BackendDefaults):
     name = VENDOR
 
     def __init__(
@@ -156,6 +163,7 @@ class PMPBackend:
             "ticket_patch": self._m.model("ticket_patch")(TicketPatch()),
             "customer_patch": self._m.model("customer_patch")(CustomerPatch()),
             "customer_contact_patch": self._m.model("customer_contact_patch")(CustomerPatch()),
+            "contact_patch": self._m.model("contact_patch")(ContactPatch()),
         }
         self._pins: Mapping[str, str] = dict(features or {})
         self._caps = discovery.apply_pins(discovery.BASELINE, self._pins)
@@ -242,6 +250,8 @@ class PMPBackend:
             return ("loss", lost) if lost else ("full", ())
         if operation == "update_ticket":
             return ("loss", ("requester-details",))
+        if operation == "add_department" and not caps.writable("departments"):
+            return ("refused", (_DEPARTMENTS_GRANT,))
         return ("full", ())
 
     @staticmethod
@@ -367,6 +377,8 @@ class PMPBackend:
             changes["status"] = self._vendor_code(patch.status, "ticket_status", "status")
         if patch.priority is not None:
             changes["priority"] = self._vendor_code(patch.priority, "ticket_priority", "priority")
+        if "last_reply_at" in patch.model_fields_set and patch.last_reply_at is None:
+            changes["lastreply"] = None  # a ticket without a last reply (a migrated one whose source has none)
         if changes:
             await self._put_ticket(ticket_id, row, changes)
         return await self.get_ticket(ticket_id)
@@ -527,6 +539,25 @@ class PMPBackend:
 
     def departments_known(self) -> bool:
         return self._caps.has("departments") or self._departments is not None
+
+    async def add_department(self, name: str) -> Department:
+        """A row in the allowlisted ``tbldepartments`` custom table (module 3.x, with the write grant)."""
+        caps = await self._ensure_discovered()
+        if not caps.writable("departments"):
+            raise Unsupported(f"The backend (PMP) cannot create departments: {_DEPARTMENTS_GRANT}; nothing was written")
+        wanted = plain(name)
+        creation = Creation(
+            noun="department",
+            claim_kind="pmp-department",
+            post_path=TABLE_PATH + DEPARTMENTS_TABLE,
+            id_key="departmentid",
+            listing=lambda: self._wire.rows(TABLE_PATH + DEPARTMENTS_TABLE),
+            matches=lambda row: plain(row.get("name")) == wanted,
+        )
+        department_id = await self._settle.create(creation, {"name": name})
+        if self._departments is not None:  # an operator's list: it now has one more
+            self._departments = (*self._departments, Department(id=department_id, name=name))
+        return Department(id=department_id, name=name)
 
     def statuses(self) -> Sequence[tuple[StatusValue, str]]:
         table = self._m.enums["ticket_status"].to_canonical
@@ -755,6 +786,14 @@ class PMPBackend:
             return await self._settle.create(creation, form)
         finally:
             self._forget(new.customer_id)
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        row = await self._contact_row(contact_id)  # "Contact ID Not Found" before writing
+        changes = self._changes("contact_patch", patch)
+        if changes:
+            await self._update_contact(contact_id, changes)
+            self._forget(to_int(row.get("userid")))
+        return await self.get_contact(contact_id)
 
     async def _update_contact(self, contact_id: int, changes: Row) -> None:
         row = await self._contact_row(contact_id)

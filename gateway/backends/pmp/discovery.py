@@ -110,7 +110,7 @@ async def discover(wire: Wire) -> dict[str, FeatureState]:
     # custom tables came with 3.x: on 2.x a "No data were found" there is no proof of a table
     found["replies"] = await _table(wire, REPLIES_TABLE) if generation == "3" else "no"
     departments = await _table(wire, DEPARTMENTS_TABLE) if generation == "3" else "no"
-    found["departments"] = "read-only" if departments != "no" else "no"
+    found["departments"] = departments  # yes: the token may write the table (a migration creates departments)
     found["generation"] = cast(FeatureState, generation)
     return found
 

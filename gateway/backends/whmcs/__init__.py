@@ -39,10 +39,11 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import context
 from gateway.backends import http
-from gateway.backends.base import Capabilities, FeatureState, Support
+from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support
 from gateway.backends.whmcs.api import Answer, Knobs, Unsettled, WhmcsApi, unavailable
 from gateway.canonical import (
     Contact,
+    ContactPatch,
     Customer,
     CustomerPatch,
     Department,
@@ -91,10 +92,11 @@ OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
     "delete_customer": ("deleteclient",),
     "list_contacts": ("getcontacts",),
     "add_contact": ("addcontact",),
+    "update_contact": ("updatecontact",),
 }
 
 
-class WhmcsBackend:
+class WhmcsBackend(BackendDefaults):
     name = VENDOR
 
     def __init__(
@@ -202,8 +204,10 @@ class WhmcsBackend:
             return ("refused", ("notes are switched off (backend.features)",))
         if operation == "add_note":
             return ("loss", ("staff-authors",))  # AddTicketNote records the API's own admin
-        if operation == "update_customer":
-            return ("loss", ("billing-fields",))  # no website field in WHMCS
+        if operation in ("add_customer", "update_customer"):
+            return ("loss", ("billing-fields",))  # no website field in WHMCS (AddClient nor UpdateClient)
+        if operation == "add_department":
+            return ("refused", ("the WHMCS API has no action that creates a support department",))
         return ("full", ())
 
     async def list_staff(self) -> Sequence[Staff]:
@@ -556,6 +560,21 @@ class WhmcsBackend:
             if contact.id == contact_id:
                 return contact
         return await self.get_contact(contact_id)
+
+    async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
+        """UpdateContact with the fields the patch sets (WHMCS contacts have no title or primary flag)."""
+        current = await self.get_contact(contact_id)  # "Contact ID Not Found" before writing
+        params = self._render("backend_update_contact", patch)
+        if params:
+
+            async def holds() -> bool:
+                after = await self.get_contact(contact_id)
+                wanted = patch.model_dump(exclude_unset=True, include={"firstname", "lastname", "email", "phone"})
+                return all(_same(getattr(after, k, None), v) for k, v in wanted.items())
+
+            await self._update("UpdateContact", {"contactid": str(contact_id), **params}, "contact", holds)
+            return await self.get_contact(contact_id)
+        return current
 
     # ============================================================ writes
 
