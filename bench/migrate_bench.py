@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,9 +101,34 @@ def run(direction: str, tickets: int, replies: int, concurrency: int) -> tuple[f
             argv = [*sides.argv(root), "--concurrency", str(concurrency)]
             start = time.perf_counter()
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            samples: list[float] = []
+            sampler = threading.Thread(target=_sample_rss, args=(proc.pid, samples), daemon=True)
+            sampler.start()
             _, status, usage = os.wait4(proc.pid, 0)
             elapsed = time.perf_counter() - start
+            sampler.join()
+            if samples:  # how RSS moved during the run: at a tenth, a half and nine tenths of it
+                marks = [samples[min(len(samples) - 1, int(len(samples) * f))] for f in (0.1, 0.5, 0.9)]
+                print(
+                    f"    RSS during the run (MiB, at 10/50/90%): {' / '.join(f'{m:.0f}' for m in marks)}", flush=True
+                )
             return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def _sample_rss(pid: int, out: list[float]) -> None:
+    """The process's resident size every second, until it ends."""
+    path = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = path.read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                out.append(int(line.split()[1]) / 1024)
+        if "State:\tZ" in text:
+            return
+        time.sleep(1.0)
 
 
 def main() -> None:

@@ -96,8 +96,8 @@ def main() -> None:
                 print(f"  {n:>8} {n / args.tickets:>7.2f}/ticket  {name}")
             if args.tracemalloc:
                 snap = tracemalloc.take_snapshot()
-                peak = tracemalloc.get_traced_memory()[1]
-                print(f"tracemalloc peak {peak / 2**20:.1f} MiB; largest now:")
+                current, peak = tracemalloc.get_traced_memory()
+                print(f"tracemalloc now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB; largest now:")
                 for stat in snap.statistics("traceback")[:8]:
                     print(f"  {stat.size / 2**20:.1f} MiB {stat.count} blocks")
                     for line in stat.traceback.format()[-6:]:
