@@ -31,6 +31,10 @@ class RequestContext:
     # A caller's own key for the creates it makes (a migration: one per source record, so that a
     # create repeated after a crash replays the first answer); "" = a fresh key per create.
     idempotency_key: str = ""
+    # The caller journals its writes and settles a lost answer itself (a migration: pending rows
+    # resolved on resume), so an adapter skips the reads it would otherwise make before a write
+    # only to settle one; a lost answer is then "outcome unknown" at once.
+    caller_settles: bool = False
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

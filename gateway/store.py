@@ -109,13 +109,17 @@ class Store(Protocol):
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, synchronous: str | None = None) -> None:
+        """``synchronous``: SQLite's PRAGMA of that name (None: SQLite's default, FULL; a migration,
+        whose own journal settles what a lost commit forgets, takes NORMAL: no fsync per claim)."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            if synchronous in ("OFF", "NORMAL", "FULL", "EXTRA"):
+                self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
         self._empty: bool | None = None  # the links table's emptiness as last seen ...

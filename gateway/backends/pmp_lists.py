@@ -156,6 +156,18 @@ class PMPLists:
     async def _stream_headers(self, head: bytes, body: http.Body) -> list[TicketHeader]:
         return [self._to_header(row) async for row in _stream_rows(head, body)]
 
+    async def each_row(self, path: str, consume: Callable[[AsyncIterator[Row]], Awaitable[None]]) -> None:
+        """A list route's rows handed to ``consume`` as they arrive: a JSON array answer parsed as a
+        stream, never whole in memory (a custom table's whole listing); any other answer (a 3.x
+        envelope, "No data were found") read whole."""
+
+        async def on_array(head: bytes, body: http.Body) -> None:
+            await consume(_stream_rows(head, body))
+
+        answer = await self._streamed(path, on_array)
+        if isinstance(answer, http.Reply):
+            await consume(_iterate(self._as_page(self._wire.interpret(answer)).rows))
+
     async def ticket_rows(self, columns: Sequence[str], keep: Callable[[Row], bool] | None = None) -> list[Row]:
         """Every ticket row (``keep``: those it accepts) cut to ``columns``, streamed: a 2.x create's
         listing without the whole table in memory."""
@@ -290,6 +302,11 @@ async def _stream_rows(head: bytes, body: http.Body) -> AsyncIterator[Row]:
             await asyncio.sleep(0)
     except ValueError as exc:  # NotAnArray, orjson.JSONDecodeError
         raise BackendUnavailable(f"The backend is unavailable ({type(exc).__name__})") from None
+
+
+async def _iterate(rows: list[Row]) -> AsyncIterator[Row]:
+    for row in rows:
+        yield row
 
 
 async def _head(stream: http.Body) -> bytes:

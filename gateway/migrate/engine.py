@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import json
 import logging
 import secrets
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from gateway import context
@@ -72,6 +74,44 @@ class Options:
     staff_map: dict[str, str] = field(default_factory=dict)  # source email or id -> target email or id
 
 
+HEADER_PAGE = 100  # tickets a page while the plan reads the source's headers
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """What the plan keeps of a ticket's header."""
+
+    id: int
+    status: StatusValue
+    priority: PriorityValue
+    created_at: datetime | None
+    department_id: int
+
+
+@dataclass
+class _Batch:
+    """One ticket's checkpoints waiting for their commit (one transaction)."""
+
+    rows: list[Entry] = field(default_factory=list)
+    # the target ticket's header as the last message writes left it, when the target told
+    after: Ticket | None = None
+
+    def take(self) -> list[Entry]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def ticket(self) -> Entry | None:
+        return next((e for e in reversed(self.rows) if e.kind == "ticket"), None)
+
+
+@dataclass
+class _Settle:
+    """A ticket's target copy, read at most once while its pending messages are settled."""
+
+    target_id: int
+    ticket: Ticket | None = None
+
+
 class Stopped(Exception):
     """SIGINT/SIGTERM asked the run to stop after its current records."""
 
@@ -99,7 +139,6 @@ class Migration:
         self._lost_departments: dict[int, str] = {}  # unmatched, on a target that cannot create: id -> name
         self._default_department: Department | None = None  # where an accepted lost department's tickets go
         self._department_jobs: dict[int, asyncio.Future[int | None]] = {}
-        self._marked: set[str] = set()  # tickets marked unfinished in this run (their messages being written)
         self._staff: dict[int, int] = {}
         self._statuses: StatusMap | None = None
         self._customers: dict[int, asyncio.Future[int | None]] = {}
@@ -109,26 +148,47 @@ class Migration:
         self._source_max_ticket = 0
         self._store_id = ""  # the journal's own id: Idempotency-Keys never collide across stores
         self._ticket_ids: list[int] = []
+        self._calls = 0
 
     # ------------------------------------------------------------ calls
 
-    async def _call(self, make: Callable[[], Awaitable[T]], *, read: bool = True, key: str = "") -> T:
+    async def _call(
+        self,
+        make: Callable[[], Awaitable[T]],
+        *,
+        read: bool = True,
+        key: str = "",
+        idempotency_key: str = "",
+        cost: int = 1,
+    ) -> T:
         """One backend call under the rate limit and a fresh deadline; reads retried with backoff.
 
         ``key`` names the source record a write creates: the adapters that make creates
         idempotent (PMP 3.x) derive their Idempotency-Key from it, so a create repeated after a
-        crash replays its first answer instead of making a second record."""
-        await self._bucket.take()
-        ctx = context.RequestContext(deadline=time.monotonic() + self.opt.call_timeout)
-        if key:
-            ctx.idempotency_key = records.digest([self._store_id, key])
+        crash replays its first answer instead of making a second record (``idempotency_key``:
+        one already derived).  ``cost``: the operations one call stands for (a ticket's replies
+        written at once), each taking its token.  The migration settles its writes itself
+        (pending rows), so the adapters need not read before a write to settle it."""
+        for _ in range(max(1, cost)):
+            await self._bucket.take()
+        # a counter, not a uuid4 per call: the id only names the call in the backends' logs
+        self._calls += 1
+        ctx = context.RequestContext(
+            request_id=f"migrate-{self._calls}", deadline=time.monotonic() + self.opt.call_timeout * max(1, cost)
+        )
+        ctx.caller_settles = True
+        if key or idempotency_key:
+            ctx.idempotency_key = idempotency_key or self._idempotency_key(key)
         token = context.begin(ctx)
         try:
             if read:
-                return await with_retries(make)
+                return await with_retries(make, on_wait=self._bucket.hold)
             return await make()
         finally:
             context.end(token)
+
+    def _idempotency_key(self, key: str) -> str:
+        return records.digest([self._store_id, key])
 
     # ------------------------------------------------------------ plan
 
@@ -274,24 +334,58 @@ class Migration:
     # ------------------------------------------------------------ the run
 
     async def ticket_ids(self) -> list[int]:
-        """The source's ticket ids in scope, oldest first (only ids are kept); statuses tallied for the plan."""
-        rows: list[tuple[float, int, StatusValue, PriorityValue, int]] = []
-        for h in await self._headers():
-            created = h.created_at.timestamp() if h.created_at else 0.0
-            rows.append((created, h.id, h.status, h.priority, h.department_id))
-        self._source_max_ticket = max((r[1] for r in rows), default=0)
-        if self.opt.sample is not None:
-            rows = sorted(rows, key=lambda r: (r[0], r[1]), reverse=True)[: self.opt.sample]
+        """The source's ticket ids in scope, oldest first (only ids are kept); statuses tallied for the plan.
+
+        Read page by page where the source pages its list, so that only the ids stay (and, for
+        ``--sample N``, the N most recent headers)."""
+        ids: list[int] = []
+        recent: list[tuple[float, int, StatusValue, PriorityValue, int]] = []  # a heap of the N most recent
+        for h in await self._paged_headers() or await self._headers():
+            row = (h.created_at.timestamp() if h.created_at else 0.0, h.id, h.status, h.priority, h.department_id)
+            self._source_max_ticket = max(self._source_max_ticket, h.id)
+            if self.opt.sample is None:
+                ids.append(h.id)
+                self._tally(h.status, h.priority, h.department_id)
+            elif len(recent) < self.opt.sample:
+                heapq.heappush(recent, row)
+            else:
+                heapq.heappushpop(recent, row)
+        for _, tid, status, priority, department in recent:
+            ids.append(tid)
+            self._tally(status, priority, department)
+        return sorted(set(ids))
+
+    def _tally(self, status: StatusValue, priority: PriorityValue, department: int) -> None:
         assert self._statuses is not None
-        for _, _, status, priority, department in rows:
-            loss = self._statuses.loss(status)
-            if loss is not None:
-                self.plan.lose(loss)
-            if isinstance(priority, Unmapped):
-                self.plan.lose(priority_loss(str(priority)))
-            if department in self._lost_departments:
-                self.plan.lose(department_loss(self._lost_departments[department]))
-        return sorted(r[1] for r in rows)
+        loss = self._statuses.loss(status)
+        if loss is not None:
+            self.plan.lose(loss)
+        if isinstance(priority, Unmapped):
+            self.plan.lose(priority_loss(str(priority)))
+        if department in self._lost_departments:
+            self.plan.lose(department_loss(self._lost_departments[department]))
+
+    async def _paged_headers(self) -> list[_Head] | None:
+        """Every source ticket's header through the backend's pages (``ticket_page``), cut to what
+        the plan needs as each page arrives; None where the source cannot page."""
+        page = getattr(self.source, "ticket_page", None)
+        if page is None:
+            return None
+        heads: dict[int, _Head] = {}  # a row shifted onto two pages while paging counts once
+        offset = 0
+        while True:
+            try:
+                got = await self._call(functools.partial(page, offset, HEADER_PAGE, None, False))
+            except (AttributeError, NotImplementedError):
+                return None
+            if got is None:
+                return None
+            tickets, total = got
+            for t in tickets:
+                heads[t.id] = _Head(t.id, t.status, t.priority, t.created_at, t.department.id if t.department else 0)
+            offset += len(tickets)
+            if not tickets or offset >= total:
+                return list(heads.values())
 
     async def _headers(self) -> Sequence[Any]:
         """Every source ticket's header (id, status, priority, created_at): the backend's cheapest list."""
@@ -632,13 +726,25 @@ class Migration:
         await self._pool("tickets", ids, one)
 
     async def _read_ticket(self, tid: int) -> Ticket:
-        src = await self._call(lambda: self.source.get_ticket(tid))
-        if not src.notes and self.source.capabilities().has("notes"):
-            notes = await self._call(lambda: self.source.list_notes(tid))
-            src = src.model_copy(update={"notes": tuple(notes)})
-        return src
+        # the adapters' get_ticket carries the notes where the backend has them (WHMCS GetTicket's
+        # notes, PMP's notes route): no second read of them
+        return await self._call(lambda: self.source.get_ticket(tid))
 
     async def _carry_ticket(self, tid: int) -> None:
+        batch = _Batch()
+        try:
+            await self._carry_ticket_in(tid, batch)
+        finally:
+            await self._flush(batch)
+
+    async def _flush(self, batch: _Batch) -> None:
+        if batch.rows and not self.opt.dry_run:
+            await self.journal.put_many(batch.take())
+
+    async def _carry_ticket_in(self, tid: int, batch: _Batch) -> None:
+        """One ticket, its replies and notes.  Its checkpoints gather in ``batch`` and are committed
+        together, each before the target write that depends on it (a ticket's ``done`` row with
+        its messages' ``pending`` rows, before the first message is written)."""
         key = str(tid)
         src = await self._read_ticket(tid)
         h = records.ticket_hash(src)
@@ -649,7 +755,7 @@ class Migration:
             settled = entry is not None
         carried = True  # False: its header is a conflict or a failure (reported), left as it is
         if entry is None:
-            target_id = await self._create_ticket(src, h)
+            target_id = await self._create_ticket(src, h, batch)
         else:
             target_id = int(entry.target_id or 0)
             if settled:
@@ -662,27 +768,33 @@ class Migration:
         if target_id is None:
             self._skip_conversation(src)  # its ticket was not carried (reported with the ticket)
             return
-        wrote = await self._conversation(src, target_id)
+        wrote = await self._conversation(src, target_id, batch, fresh=entry is None)
         new = entry is None or settled
         # a run killed between the messages and the finish left the ticket marked unfinished
         unfinished = entry is not None and bool(json.loads(entry.hint or "{}").get(_UNFINISHED))
         if (wrote or new or unfinished) and target_id > 0 and carried:
-            problem = await self._finish_ticket(src, key, target_id)
+            problem = await self._finish_ticket(src, key, target_id, batch)
             if problem:
                 # the ticket's one outcome becomes this failure, so the counts still add up
                 done = entry is not None and not settled and entry.source_hash == h
                 self.report.add("tickets", "created" if new else "unchanged" if done else "updated", -1)
                 self.report.fail("tickets", key, problem)
 
-    async def _finish_ticket(self, src: Ticket, key: str, target_id: int) -> str:
+    async def _finish_ticket(self, src: Ticket, key: str, target_id: int, batch: _Batch) -> str:
         """After its messages, the ticket as the source has it: the reply writes move its status and
         last-reply date (on PMP the writer of reply rows sets them), so both are set back to the
-        source's; then the fingerprint of what the migration left, for conflicts later."""
-        self._marked.discard(key)
-        entry = await self.journal.get("ticket", key)
+        source's; then the fingerprint of what the migration left, for conflicts later.  Read from
+        the target only where the message writes did not say how they left it (``batch.after``),
+        and then without its conversation (``ticket_summary``); its row goes with the ticket's
+        last commit."""
+        if self.opt.dry_run:
+            return ""
+        entry = batch.ticket() or await self.journal.get("ticket", key)
         if entry is None or not entry.done:
             return ""
-        after = await self._call(lambda: self.target.get_ticket(target_id))
+        after = batch.after
+        if after is None:
+            after = await self._call(lambda: self._target_header(target_id))
         changes: dict[str, Any] = {}
         status = self._written_status(src.status)
         if records.enum_text(after.status) != records.enum_text(status):
@@ -700,25 +812,30 @@ class Migration:
         hint = json.loads(entry.hint or "{}")
         marked = bool(hint.pop(_UNFINISHED, False))
         if fp != entry.target_fp or marked:
-            await self.journal.put(
-                Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, json.dumps(hint))
-            )
+            batch.rows.append(Entry("ticket", key, entry.target_id, "done", entry.source_hash, fp, json.dumps(hint)))
         return ""
 
-    async def _mark_unfinished(self, key: str) -> None:
-        """Before a ticket's first message write: the ticket's finish is owed until it is done."""
-        if key in self._marked:
-            return
-        self._marked.add(key)
-        entry = await self.journal.get("ticket", key)
+    async def _mark_unfinished(self, key: str, batch: _Batch) -> None:
+        """Before a ticket's first message write: the ticket's finish is owed until it is done (the
+        mark is committed with the messages' pending rows)."""
+        entry = batch.ticket() or await self.journal.get("ticket", key)
         if entry is None or not entry.done:
             return
         hint = json.loads(entry.hint or "{}")
         if not hint.get(_UNFINISHED):
             hint[_UNFINISHED] = True
-            await self.journal.put(
+            batch.rows.append(
                 Entry("ticket", key, entry.target_id, "done", entry.source_hash, entry.target_fp, json.dumps(hint))
             )
+
+    async def _target_header(self, target_id: int) -> Ticket:
+        """The target ticket's header (status, last-reply date, the fingerprint's fields): without
+        its conversation where the adapter can read it so (``ticket_summary``)."""
+        summary = getattr(self.target, "ticket_summary", None)
+        if summary is not None:
+            found: Ticket = await summary(target_id)
+            return found
+        return await self.target.get_ticket(target_id)
 
     def _skip_conversation(self, src: Ticket) -> None:
         self.report.add("replies", "skipped", max(0, len(src.replies) - 1))
@@ -753,7 +870,7 @@ class Migration:
             contact = got
         return customer, contact
 
-    async def _create_ticket(self, src: Ticket, h: str) -> int | None:
+    async def _create_ticket(self, src: Ticket, h: str, batch: _Batch) -> int | None:
         key = str(src.id)
         department = await self._target_department(src)
         if department is None:
@@ -796,7 +913,8 @@ class Migration:
         await self.journal.put(Entry("ticket", key, None, "pending", h, "", json.dumps(hint)))
         made = await self._call(lambda: self.target.open_ticket(new), read=False, key=f"ticket:{key}")
         fp = records.ticket_fingerprint(made)
-        await self.journal.put(Entry("ticket", key, str(made.id), "done", h, fp, json.dumps(hint)))
+        # committed with the first checkpoints of its messages (or at the end of the ticket)
+        batch.rows.append(Entry("ticket", key, str(made.id), "done", h, fp, json.dumps(hint)))
         self.report.add("tickets", "created")
         return made.id
 
@@ -822,7 +940,7 @@ class Migration:
     async def _update_ticket(self, src: Ticket, entry: Entry, h: str, *, outcome: str = "updated") -> bool:
         """Bring the target ticket's header to the source's (a changed source, or a create a crash cut short)."""
         key, target_id = str(src.id), int(entry.target_id or 0)
-        current = await self._call(lambda: self.target.get_ticket(target_id))
+        current = await self._call(lambda: self._target_header(target_id))
         if entry.target_fp and records.ticket_fingerprint(current) != entry.target_fp:
             self.report.conflict("tickets", key, f"ticket {target_id} was changed on the target since migrated")
             return False
@@ -846,90 +964,146 @@ class Migration:
 
     # ------------------------------------------------------------ replies and notes
 
-    async def _conversation(self, src: Ticket, target_id: int) -> bool:
-        """Carry the ticket's replies and notes; True when anything was written."""
-        replies = src.replies[1:]  # the opening message travelled with the ticket
+    async def _conversation(self, src: Ticket, target_id: int, batch: _Batch, *, fresh: bool = False) -> bool:
+        """Carry the ticket's replies and notes; True when anything was written.
+
+        The journal rows of the ticket's messages are read in one query (none when the ticket
+        was just created: ``fresh``); the messages to write are checkpointed ``pending`` together,
+        written (a target that takes a ticket's replies at once gets them so), and checkpointed
+        ``done`` together: a crash in between leaves pending rows, settled on resume by counting
+        copies on the target or replayed by their Idempotency-Key."""
         before = self.report.counts["replies"]["created"] + self.report.counts["notes"]["created"]
-        can_reply = "replies" not in self._lost.get("add_reply", ())
-        can_note = "notes" not in self._lost.get("add_note", ())
-        target: Ticket | None = None  # read only when a pending message must be settled
-        for reply in replies:
-            self._check_stop()
-            if not can_reply:
-                self.report.add("replies", "skipped")
-                self.report.lose("replies")
-                continue
-            target = await self._message("reply", src, target_id, reply, target)
-        for note in src.notes:
-            self._check_stop()
-            if not can_note:
-                self.report.add("notes", "skipped")
-                self.report.lose("notes")
-                continue
-            target = await self._message("note", src, target_id, note, target)
+        replies = src.replies[1:]  # the opening message travelled with the ticket
+        settle = _Settle(target_id)
+        if "replies" in self._lost.get("add_reply", ()):
+            self.report.add("replies", "skipped", len(replies))
+            self.report.lose("replies", len(replies))
+        elif replies:
+            todo = await self._sorted("reply", src, replies, settle, fresh)
+            await self._write_messages("reply", src, target_id, todo, batch)
+        if "notes" in self._lost.get("add_note", ()):
+            self.report.add("notes", "skipped", len(src.notes))
+            self.report.lose("notes", len(src.notes))
+        elif src.notes:
+            todo = await self._sorted("note", src, src.notes, settle, fresh)
+            await self._write_messages("note", src, target_id, todo, batch)
         after = self.report.counts["replies"]["created"] + self.report.counts["notes"]["created"]
         return after > before and not self.opt.dry_run
 
-    async def _message(
-        self, kind: str, src: Ticket, target_id: int, msg: Reply | Note, target: Ticket | None
-    ) -> Ticket | None:
+    async def _sorted(
+        self, kind: str, src: Ticket, messages: Sequence[Reply | Note], settle: _Settle, fresh: bool
+    ) -> list[tuple[str, Reply | Note, str]]:
+        """The messages still to write as (journal key, message, hash); done ones counted unchanged,
+        pending ones (a crash after their write?) settled against the target."""
         plural = "replies" if kind == "reply" else "notes"
-        key = f"{src.id}:{msg.id}"
-        h = records.message_hash(msg.message)
-        entry = await self.journal.get(kind, key)
-        if entry is not None and entry.done:
-            self.report.add(plural, "unchanged")
-            return target
-        if entry is not None and target_id >= 0:
-            # pending: written before a crash if the target holds more copies than are journalled
-            if target is None:
-                target = await self._call(lambda: self.target.get_ticket(target_id))
-            if await self._already_written(kind, src, target, h):
+        known = {} if fresh else {e.source_id: e for e in await self.journal.entries(kind, f"{src.id}:")}
+        todo: list[tuple[str, Reply | Note, str]] = []
+        for msg in messages:
+            self._check_stop()
+            key = f"{src.id}:{msg.id}"
+            h = records.message_hash(msg.message)
+            entry = known.get(key)
+            if entry is not None and entry.done:
+                self.report.add(plural, "unchanged")
+                continue
+            if entry is not None and settle.target_id >= 0 and await self._already_written(kind, settle, known, h):
+                done = Entry(kind, key, None, "done", h)
+                known[key] = done
                 if not self.opt.dry_run:
-                    await self.journal.put(Entry(kind, key, None, "done", h))
+                    await self.journal.put(done)
                 self.report.add(plural, "created")
-                return target
-        self._note_losses("add_reply" if kind == "reply" else "add_note", plural)
-        if self.opt.dry_run:
-            self.report.add(plural, "created")
-            return target
-        await self._mark_unfinished(str(src.id))
-        await self.journal.put(Entry(kind, key, None, "pending", h, "", json.dumps({"ticket": target_id})))
-        try:
-            if isinstance(msg, Reply):
-                # the ticket keeps the source's status: a reply must not move it (Perfex's own logic would)
-                new_reply = NewReply(
-                    message=msg.message,
-                    author=await self._author(msg.author, src),
-                    created_at=msg.created_at,
-                    status=self._written_status(src.status),
-                    notify=False,
-                )
-                await self._call(lambda: self.target.add_reply(target_id, new_reply), read=False, key=f"reply:{key}")
-            else:
-                new_note = NewNote(
-                    message=msg.message,
-                    staff_name=msg.staff_name,
-                    staff_id=self._staff.get(msg.staff_id, 0),
-                    created_at=msg.created_at,
-                )
-                await self._call(lambda: self.target.add_note(target_id, new_note), read=False, key=f"note:{key}")
-        except GatewayError as exc:
-            self.report.fail(plural, key, exc.message)
-            return None
-        await self.journal.put(Entry(kind, key, None, "done", h))
-        self.report.add(plural, "created")
-        return None  # the target ticket changed: re-read it if needed again
+                continue
+            todo.append((key, msg, h))
+        return todo
 
-    async def _already_written(self, kind: str, src: Ticket, target: Ticket, h: str) -> bool:
+    async def _already_written(self, kind: str, settle: _Settle, known: dict[str, Entry], h: str) -> bool:
         """A pending message is on the target when it holds more copies of its text than the journal accounts for."""
+        if settle.ticket is None:
+            target_id = settle.target_id
+            settle.ticket = await self._call(lambda: self.target.get_ticket(target_id))
+        target = settle.ticket
         if kind == "reply":
             on_target = sum(1 for r in target.replies[1:] if records.message_hash(r.message) == h)
         else:
             notes = target.notes or tuple(await self._call(lambda: self.target.list_notes(target.id)))
             on_target = sum(1 for n in notes if records.message_hash(n.message) == h)
-        done = [e for e in await self.journal.entries(kind, f"{src.id}:") if e.done and e.source_hash == h]
-        return on_target > len(done)
+        done = sum(1 for e in known.values() if e.done and e.source_hash == h)
+        return on_target > done
+
+    async def _write_messages(
+        self, kind: str, src: Ticket, target_id: int, todo: list[tuple[str, Reply | Note, str]], batch: _Batch
+    ) -> None:
+        plural = "replies" if kind == "reply" else "notes"
+        if not todo:
+            return
+        self._note_losses("add_reply" if kind == "reply" else "add_note", plural, len(todo))
+        if self.opt.dry_run:
+            self.report.add(plural, "created", len(todo))
+            return
+        await self._mark_unfinished(str(src.id), batch)
+        hint = json.dumps({"ticket": target_id})
+        pending = [Entry(kind, key, None, "pending", h, "", hint) for key, _, h in todo]
+        await self.journal.put_many([*batch.take(), *pending])  # durable before the first of these writes
+        by_id = {self._idempotency_key(f"{kind}:{key}"): (key, h) for key, _, h in todo}
+        written: list[Entry] = []
+
+        async def done(idempotency_key: str) -> None:
+            key, h = by_id[idempotency_key]
+            written.append(Entry(kind, key, None, "done", h))
+
+        try:
+            items = [(ikey, await self._new_message(msg, src)) for ikey, (_, msg, _) in zip(by_id, todo, strict=True)]
+            batch.after = await self._send_messages(target_id, items, done)
+        except GatewayError as exc:
+            settled = {e.source_id for e in written}
+            for key, _, _ in todo:
+                if key not in settled:
+                    self.report.fail(plural, key, exc.message)
+        finally:
+            # the rows of what was written go with the ticket's next commit (pending ones left by a
+            # crash before it are settled on resume, like any write whose checkpoint was lost)
+            batch.rows.extend(written)
+        self.report.add(plural, "created", len(written))
+
+    async def _new_message(self, msg: Reply | Note, src: Ticket) -> NewReply | NewNote:
+        if isinstance(msg, Reply):
+            # the ticket keeps the source's status: a reply must not move it (Perfex's own logic would)
+            return NewReply(
+                message=msg.message,
+                author=await self._author(msg.author, src),
+                created_at=msg.created_at,
+                status=self._written_status(src.status),
+                notify=False,
+            )
+        return NewNote(
+            message=msg.message,
+            staff_name=msg.staff_name,
+            staff_id=self._staff.get(msg.staff_id, 0),
+            created_at=msg.created_at,
+        )
+
+    async def _send_messages(
+        self,
+        target_id: int,
+        items: Sequence[tuple[str, NewReply | NewNote]],
+        done: Callable[[str], Awaitable[None]],
+    ) -> Ticket | None:
+        """Replies in one call where the target takes a ticket's replies at once; else one by one.
+        The target ticket's header as the writes left it, where the target says so."""
+        replies = [(k, m) for k, m in items if isinstance(m, NewReply)]
+        batch = getattr(self.target, "add_replies", None)
+        if batch is not None and len(replies) == len(items):
+            after = await self._call(lambda: batch(target_id, replies, done), read=False, cost=len(replies))
+            return after if isinstance(after, Ticket) else None
+        for ikey, msg in items:
+            self._check_stop()
+            if isinstance(msg, NewReply):
+                write = functools.partial(self.target.add_reply, target_id, msg)
+            else:
+                write = functools.partial(self.target.add_note, target_id, msg)
+            await self._call(write, read=False, idempotency_key=ikey)
+            await done(ikey)
+        return None
 
     async def _author(self, author: Author, ticket: Ticket) -> Author:
         if author.kind == "guest" and not (author.name or author.email):

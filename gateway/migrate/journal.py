@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,6 +71,7 @@ class Journal(Protocol):
     async def get(self, kind: str, source_id: str) -> Entry | None: ...
     async def by_target(self, kind: str, target_id: str) -> Entry | None: ...
     async def put(self, entry: Entry) -> None: ...
+    async def put_many(self, entries: Sequence[Entry]) -> None: ...
     async def entries(self, kind: str, prefix: str = "") -> list[Entry]: ...
     async def meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
@@ -93,6 +95,23 @@ def _entry(row: Any) -> Entry:
 
 
 _COLUMNS = "kind, source_id, target_id, state, source_hash, target_fp, hint"
+
+
+def _values(entry: Entry) -> tuple[str, str, str | None, str, str, str, str]:
+    return (
+        entry.kind,
+        entry.source_id,
+        entry.target_id,
+        entry.state,
+        entry.source_hash,
+        entry.target_fp,
+        entry.hint,
+    )
+
+
+def _upper(prefix: str) -> str:
+    """The least string above every string starting with ``prefix`` (a range an index can serve)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class SQLiteJournal:
@@ -147,24 +166,36 @@ class SQLiteJournal:
             raise RuntimeError("the journal is read-only (a dry run writes nothing)")
         with self._lock:
             self._db.execute(
-                f"INSERT OR REPLACE INTO migrate_map ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.kind,
-                    entry.source_id,
-                    entry.target_id,
-                    entry.state,
-                    entry.source_hash,
-                    entry.target_fp,
-                    entry.hint,
-                ),
+                f"INSERT OR REPLACE INTO migrate_map ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _values(entry)
             )
 
-    async def entries(self, kind: str, prefix: str = "") -> list[Entry]:
+    async def put_many(self, entries: Sequence[Entry]) -> None:
+        """Several checkpoints in one transaction: all of them or none survive a crash."""
+        if self.read_only:
+            raise RuntimeError("the journal is read-only (a dry run writes nothing)")
+        if not entries:
+            return
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM migrate_map WHERE kind = ? AND source_id LIKE ? ORDER BY source_id",
-                (kind, prefix.replace("%", r"\%") + "%"),
-            ).fetchall()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO migrate_map ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [_values(e) for e in entries],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    async def entries(self, kind: str, prefix: str = "") -> list[Entry]:
+        # a range, not LIKE: the primary key serves it (a ticket's messages among millions of rows)
+        sql = f"SELECT {_COLUMNS} FROM migrate_map WHERE kind = ?"
+        params: tuple[str, ...] = (kind,)
+        if prefix:
+            sql += " AND source_id >= ? AND source_id < ?"
+            params = (kind, prefix, _upper(prefix))
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY source_id", params).fetchall()
         return [_entry(r) for r in rows]
 
     async def meta(self, key: str) -> str | None:
@@ -269,19 +300,20 @@ class PostgresJournal:
         )
         return _entry(row) if row else None
 
+    _UPSERT = (
+        f"INSERT INTO migrate_map ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (kind, source_id) DO UPDATE SET target_id = $3, state = $4, "
+        "source_hash = $5, target_fp = $6, hint = $7"
+    )
+
     async def put(self, entry: Entry) -> None:
-        await self._pool.execute(
-            f"INSERT INTO migrate_map ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT (kind, source_id) DO UPDATE SET target_id = $3, state = $4, "
-            "source_hash = $5, target_fp = $6, hint = $7",
-            entry.kind,
-            entry.source_id,
-            entry.target_id,
-            entry.state,
-            entry.source_hash,
-            entry.target_fp,
-            entry.hint,
-        )
+        await self._pool.execute(self._UPSERT, *_values(entry))
+
+    async def put_many(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(self._UPSERT, [_values(e) for e in entries])
 
     async def entries(self, kind: str, prefix: str = "") -> list[Entry]:
         if self._missing:

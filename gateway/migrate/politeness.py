@@ -21,7 +21,10 @@ TRANSIENT: tuple[type[Exception], ...] = (BackendUnavailable, BackendTimeout, Ra
 
 
 class TokenBucket:
-    """``rate`` calls per second on average, bursts of ``burst``; rate 0 = no limit."""
+    """``rate`` calls per second on average, bursts of ``burst``; rate 0 = no limit.
+
+    Shared by all of a migration's workers: :meth:`hold` (a server's Retry-After, a backoff)
+    pauses every one of them, not only the worker that was told to wait."""
 
     def __init__(self, rate: float, burst: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
@@ -30,8 +33,15 @@ class TokenBucket:
         self._clock = clock
         self._last = clock()
         self._lock = asyncio.Lock()
+        self._until = 0.0  # no call before this (clock time)
+
+    def hold(self, seconds: float) -> None:
+        """No call from any worker for ``seconds`` from now."""
+        self._until = max(self._until, self._clock() + max(0.0, seconds))
 
     async def take(self) -> None:
+        while (wait := self._until - self._clock()) > 0:
+            await asyncio.sleep(wait)
         if self.rate <= 0:
             return
         async with self._lock:
@@ -50,8 +60,11 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     return float(random.uniform(0, min(cap, base * (2**attempt))))
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
-    """A read, asked again after transient failures with backoff (or the server's Retry-After)."""
+async def with_retries(
+    call: Callable[[], Awaitable[T]], attempts: int = 4, on_wait: Callable[[float], None] | None = None
+) -> T:
+    """A read, asked again after transient failures with backoff (or the server's Retry-After);
+    ``on_wait`` hears of each wait (the token bucket holds the other workers meanwhile)."""
     for attempt in range(attempts):
         try:
             return await call()
@@ -59,5 +72,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T
             if attempt == attempts - 1:
                 raise
             wait = exc.retry_after if isinstance(exc, RateLimited) else backoff_delay(attempt)
+            if on_wait is not None:
+                on_wait(wait)
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")

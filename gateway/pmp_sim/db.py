@@ -511,6 +511,9 @@ class SimDB:
         self._lock = threading.RLock()
         self.conn = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        # a simulator: a commit survives its process being killed (WAL), an fsync per write buys
+        # nothing here and cost every write several milliseconds on a busy disk
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_schema_sql())
         self.conn.executescript(_API_SCHEMA)
         self._seed_reference_data()

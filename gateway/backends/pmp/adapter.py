@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ import aiohttp
 from cachetools import LRUCache, TTLCache
 from pydantic import ValidationError
 
+from gateway import context
 from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support, TicketHeader
 from gateway.backends.pmp import discovery
 from gateway.backends.pmp.conversation import Conversation, staff_opening
@@ -179,8 +180,8 @@ class PMPBackend(BackendDefaults):
         self._discover_lock = asyncio.Lock()
         # ticket id -> (the row last parsed, its Ticket): see _ticket
         self._rows: LRUCache[str | int, tuple[Row, Ticket]] = LRUCache(maxsize=int(s.get("row_memo_size", 256)))
-        self._talk = Conversation(self._wire, mappings, self._parse, self._contacts)
         self._lists = PMPLists(self._wire, mappings, self._ticket)
+        self._talk = Conversation(self._wire, mappings, self._parse, self._contacts, stream=self._lists.each_row)
 
     def __repr__(self) -> str:  # never shows the token
         return f"PMPBackend({self._wire.base!r})"
@@ -205,7 +206,8 @@ class PMPBackend(BackendDefaults):
         await self._ensure_discovered(max_age=DISCOVERY_TTL)
 
     async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the app."""
+        """The reply index's temporary database; the HTTP session belongs to the app."""
+        self._talk.close()
 
     async def discover(self) -> Capabilities:
         """Ask the installation now (start-up, SIGHUP's new runtime, ``check --backend``)."""
@@ -462,12 +464,49 @@ class PMPBackend(BackendDefaults):
     # ============================================================ replies and notes
 
     async def add_reply(self, ticket_id: int, reply: NewReply) -> None:
+        await self.add_replies(ticket_id, [("", reply)])
+
+    async def add_replies(
+        self,
+        ticket_id: int,
+        replies: Sequence[tuple[str, NewReply]],
+        written: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Ticket:
+        """Replies on one ticket, in order: a row each, then the ticket's ``lastreply``, status and
+        read flags updated once, as Perfex's reply logic leaves them after the last of them.
+
+        Each reply comes with its caller's key (the Idempotency-Key of its row; "" = the current
+        request's); ``written(key)`` hears of each row as soon as it exists.  A migration writes a
+        ticket's whole conversation this way: one ticket read and one update instead of one each
+        per reply.  Answers the ticket's header as the update left it (its row with the update's
+        columns laid over it: 3.x's PUT stores what it is sent), without its conversation."""
         caps = await self._ensure_discovered()
         if not caps.writable("replies"):
             raise Unsupported(
                 f"The backend (PMP) cannot carry out ticket replies: {self._no_replies(caps)}; nothing was written"
             )
         row = await self._ticket_row(ticket_id)  # a missing ticket: "not found", nothing written
+        ctx = context.current()
+        base = ctx.idempotency_key
+        last: tuple[NewReply, bool, str] | None = None
+        flags: Row = {}
+        changes: Row = {}
+        try:
+            for key, reply in replies:
+                ctx.idempotency_key = key or base
+                by_staff, date = await self._reply_row(ticket_id, row, reply)
+                last = (reply, by_staff, date)
+                flags["clientread" if by_staff else "adminread"] = "0"
+                if written is not None:
+                    await written(key)
+        finally:
+            ctx.idempotency_key = base
+            if last is not None:
+                changes = await self._after_reply(ticket_id, row, *last, flags)
+        return self._ticket({**row, **changes})
+
+    async def _reply_row(self, ticket_id: int, row: Row, reply: NewReply) -> tuple[bool, str]:
+        """One tblticket_replies row; (by staff, its date as written)."""
         staff = await self._talk.resolve_staff(reply.author) if reply.author.kind == "staff" else None
         reply = await self._with_contact(reply, row)
         when = reply.created_at or datetime.now(UTC)
@@ -494,7 +533,7 @@ class PMPBackend(BackendDefaults):
                 f"nothing was written"
             ) from None
         self._talk.remember({**fields, "id": str(reply_id)})
-        await self._after_reply(ticket_id, row, reply, staff is not None, date)
+        return staff is not None, date
 
     async def _with_contact(self, reply: NewReply, row: Row) -> NewReply:
         """A customer's reply names its contact (Perfex's contactid): the ticket's, else the primary one."""
@@ -507,16 +546,22 @@ class PMPBackend(BackendDefaults):
             contact_id = primary.id if primary is not None else 0
         return reply.model_copy(update={"author": author.model_copy(update={"contact_id": contact_id})})
 
-    async def _after_reply(self, ticket_id: int, row: Row, reply: NewReply, by_staff: bool, date: str) -> None:
-        """What Perfex's own reply logic does to the ticket: lastreply, status, read flags."""
+    async def _after_reply(
+        self, ticket_id: int, row: Row, reply: NewReply, by_staff: bool, date: str, flags: Row
+    ) -> Row:
+        """What Perfex's own reply logic does to the ticket after its last reply: lastreply, status,
+        and the read flags each of the replies cleared; the columns it changed ({} if it failed)."""
         status: StatusValue = reply.status or (Status.ANSWERED if by_staff else Status.OPEN)
         changes: Row = {"lastreply": date, "status": self._vendor_code(status, "ticket_status", "status")}
-        changes["clientread" if by_staff else "adminread"] = "0"
+        changes.update(flags)
         try:
             await self._put_ticket(ticket_id, row, changes)
         except GatewayError as exc:
             # The reply is written: failing now would make the client send it twice.
             log.warning("pmp reply on ticket %s written, ticket update failed: %s", ticket_id, exc.message)
+            return {}
+        aliases: Mapping[str, str] = self._settings.get("ticket_row_aliases") or {}
+        return {aliases.get(k, k): v for k, v in changes.items()}
 
     async def add_note(self, ticket_id: int, note: NewNote) -> None:
         caps = await self._ensure_discovered()

@@ -3,12 +3,14 @@
 Replies live in the custom table ``tblticket_replies`` (when an administrator
 has allowlisted it), which has no filter: its list is the whole table.  So the
 adapter keeps a reply index (ticket -> replies), refreshed as a whole, one
-refresh at a time.  The ticket row's ``lastreply`` says whether the indexed
-replies of a ticket are current: every reply, whichever way it was written
-(Perfex's UI, its own reply logic, this gateway), moves it.  A GetTicket whose
-ticket has a ``lastreply`` later than its newest indexed reply (and not already
-answered by a refresh) refreshes the index before answering.  No clock is
-compared with the backend's, whose zone may be misconfigured.
+refresh at a time, streamed from the answer into a temporary database on disk
+(:mod:`.reply_index`) so that its memory does not grow with the table.  The
+ticket row's ``lastreply`` says whether the indexed replies of a ticket are
+current: every reply, whichever way it was written (Perfex's UI, its own reply
+logic, this gateway), moves it.  A GetTicket whose ticket has a ``lastreply``
+later than its newest indexed reply (and not already answered by a refresh)
+refreshes the index before answering.  No clock is compared with the
+backend's, whose zone may be misconfigured.
 
 Writing a reply row bypasses Perfex's reply logic, so the adapter does its
 part (see :meth:`Conversation.add_reply`): the author columns, the message as
@@ -23,14 +25,14 @@ import html
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cachetools import TTLCache
 
 from gateway.backends.pmp.discovery import REPLIES_TABLE, TABLE_PATH
+from gateway.backends.pmp.reply_index import ReplyIndex, rows_from
 from gateway.backends.pmp.wire import Row, Wire, rows_of, to_int, unavailable
 from gateway.canonical import Author, Contact, NewReply, Note, Reply, Staff, Ticket
 from gateway.errors import InvalidInput
@@ -43,6 +45,8 @@ _TAG = re.compile(r"<[^>]*>")
 _STAMP_SLACK = timedelta(seconds=2)
 
 ParseFn = Callable[[str, Any, type[Any]], Any]
+# (path, consume): a list route's rows handed to ``consume`` as they arrive
+StreamFn = Callable[[str, Callable[[AsyncIterator[Row]], Awaitable[None]]], Awaitable[None]]
 
 
 def customer_text(message: str) -> str:
@@ -80,16 +84,6 @@ def staff_opening(ticket: Ticket, row: Row) -> Ticket:
     return ticket.model_copy(update={"replies": (opening, *ticket.replies[1:])})
 
 
-@dataclass
-class ReplyIndex:
-    """ticket id -> reply rows, from one read of the whole table."""
-
-    rows: dict[int, list[Row]] = field(default_factory=dict)
-    newest: dict[int, datetime] = field(default_factory=dict)
-    refreshed_at: datetime | None = None  # when the read that filled it started (UTC)
-    serial: int = 0
-
-
 class Conversation:
     def __init__(
         self,
@@ -99,6 +93,7 @@ class Conversation:
         contacts: Callable[[int], Awaitable[Sequence[Contact]]],
         *,
         staff_ttl: float = 60.0,
+        stream: StreamFn | None = None,
     ) -> None:
         self._wire = wire
         self._m = mappings
@@ -107,6 +102,8 @@ class Conversation:
         self._staff: TTLCache[str, tuple[Staff, ...]] = TTLCache(maxsize=1, ttl=max(staff_ttl, 0.001))
         self._staff_lock = asyncio.Lock()
         self._index = ReplyIndex()
+        # how a whole table is read as a stream of rows (the adapter's list code); None: read whole
+        self._stream = stream
         self._refresh_lock = asyncio.Lock()
         # ticket -> the lastreply a refresh has already answered for (bounded like the index)
         self._covered: TTLCache[int, datetime] = TTLCache(maxsize=100_000, ttl=24 * 3600)
@@ -150,15 +147,18 @@ class Conversation:
         self, ticket_id: int, last_reply_at: datetime | None, with_staff: bool, *, named: bool = True
     ) -> list[Reply]:
         """The ticket's replies in date order, refreshing the index when ``lastreply`` says it is stale."""
-        if self._index.refreshed_at is None or (
-            last_reply_at is not None and not self._current(ticket_id, last_reply_at)
-        ):
+        refresh = self._index.refreshed_at is None
+        if refresh:
             await self._refresh()
-            if last_reply_at is not None:
-                self._covered[ticket_id] = last_reply_at
-        rows = self._index.rows.get(ticket_id, [])
-        staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r in rows) else {}
-        out = [await self._reply(row, staff, named) for row in rows]
+        rows = self._parsed(ticket_id)
+        if not refresh and last_reply_at is not None and not self._current(ticket_id, rows, last_reply_at):
+            await self._refresh()
+            refresh = True
+            rows = self._parsed(ticket_id)
+        if refresh and last_reply_at is not None:
+            self._covered[ticket_id] = last_reply_at
+        staff = await self.staff_by_id() if with_staff and any(to_int(r.get("admin")) for r, _ in rows) else {}
+        out = [reply.model_copy(update={"author": await self._author(row, staff, named)}) for row, reply in rows]
         return sorted(out, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.id))
 
     async def replies_of(
@@ -168,56 +168,67 @@ class Conversation:
 
         ``named=False``: customer authors by their ids and the row's own name, without reading
         each customer's contacts (a list that shows who wrote last needs no more)."""
-        stale = [(i, at) for i, at in tickets if at is not None and not self._current(i, at)]
-        if self._index.refreshed_at is None or stale:
+        never = self._index.refreshed_at is None
+        stale = [
+            (i, at) for i, at in tickets if at is not None and (never or not self._current(i, self._parsed(i), at))
+        ]
+        if never or stale:
             await self._refresh()
             for ticket_id, at in stale:
                 if at is not None:
                     self._covered[ticket_id] = at
         return [await self.replies(ticket_id, None, with_staff, named=named) for ticket_id, _ in tickets]
 
-    def _current(self, ticket_id: int, last_reply_at: datetime) -> bool:
+    def _parsed(self, ticket_id: int) -> list[tuple[Row, Reply]]:
+        return [(row, self._parse("ticket_reply", row, Reply)) for row in self._index.rows(ticket_id)]
+
+    def _current(self, ticket_id: int, rows: Sequence[tuple[Row, Reply]], last_reply_at: datetime) -> bool:
         """Clock-free: the newest indexed reply reaches ``lastreply``, or a refresh already ran
         after this very ``lastreply`` was seen (a ticket whose stamp trails no reply row)."""
-        newest = self._index.newest.get(ticket_id)
+        newest = max((r.created_at for _, r in rows if r.created_at is not None), default=None)
         if newest is not None and newest + _STAMP_SLACK >= last_reply_at:
             return True
         covered = self._covered.get(ticket_id)
         return covered is not None and covered >= last_reply_at
 
     async def _refresh(self) -> None:
-        """Read the whole table once; callers waiting meanwhile share that read."""
+        """Read the whole table once, streamed into a fresh index; callers waiting meanwhile share that read."""
         serial = self._index.serial
         async with self._refresh_lock:
             if self._index.serial != serial:
                 return  # another caller refreshed while this one waited
-            started = datetime.now(UTC)
-            rows = rows_of(await self._wire.read(TABLE_PATH + REPLIES_TABLE))
-            index = ReplyIndex(refreshed_at=started, serial=serial + 1)
-            for row in rows:
-                ticket_id = to_int(row.get("ticketid"))
-                if ticket_id <= 0:
-                    continue
-                index.rows.setdefault(ticket_id, []).append(row)
-                reply: Reply = self._parse("ticket_reply", row, Reply)
-                if reply.created_at is not None:
-                    known = index.newest.get(ticket_id)
-                    index.newest[ticket_id] = max(known, reply.created_at) if known else reply.created_at
-            self._index = index
-            log.debug("pmp reply index: %d rows, %d tickets", len(rows), len(index.rows))
+            index = ReplyIndex(refreshed_at=datetime.now(UTC), serial=serial + 1)
+            filled = 0
+
+            async def fill(rows: AsyncIterator[Row]) -> None:
+                nonlocal filled
+                filled = await index.fill(rows)
+
+            try:
+                if self._stream is not None:
+                    await self._stream(TABLE_PATH + REPLIES_TABLE, fill)
+                else:
+                    await fill(rows_from(rows_of(await self._wire.read(TABLE_PATH + REPLIES_TABLE))))
+            except BaseException:
+                index.close()
+                raise
+            old, self._index = self._index, index
+            old.close()
+            log.debug("pmp reply index: %d rows", filled)
 
     def remember(self, row: Row) -> None:
-        """A reply this gateway wrote, visible at once to the next read."""
-        ticket_id = to_int(row.get("ticketid"))
-        self._index.rows.setdefault(ticket_id, []).append(row)
-        reply: Reply = self._parse("ticket_reply", row, Reply)
-        if reply.created_at is not None:
-            known = self._index.newest.get(ticket_id)
-            self._index.newest[ticket_id] = max(known, reply.created_at) if known else reply.created_at
+        """A reply this gateway wrote, visible at once to the next read.
 
-    async def _reply(self, row: Row, staff: dict[int, Staff], named: bool = True) -> Reply:
-        reply: Reply = self._parse("ticket_reply", row, Reply)
-        return reply.model_copy(update={"author": await self._author(row, staff, named)})
+        An index never filled yet is left alone: its first read fills it from the table, this
+        row included (a migration's target, written to and never read, holds no replies)."""
+        if self._index.refreshed_at is None:
+            return
+        self._index.add(row)
+
+    def close(self) -> None:
+        """Drop the index (its temporary database); a later read fills a new one."""
+        old, self._index = self._index, ReplyIndex()
+        old.close()
 
     async def _author(self, row: Row, staff: dict[int, Staff], named: bool = True) -> Author:
         admin = to_int(row.get("admin"))

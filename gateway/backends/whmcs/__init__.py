@@ -30,12 +30,14 @@ import logging
 import re
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from gateway import context
 from gateway.backends import http
 from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support
 from gateway.backends.whmcs.api import Answer, Knobs, Unsettled, WhmcsApi, unavailable
@@ -125,6 +127,9 @@ class WhmcsBackend(BackendDefaults):
         self._statuses: list[tuple[StatusValue, str]] | None = None
         self._staff: bool | None = None
         self._locks = {k: asyncio.Lock() for k in ("ticket", "customer", "contact", "reply", "note")}
+        # replies and notes are settled by counting one ticket's messages: writes to one ticket
+        # are serialised, writes to different tickets are not (a migration writes many at once)
+        self._message_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = weakref.WeakValueDictionary()
         blank = {"ticket": TicketPatch(), "customer": CustomerPatch()}
         self._blank = {
             "ticket": self._render("backend_update_ticket", blank["ticket"]),
@@ -300,38 +305,40 @@ class WhmcsBackend(BackendDefaults):
         if self._noemail(new.notify):
             params["noemail"] = "1"
 
-        async with self._locks["ticket"]:
-            # the requester's tickets with this subject before the write: an unanswered OpenTicket
-            # made the one that is new afterwards (see the module docstring)
-            before = set(await self._similar_tickets(new))
+        if _caller_settles():
+            answer = await self._create("OpenTicket", params, "ticket", _left_to_caller)
+        else:
+            async with self._locks["ticket"]:
+                # the requester's tickets with this subject before the write: an unanswered OpenTicket
+                # made the one that is new afterwards (see the module docstring)
+                before = set(await self._similar_tickets(new))
 
-            async def find() -> int | None:
-                fresh = sorted(set(await self._similar_tickets(new)) - before)
-                for candidate in fresh:
-                    if await self._store.claim("whmcs-ticket", candidate):
-                        return candidate
-                return None
+                async def find() -> int | None:
+                    fresh = sorted(set(await self._similar_tickets(new)) - before)
+                    for candidate in fresh:
+                        if await self._store.claim("whmcs-ticket", candidate):
+                            return candidate
+                    return None
 
-            answer = await self._create("OpenTicket", params, "ticket", find)
+                answer = await self._create("OpenTicket", params, "ticket", find)
         ticket_id = answer if isinstance(answer, int) else _int(answer.get("id"))
         await self._store.claim("whmcs-ticket", ticket_id)
-        ticket = await self.get_ticket(ticket_id)
-        followup = self._ticket_followup(new, ticket)
+        # decided without reading the new ticket: OpenTicket makes it Open, without CC addresses
+        followup = self._ticket_followup(new)
         if followup:
             try:
                 await self._update("UpdateTicket", {"ticketid": str(ticket_id), **followup}, "ticket", None)
             except GatewayError as exc:  # the ticket exists: failing now would make the client open it twice
                 log.warning("whmcs ticket %s created, follow-up update failed: %s", ticket_id, exc.message)
-            else:
-                ticket = await self.get_ticket(ticket_id)
-        return ticket
+        return await self.get_ticket(ticket_id)
 
-    def _ticket_followup(self, new: NewTicket, ticket: Ticket) -> dict[str, str]:
-        """What OpenTicket cannot take: a status other than Open, a flag, CC addresses."""
+    def _ticket_followup(self, new: NewTicket) -> dict[str, str]:
+        """What OpenTicket cannot take: a status other than Open (every new ticket's, reference
+        "OpenTicket"), a flag, CC addresses (OpenTicket has no such parameter)."""
         patch: dict[str, Any] = {}
-        if new.cc and new.cc != ticket.cc:
+        if new.cc:
             patch["cc"] = new.cc
-        if new.status is not None and new.status != ticket.status:
+        if new.status is not None and new.status != Status.OPEN:
             patch["status"] = new.status
         if new.assigned_staff_id:
             patch["assigned_staff_id"] = new.assigned_staff_id
@@ -383,25 +390,40 @@ class WhmcsBackend(BackendDefaults):
             params.update({"name": reply.author.name, "email": reply.author.email})
         if self._noemail(reply.notify):
             params["noemail"] = "1"
-        async with self._locks["reply"]:
+        sent = {"ticketid": str(ticket_id), **params}
+        if _caller_settles():
+            await self._update("AddTicketReply", sent, "reply", _left_to_caller)
+            return
+        async with self._message_lock("reply", ticket_id):
             before = len((await self.get_ticket(ticket_id)).replies)
 
             async def landed() -> bool:
                 after = (await self.get_ticket(ticket_id)).replies[before:]
                 return any(_plain(r.message) == _plain(reply.message) for r in after)
 
-            await self._update("AddTicketReply", {"ticketid": str(ticket_id), **params}, "reply", landed)
+            await self._update("AddTicketReply", sent, "reply", landed)
 
     async def add_note(self, ticket_id: int, note: NewNote) -> None:
         params = self._render("backend_add_note", note)
-        async with self._locks["note"]:
+        sent = {"ticketid": str(ticket_id), **params}
+        if _caller_settles():
+            await self._update("AddTicketNote", sent, "note", _left_to_caller)
+            return
+        async with self._message_lock("note", ticket_id):
             before = len((await self.get_ticket(ticket_id)).notes)
 
             async def landed() -> bool:
                 after = (await self.get_ticket(ticket_id)).notes[before:]
                 return any(_plain(n.message) == _plain(note.message) for n in after)
 
-            await self._update("AddTicketNote", {"ticketid": str(ticket_id), **params}, "note", landed)
+            await self._update("AddTicketNote", sent, "note", landed)
+
+    def _message_lock(self, kind: str, ticket_id: int) -> asyncio.Lock:
+        lock = self._message_locks.get((kind, ticket_id))
+        if lock is None:
+            lock = asyncio.Lock()
+            self._message_locks[(kind, ticket_id)] = lock
+        return lock
 
     async def list_notes(self, ticket_id: int) -> Sequence[Note]:
         answer = await self.api.read("GetTicketNotes", {"ticketid": ticket_id})
@@ -631,6 +653,17 @@ class WhmcsBackend(BackendDefaults):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _caller_settles() -> bool:
+    ctx = context.peek()
+    return ctx is not None and ctx.caller_settles
+
+
+async def _left_to_caller() -> Any:
+    """A caller that settles its own writes (context.caller_settles): nothing was read before the
+    write to settle it here, so a lost answer stays open (WriteOutcomeUnknown) for the caller."""
+    raise unavailable("the caller settles this write")
 
 
 def _int(value: Any) -> int:

@@ -26,9 +26,10 @@ from __future__ import annotations
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 import aiohttp
 import orjson
@@ -186,10 +187,10 @@ class WhmcsApi:
             self._session,
             "POST",
             self._url,
-            headers={"Accept": "application/json, application/xml"},
+            headers=_FORM_HEADERS,
             connect_timeout=self._connect_timeout,
             reserve=reserve,
-            data=aiohttp.FormData(fields, charset="utf-8"),
+            data=form_body(fields),
         )
         log.debug("whmcs %s -> %s", action, reply.status)
         return reply
@@ -262,6 +263,20 @@ class WhmcsApi:
         if status in (401, 403):
             return BackendAuthError(AUTH_MESSAGE)
         return InvalidInput(shown)
+
+
+_FORM_HEADERS = {"Accept": "application/json, application/xml", "Content-Type": "application/x-www-form-urlencoded"}
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote_plus leaves as it is
+
+
+def form_body(fields: Iterable[tuple[str, str]]) -> bytes:
+    """The urlencoded body aiohttp's FormData would send (UTF-8, ``quote_plus``), without its
+    per-field bookkeeping: every backend call posts one, and most values need no quoting."""
+    return "&".join(f"{_quoted(k)}={_quoted(v)}" for k, v in fields).encode("ascii")
+
+
+def _quoted(text: str) -> str:
+    return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
 
 
 def _hit(pattern: re.Pattern[str] | None, message: str) -> bool:
