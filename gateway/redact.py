@@ -77,6 +77,9 @@ def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) 
     for name in dict.fromkeys(secret_names):
         values = getall(name) if getall is not None else params[name]
         found.extend(str(v) for v in (values if isinstance(values, list | tuple) else [values]))
+    # most requests carry no credential header: one look-up for the (repeating) set of names
+    if not headers or not _any_credential_header(tuple(headers)):
+        return found
     for name, value in headers.items():
         if not value or not _is_credential_header(name):
             continue
@@ -92,6 +95,11 @@ def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) 
 @lru_cache(maxsize=256)
 def _is_credential_header(name: str) -> bool:
     return name.lower() in CREDENTIAL_HEADERS
+
+
+@lru_cache(maxsize=256)
+def _any_credential_header(names: tuple[str, ...]) -> bool:
+    return any(_is_credential_header(name) for name in names)
 
 
 def _basic_parts(encoded: str) -> list[str]:
