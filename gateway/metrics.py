@@ -81,7 +81,10 @@ class Metrics:
     def backend_call(self, method: str, status: int, seconds: float) -> None:
         key = (method, status)
         if self._deferred:
-            self._pending(self._pending_backend, key).add(seconds)
+            found = self._pending_backend.get(key)  # (_pending inlined: once per backend call)
+            if found is None:
+                found = self._pending_backend[key] = _Pending(self._bounds)
+            found.add(seconds)
             return
         self._backend_child(key).observe(seconds)
 

@@ -18,7 +18,7 @@ from aiohttp.typedefs import Middleware
 from gateway import context
 from gateway.errors import kind_of
 from gateway.metrics import Metrics
-from gateway.redact import presented_secrets, redact_url, scrub
+from gateway.redact import header_secrets, presented_secrets, redact_url, scrub
 
 __all__ = ["make_context_middleware", "redact_url", "request_id_of"]
 
@@ -71,7 +71,10 @@ def make_context_middleware(
             deadline=started + timeout(),
             observe=m.backend_call,
             # blanked from every log line written for this request (the dialect adds what the body presented)
-            secrets=[*known_secrets(), *presented_secrets(request.query if request.query_string else {}, headers)],
+            secrets=[
+                *known_secrets(),
+                *(presented_secrets(request.query, headers) if request.query_string else header_secrets(headers)),
+            ],
         )
         token = context.begin(ctx)
         status = 500

@@ -77,6 +77,14 @@ def presented_secrets(params: Mapping[str, object], headers: Mapping[str, str]) 
     for name in dict.fromkeys(secret_names):
         values = getall(name) if getall is not None else params[name]
         found.extend(str(v) for v in (values if isinstance(values, list | tuple) else [values]))
+    if headers:
+        found.extend(header_secrets(headers))
+    return found
+
+
+def header_secrets(headers: Mapping[str, str]) -> list[str]:
+    """The values of credential headers (and a Bearer's or Basic's parts)."""
+    found: list[str] = []
     # most requests carry no credential header: one look-up for the (repeating) set of names
     if not headers or not _any_credential_header(tuple(headers)):
         return found

@@ -167,7 +167,18 @@ class GuardedBackend(BackendDefaults):
     async def get_ticket(self, ticket_id: int) -> Ticket:
         if self.cache_tickets:
             return await self._cached(("ticket", ticket_id), lambda: self.inner.get_ticket(ticket_id))
-        return await self._call(lambda: self.inner.get_ticket(ticket_id))
+        # ``_call`` inlined: the busiest read spares a closure and a coroutine layer
+        self.breaker.before()
+        try:
+            ticket = await self.inner.get_ticket(ticket_id)
+        except _FAILURES:
+            self.breaker.failure()
+            raise
+        except BaseException:
+            self.breaker.success()  # the backend answered (not found, invalid, ...)
+            raise
+        self.breaker.success()
+        return ticket
 
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket without its conversation where the backend can read it so (a list page)."""

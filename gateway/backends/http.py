@@ -59,6 +59,26 @@ def deadline_timeout(connect_timeout: float, reserve: float = 0.0) -> aiohttp.Cl
     return aiohttp.ClientTimeout(total=left, connect=min(connect_timeout, left))
 
 
+def _timeout_for(total: float, connect_timeout: float) -> aiohttp.ClientTimeout:
+    """``ClientTimeout(total, connect)`` with ``total`` cut to whole milliseconds, the objects
+    shared (building one is an attrs class's frozen ``__init__`` on every backend call; aiohttp
+    rounds timeouts above 5 s up to whole seconds anyway)."""
+    ms = int(total * 1000)
+    if ms <= 0:  # (0 would mean no timeout at all)
+        return aiohttp.ClientTimeout(total=total, connect=min(connect_timeout, total))
+    key = (ms, connect_timeout)
+    found = _TIMEOUTS.get(key)
+    if found is None:
+        if len(_TIMEOUTS) >= 512:
+            _TIMEOUTS.clear()
+        left = ms / 1000
+        found = _TIMEOUTS[key] = aiohttp.ClientTimeout(total=left, connect=min(connect_timeout, left))
+    return found
+
+
+_TIMEOUTS: dict[tuple[int, float], aiohttp.ClientTimeout] = {}
+
+
 async def attempt(
     session: aiohttp.ClientSession,
     method: str,
@@ -80,7 +100,7 @@ async def attempt(
     elif total <= 0:
         raise BackendTimeout(TIMEOUT_MESSAGE)
     else:
-        timeout = aiohttp.ClientTimeout(total=total, connect=min(connect_timeout, total))
+        timeout = _timeout_for(total, connect_timeout)
     ctx = context.current()
     ctx.backend_calls += 1
     started = time.monotonic()
@@ -97,7 +117,8 @@ async def attempt(
         ) as resp:
             body = await resp.read()
             status = resp.status
-            return Reply(resp.status, dict(resp.headers), body)
+            # the response's own (read-only, case-insensitive) headers: no copy on every call
+            return Reply(resp.status, resp.headers, body)
     except aiohttp.ConnectionTimeoutError as exc:
         detail = f"connection timed out ({type(exc).__name__})"
         raise TransportError(detail, sent=False, timeout=True) from None

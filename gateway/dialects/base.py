@@ -185,8 +185,10 @@ class Dialect(abc.ABC):
 
         def admit(spec: ActionSpec) -> None:
             ctx.action = spec.name
-            authorize(principal[0], spec.name, spec.operation, request.remote)
-            runtime.limiter.check(principal[0].identifier)
+            who = principal[0]
+            # the peer address only when the credential is bound to networks (it costs a look-up)
+            authorize(who, spec.name, spec.operation, request.remote if who.networks is not None else None)
+            runtime.limiter.check(who.identifier)
 
         def on_error(exc: GatewayError) -> None:
             # the log carries what the client was told, in its dialect's words
@@ -294,7 +296,9 @@ async def read_form(request: web.Request, max_bytes: int) -> dict[str, Any]:
                 params.update(await _read_encoded(request, ctype, encoding, max_bytes))
             elif ctype == "application/json":
                 params.update(_json_params(await _read_limited(request, max_bytes)))
-            elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
+            elif ctype == "application/x-www-form-urlencoded":
+                _merge_form(params, await request.post())
+            elif ctype in ("multipart/form-data", ""):
                 _merge_multi(params, await request.post())
             else:
                 await _read_limited(request, max_bytes)
@@ -331,6 +335,20 @@ def _merge_multi(params: dict[str, Any], multi: MultiDictProxy[Any] | Mapping[st
             found.append(text)
         else:
             params[key] = text  # a repeated plain key: the last wins, as PHP does
+
+
+def _merge_form(params: dict[str, Any], form: MultiDictProxy[Any]) -> None:
+    """``_merge_multi`` for a url-encoded body (text values only): a dict of its pairs keeps the
+    last of a repeated plain key already; only PHP list keys need the slow way."""
+    if _has_list_key(tuple(form.keys())):
+        _merge_multi(params, form)
+    else:
+        params.update(form.items())
+
+
+@lru_cache(maxsize=256)  # clients send the same names request after request
+def _has_list_key(names: tuple[str, ...]) -> bool:
+    return any(name.endswith("[]") for name in names)
 
 
 async def _read_encoded(request: web.Request, ctype: str, encoding: str, max_bytes: int) -> dict[str, Any]:

@@ -53,7 +53,8 @@ class WhmcsDialect(Dialect):
         return str(getattr(self.mappings.config, "version", "8.13.1"))
 
     async def read(self, request: web.Request, route: Route, inbound: Inbound) -> None:
-        inbound.fmt = self._format(request.query.get("responsetype") if request.query_string else None)
+        if request.query_string:  # (without one, an error before the body is read renders in the default)
+            inbound.fmt = self._format(request.query.get("responsetype"))
         params = await read_form(request, self.max_body)
         inbound.params = params
         inbound.fmt = self._format(params.get("responsetype"))

@@ -17,7 +17,7 @@ with only ``__call__`` still carries every request.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -78,7 +78,7 @@ class AiohttpTransport:
         self._session = session
         self._connect_timeout = connect_timeout
 
-    async def __call__(
+    def __call__(
         self,
         method: str,
         url: str,
@@ -87,9 +87,10 @@ class AiohttpTransport:
         form: Mapping[str, str] | None = None,
         json: Any = None,
         timeout: float,
-    ) -> Reply:
-        # the wire sized ``timeout`` from the request deadline (less a reserve)
-        return await http.attempt(
+    ) -> Coroutine[Any, Any, Reply]:
+        # the wire sized ``timeout`` from the request deadline (less a reserve); the attempt's
+        # coroutine is handed back as it is (no coroutine layer of our own on every backend call)
+        return http.attempt(
             self._session,
             method,
             url,

@@ -22,13 +22,13 @@ import html
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from cachetools import LRUCache
 
 from gateway.backends import http
 from gateway.backends.pmp.transport import Transport, open_stream
@@ -217,7 +217,9 @@ class Wire:
         self._backoff = backoff
         self._backoff_cap = backoff_cap
         # path -> (the body last answered, what it converted to); see read_memo
-        self.memo: LRUCache[str, tuple[bytes, Any]] = LRUCache(maxsize=max(1, memo_size))
+        # (a plain ordered dict: cachetools' LRUCache costs several Python calls a look-up)
+        self.memo: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        self._memo_size = max(1, memo_size)
 
     async def exchange(
         self,
@@ -233,7 +235,8 @@ class Wire:
         reply = await self.transport(
             method, self.base + path, headers=sent_headers, form=form, json=body, timeout=http.remaining(reserve)
         )
-        log.debug("pmp %s %s -> %s", method, path, reply.status)
+        if log.isEnabledFor(logging.DEBUG):  # (one call, not two, when debug is off)
+            log.debug("pmp %s %s -> %s", method, path, reply.status)
         return reply
 
     # ------------------------------------------------------------ reads
@@ -248,13 +251,18 @@ class Wire:
         Polling clients read mostly unchanged records: comparing the body (a memcmp) is far
         cheaper than decoding and mapping it again.  Canonical records are immutable."""
         reply = await self.fetch(path)
-        hit = self.memo.get(path)
+        memo = self.memo
+        hit = memo.get(path)
         if hit is not None and reply.status == 200 and hit[0] == reply.body:
+            memo.move_to_end(path)  # least recently used first
             value: T = hit[1]
             return value
         value = convert(self.interpret(reply, "GET", path))
         if reply.status == 200:
-            self.memo[path] = (reply.body, value)
+            memo[path] = (reply.body, value)
+            memo.move_to_end(path)
+            if len(memo) > self._memo_size:
+                memo.popitem(last=False)
         return value
 
     async def fetch(self, path: str) -> http.Reply:
