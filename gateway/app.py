@@ -14,6 +14,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 import aiohttp
@@ -412,9 +414,10 @@ def _known_secrets_memo(state: State) -> Callable[[], tuple[str, ...]]:
 def create_app(settings: Settings) -> web.Application:
     effective_clients(settings)  # fail fast: a real backend needs --client
     state = State(settings=settings)
+    # (attrgetters: C calls, read afresh on every request so that a reload takes effect)
     middleware = make_context_middleware(
-        lambda: state.settings.backend.timeout,
-        lambda: state.metrics,
+        partial(attrgetter("settings.backend.timeout"), state),
+        partial(attrgetter("metrics"), state),
         settings.access_log,
         known_secrets=_known_secrets_memo(state),
     )

@@ -56,9 +56,6 @@ def peek() -> RequestContext | None:
     return _current.get()
 
 
-def begin(ctx: RequestContext) -> contextvars.Token[RequestContext | None]:
-    return _current.set(ctx)
-
-
-def end(token: contextvars.Token[RequestContext | None]) -> None:
-    _current.reset(token)
+# the context variable's own methods (no Python frame of ours: the middleware calls both on every request)
+begin: Callable[[RequestContext], contextvars.Token[RequestContext | None]] = _current.set
+end: Callable[[contextvars.Token[RequestContext | None]], None] = _current.reset

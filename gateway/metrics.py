@@ -66,7 +66,10 @@ class Metrics:
         if self._deferred:
             key3 = (dialect, action, result)
             self._pending_requests[key3] = self._pending_requests.get(key3, 0) + 1
-            self._pending(self._pending_latency, dialect).add(seconds)
+            pending = self._pending_latency.get(dialect)  # (_pending inlined: once per request)
+            if pending is None:
+                pending = self._pending_latency[dialect] = _Pending(self._bounds)
+            pending.add(seconds)
             return
         key = (dialect, action, result)
         child = self._request_children.get(key)

@@ -43,7 +43,8 @@ async def respond(
         spec = dialect.find_action(inbound)
         if admit is not None:
             admit(spec)
-        dialect.refuse_lost_params(inbound, spec)
+        if spec.unsupported:  # (most actions lose nothing: no call)
+            dialect.refuse_lost_params(inbound, spec)
         args = build_args(spec.operation, spec.params(inbound.params))
         result = await service.run(spec.operation, args)
         return dialect.success(inbound, spec, spec.result(result) if spec.result is not None else {})

@@ -338,6 +338,8 @@ class PMPBackend(BackendDefaults):
         """The ticket with its replies (after the opening message) and notes, where the backend has them."""
         # (once discovered, the capabilities without a coroutine: this is on every ticket read)
         caps = self._caps if self._discovered_at is not None else await self._ensure_discovered()
+        if not (caps.has("replies") or caps.has("notes")):
+            return ticket
         staff = caps.has("staff")
         jobs: list[Any] = []
         if caps.has("replies"):
