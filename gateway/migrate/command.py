@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import inspect
 import signal
 import sys
@@ -16,7 +17,7 @@ import aiohttp
 
 from gateway.backends.base import Backend
 from gateway.errors import BackendAuthError, GatewayError
-from gateway.mapping.loader import MappingSet, ZoneConfig, load_mappings
+from gateway.mapping.loader import MappingSet, VendorMappings, ZoneConfig, load_mappings
 from gateway.mapping.source import MappingErrors
 from gateway.migrate import config
 from gateway.migrate.engine import Migration, Options
@@ -106,8 +107,17 @@ def _build(side: config.Side, mappings: MappingSet, store: Store, session: aioht
     # Only the keywords this adapter takes (they grow additively as adapters gain settings).
     accepted = inspect.signature(cls).parameters
     kwargs = {k: v for k, v in kwargs.items() if k in accepted and v is not None}
-    backend: Backend = cls(side.url, side.token, mappings[side.kind], store, **kwargs)
+    backend: Backend = cls(side.url, side.token, _one_pass(mappings[side.kind]), store, **kwargs)
     return backend
+
+
+#: A migration reads each record once or twice, by a few workers at a time: the read memos sized
+#: for polling clients (serve) would only hold about a thousand tickets' bodies and records.
+ONE_PASS_MEMOS = {"read_memo_size": 64, "row_memo_size": 64}
+
+
+def _one_pass(maps: VendorMappings) -> VendorMappings:
+    return dataclasses.replace(maps, settings={**maps.settings, **ONE_PASS_MEMOS})
 
 
 @asynccontextmanager
