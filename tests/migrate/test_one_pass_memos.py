@@ -17,9 +17,9 @@ async def test_the_migration_adapter_holds_a_few_records_not_a_thousand() -> Non
         migrating = command._build(side, maps, MemoryStore(), session)
         serving = PMPBackend(side.url, side.token, maps["pmp"], MemoryStore(), session=session)
     assert isinstance(migrating, PMPBackend)
-    assert migrating._wire.memo.maxsize == command.ONE_PASS_MEMOS["read_memo_size"]
+    assert migrating._wire._memo_size == command.ONE_PASS_MEMOS["read_memo_size"]
     assert migrating._rows.maxsize == command.ONE_PASS_MEMOS["row_memo_size"]
-    assert serving._wire.memo.maxsize > migrating._wire.memo.maxsize  # serve keeps its polling memos
+    assert serving._wire._memo_size > migrating._wire._memo_size  # serve keeps its polling memos
     # the vendor's other settings are untouched
     other = {k: v for k, v in maps["pmp"].settings.items() if k not in command.ONE_PASS_MEMOS}
     assert {k: migrating._settings[k] for k in other} == other
