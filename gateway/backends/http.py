@@ -119,20 +119,32 @@ async def attempt(
             status = resp.status
             # the response's own (read-only, case-insensitive) headers: no copy on every call
             return Reply(resp.status, resp.headers, body)
-    except aiohttp.ConnectionTimeoutError as exc:
-        detail = f"connection timed out ({type(exc).__name__})"
-        raise TransportError(detail, sent=False, timeout=True) from None
-    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
-        raise TransportError(f"cannot connect ({type(exc).__name__})", sent=False) from None
-    except TimeoutError:
-        raise TransportError("no answer in time", sent=True, timeout=True) from None
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"connection failed ({type(exc).__name__})", sent=True) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise transport_error(exc) from None
     finally:
-        elapsed = time.monotonic() - started
-        ctx.backend_seconds += elapsed
-        if ctx.observe is not None:
-            ctx.observe(method, status, elapsed)
+        _account(ctx, method, status, started)
+
+
+def transport_error(exc: TimeoutError | aiohttp.ClientError) -> TransportError:
+    """An aiohttp failure as the TransportError the adapters settle by: was the request sent, did it
+    time out.  The order matters: a connection timeout is a TimeoutError, a connector error a
+    ClientError."""
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportError(f"connection timed out ({name})", sent=False, timeout=True)
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
+        return TransportError(f"cannot connect ({name})", sent=False)
+    if isinstance(exc, TimeoutError):
+        return TransportError("no answer in time", sent=True, timeout=True)
+    return TransportError(f"connection failed ({name})", sent=True)
+
+
+def _account(ctx: context.RequestContext, method: str, status: int, started: float) -> None:
+    """A backend call's time on the request (access log, metrics)."""
+    elapsed = time.monotonic() - started
+    ctx.backend_seconds += elapsed
+    if ctx.observe is not None:
+        ctx.observe(method, status, elapsed)
 
 
 class Body(Protocol):
@@ -187,19 +199,10 @@ async def streaming(
         ) as resp:
             status = resp.status
             yield StreamReply(resp.status, dict(resp.headers), resp.content)
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise TransportError(f"connection timed out ({type(exc).__name__})", sent=False, timeout=True) from None
-    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
-        raise TransportError(f"cannot connect ({type(exc).__name__})", sent=False) from None
-    except TimeoutError:
-        raise TransportError("no answer in time", sent=True, timeout=True) from None
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"connection failed ({type(exc).__name__})", sent=True) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise transport_error(exc) from None
     finally:
-        elapsed = time.monotonic() - started
-        ctx.backend_seconds += elapsed
-        if ctx.observe is not None:
-            ctx.observe(method, status, elapsed)
+        _account(ctx, method, status, started)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
