@@ -153,6 +153,14 @@ class GuardedBackend(BackendDefaults):
         if self.metrics is not None:
             self.metrics.cache.labels(cache, outcome).inc()
 
+    async def _write(self, fn: Callable[[], Awaitable[T]], *kinds: str) -> T:
+        """A write through the breaker; the cached reads of ``kinds`` are dropped whatever its outcome
+        (an unknown outcome may still have changed them)."""
+        try:
+            return await self._call(fn)
+        finally:
+            self._drop(*kinds)
+
     def _drop(self, *kinds: str) -> None:
         if self._cache is None:
             return
@@ -210,34 +218,19 @@ class GuardedBackend(BackendDefaults):
         return await self._call(lambda: self.inner.ticket_page(offset, limit, order_by, descending))
 
     async def open_ticket(self, new: NewTicket) -> Ticket:
-        try:
-            return await self._call(lambda: self.inner.open_ticket(new))
-        finally:
-            self._drop("tickets", "departments")
+        return await self._write(lambda: self.inner.open_ticket(new), "tickets", "departments")
 
     async def update_ticket(self, ticket_id: int, patch: TicketPatch) -> Ticket:
-        try:
-            return await self._call(lambda: self.inner.update_ticket(ticket_id, patch))
-        finally:
-            self._drop("ticket", "tickets", "departments")
+        return await self._write(lambda: self.inner.update_ticket(ticket_id, patch), "ticket", "tickets", "departments")
 
     async def delete_ticket(self, ticket_id: int) -> None:
-        try:
-            await self._call(lambda: self.inner.delete_ticket(ticket_id))
-        finally:
-            self._drop("ticket", "tickets", "departments")
+        await self._write(lambda: self.inner.delete_ticket(ticket_id), "ticket", "tickets", "departments")
 
     async def add_reply(self, ticket_id: int, reply: NewReply) -> None:
-        try:
-            await self._call(lambda: self.inner.add_reply(ticket_id, reply))
-        finally:
-            self._drop("ticket", "tickets")
+        await self._write(lambda: self.inner.add_reply(ticket_id, reply), "ticket", "tickets")
 
     async def add_note(self, ticket_id: int, note: NewNote) -> None:
-        try:
-            await self._call(lambda: self.inner.add_note(ticket_id, note))
-        finally:
-            self._drop("ticket")
+        await self._write(lambda: self.inner.add_note(ticket_id, note), "ticket")
 
     async def list_notes(self, ticket_id: int) -> Sequence[Note]:
         return await self._call(lambda: self.inner.list_notes(ticket_id))
@@ -258,22 +251,23 @@ class GuardedBackend(BackendDefaults):
         return await self._cached(("customer", customer_id), lambda: self.inner.get_customer(customer_id))
 
     async def add_customer(self, new: NewCustomer) -> Customer:
-        try:
-            return await self._call(lambda: self.inner.add_customer(new))
-        finally:
-            self._drop("customers", "customer", "contacts")
+        return await self._write(lambda: self.inner.add_customer(new), "customers", "customer", "contacts")
 
     async def update_customer(self, customer_id: int, patch: CustomerPatch) -> Customer:
-        try:
-            return await self._call(lambda: self.inner.update_customer(customer_id, patch))
-        finally:
-            self._drop("customers", "customer", "contacts", "contact")
+        return await self._write(
+            lambda: self.inner.update_customer(customer_id, patch), "customers", "customer", "contacts", "contact"
+        )
 
     async def delete_customer(self, customer_id: int) -> None:
-        try:
-            await self._call(lambda: self.inner.delete_customer(customer_id))
-        finally:
-            self._drop("customers", "customer", "contacts", "contact", "tickets", "ticket")
+        await self._write(
+            lambda: self.inner.delete_customer(customer_id),
+            "customers",
+            "customer",
+            "contacts",
+            "contact",
+            "tickets",
+            "ticket",
+        )
 
     async def list_contacts(self, customer_id: int) -> Sequence[Contact]:
         # not cached here: the adapter keeps the one contacts cache, invalidated where it writes
@@ -283,28 +277,18 @@ class GuardedBackend(BackendDefaults):
         return await self._cached(("contact", contact_id), lambda: self.inner.get_contact(contact_id))
 
     async def add_contact(self, new: NewContact) -> Contact:
-        try:
-            return await self._call(lambda: self.inner.add_contact(new))
-        finally:
-            self._drop("contacts", "contact", "customers", "customer")
+        return await self._write(lambda: self.inner.add_contact(new), "contacts", "contact", "customers", "customer")
 
     async def update_contact(self, contact_id: int, patch: ContactPatch) -> Contact:
-        try:
-            return await self._call(lambda: self.inner.update_contact(contact_id, patch))
-        finally:
-            self._drop("contacts", "contact", "customers", "customer")
+        return await self._write(
+            lambda: self.inner.update_contact(contact_id, patch), "contacts", "contact", "customers", "customer"
+        )
 
     async def delete_contact(self, contact_id: int) -> None:
-        try:
-            await self._call(lambda: self.inner.delete_contact(contact_id))
-        finally:
-            self._drop("contacts", "contact", "customers", "customer")
+        await self._write(lambda: self.inner.delete_contact(contact_id), "contacts", "contact", "customers", "customer")
 
     async def add_department(self, name: str) -> Department:
-        try:
-            return await self._call(lambda: self.inner.add_department(name))
-        finally:
-            self._drop("departments")
+        return await self._write(lambda: self.inner.add_department(name), "departments")
 
     async def list_staff(self) -> Sequence[Staff]:
         return await self._cached(("staff",), lambda: self._call(self.inner.list_staff))
