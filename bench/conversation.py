@@ -207,7 +207,7 @@ def nginx_http() -> str:
     """What goes in nginx's ``http`` block: the staff file by query string, the call log format."""
     return (
         '    map $arg_page $staffs_file { "" api__staffs.json; default staffs-page.json; }\n'
-        "    log_format calls '$request_method $uri $status';\n"
+        "    log_format calls '$request_method $request_uri $status';\n"
     )
 
 

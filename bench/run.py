@@ -40,8 +40,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import payload
 
@@ -192,7 +194,8 @@ def get(port: int, path: str) -> bytes:
 # ------------------------------------------------------------------ nginx
 
 
-def nginx_conf(tmp: Path, name: str, port: int, body: str) -> Path:
+def nginx_conf(tmp: Path, name: str, port: int, body: str, http_extra: str = "") -> Path:
+    """``http_extra``: lines for the ``http`` block ahead of the server (``map``, ``log_format``)."""
     prefix = tmp / name
     prefix.mkdir(exist_ok=True)
     user = "user root;" if os.geteuid() == 0 else ""
@@ -213,6 +216,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     keepalive_requests 1000000;
+{http_extra}
     server {{
         listen 127.0.0.1:{port} reuseport;
 {body}
@@ -315,8 +319,11 @@ class Bench:
         """Latency at a fixed offered load (about 500 req/s), not at saturation."""
         return parse_wrk(self.wrk_run(url, script, max(3.0, self.duration / 2), PACED_CONNECTIONS))
 
-    def load(self, server: Server, url: str, script: Path) -> Load:
+    def load(self, server: Server, url: str, script: Path, on_start: Callable[[], object] | None = None) -> Load:
+        """wrk after a warm-up; ``on_start`` runs between the two (a count the run is measured from)."""
         self.wrk_run(url, script, self.warmup)
+        if on_start is not None:
+            on_start()
         mine = [server, *(o for o in self.others if o is not server)]
         cpu0, all0, wrk0, t0 = server.cpu_seconds(), sum(s.cpu_seconds() for s in mine), _children_cpu(), _busy()
         started = time.monotonic()
@@ -649,7 +656,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", default="1,2", help="process counts for the floor and the gateway (default 1,2)")
     p.add_argument("--skip-translate", action="store_true")
     p.add_argument("--skip-http", action="store_true")
+    p.add_argument("--skip-conversation", action="store_true", help="leave out GetTicket with replies and notes")
+    p.add_argument(
+        "--conversation-only", action="store_true", help="only GetTicket with replies and notes (bench/conversation.py)"
+    )
     ns = p.parse_args(argv)
+    if ns.conversation_only:
+        ns.skip_translate = ns.skip_http = True
     duration = ns.duration or (3.0 if ns.quick else 10.0)
     cores = len(os.sched_getaffinity(0))
     worker_counts = tuple(int(x) for x in ns.workers.split(","))
@@ -664,13 +677,19 @@ def main(argv: list[str] | None = None) -> int:
         translation, problems = asyncio.run(translate_bench.run(ns.quick))  # type: ignore[assignment]
 
     targets: list[Target] = []
+    conversation: list[Any] = []
     wrk = nginx = ""
-    if not ns.skip_http:
+    if not (ns.skip_http and ns.skip_conversation):
         wrk, nginx = ensure_tools()
         with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp_name:
             tmp = Path(tmp_name)
             b = Bench(wrk, duration, ns.connections, 1.0 if ns.quick else 2.0, lua_scripts(tmp))
-            targets, _ = http_bench(b, nginx, tmp, worker_counts)
+            if not ns.skip_http:
+                targets, _ = http_bench(b, nginx, tmp, worker_counts)
+            if not ns.skip_conversation:
+                from bench import conversation_run
+
+                conversation = conversation_run.run(b, nginx, tmp)
 
     lines = [
         f"# Gateway benchmark, {started:%Y-%m-%d %H:%M %Z}",
@@ -698,6 +717,10 @@ def main(argv: list[str] | None = None) -> int:
             memory_table(targets),
             "",
         ]
+    if conversation:
+        from bench import conversation_run
+
+        lines += conversation_run.report(conversation)
     if translation:
         from bench.translate_bench import table
 
