@@ -1,6 +1,6 @@
 """Where the gateway spends its time per request: py-spy on a gateway under wrk load.
 
-    python -m bench.profile [--call one|list] [--seconds 15] [--workers 1] [--connections 32]
+    python -m bench.profile [--call one|list|conversation] [--seconds 15] [--workers 1] [--connections 32]
 
 Starts the static nginx backend and the gateway exactly as ``bench.run`` does,
 drives WHMCS GetTicket (``--call one``) or GetTickets limitnum=25 (``list``)
@@ -71,9 +71,17 @@ def summarize(raw: str, top: int) -> str:
     return "\n".join(out)
 
 
+_CALLS = {"one": "GetTicket", "list": "GetTickets(25)", "conversation": "GetTicket with replies and notes"}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--call", choices=("one", "list"), default="one")
+    p.add_argument(
+        "--call",
+        choices=("one", "list", "conversation"),
+        default="one",
+        help="conversation: GetTicket with replies, notes and staff (bench/conversation.py's backend)",
+    )
     p.add_argument("--seconds", type=int, default=15)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--connections", type=int, default=32)
@@ -107,13 +115,20 @@ def main() -> int:
         location = /api/tickets/1 {{ alias {static}/ticket-1.json; }}
         location = /api/tickets {{ alias {static}/tickets.json; }}""",
         )
-        backend = start_nginx(nginx, conf, "nginx static backend", bport)
+        if ns.call == "conversation":
+            from bench import conversation_run
+
+            backend, _ = conversation_run.start_backend(nginx, tmp)
+            bport = backend.port
+        else:
+            backend = start_nginx(nginx, conf, "nginx static backend", bport)
+        module = "naive_conversation" if ns.call == "conversation" and ns.target == "naive" else ns.target
         if ns.target == "gateway":
             args = ["-m", "gateway.cli", "serve", "--config", str(gateway_config(tmp, gport, bport, ns.workers))]
         else:
             args = [
                 "-m",
-                f"bench.{ns.target}",
+                f"bench.{module}",
                 "--port",
                 str(gport),
                 "--backend-url",
@@ -126,7 +141,7 @@ def main() -> int:
             time.sleep(1.0 + 0.5 * ns.workers)
             scripts = lua_scripts(tmp)
             b = Bench(wrk, ns.seconds + 4, ns.connections, 1, scripts)
-            script = scripts["post_one" if ns.call == "one" else "post_list"]
+            script = scripts["post_list" if ns.call == "list" else "post_one"]
             url = f"http://127.0.0.1:{gport}/includes/api.php"
             b.wrk_run(url, script, 2)
             result: dict[str, str] = {}
@@ -159,10 +174,7 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"profile-{ns.target}-{ns.call}.txt").write_text(raw)
     rps = next((line for line in result.get("out", "").splitlines() if "Requests/sec" in line), "")
-    print(
-        f"{ns.target}, {ns.workers} proc(s), WHMCS {'GetTicket' if ns.call == 'one' else 'GetTickets(25)'}: "
-        f"{rps.strip()}"
-    )
+    print(f"{ns.target}, {ns.workers} proc(s), WHMCS {_CALLS[ns.call]}: {rps.strip()}")
     print(summarize(raw, ns.top))
     return 0
 
