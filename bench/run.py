@@ -1,6 +1,7 @@
 """One command, one table: the gateway against its references, measured in the same run.
 
     python -m bench.run [--quick] [--duration S] [--connections N] [--skip-translate]
+                        [--skip-conversation | --conversation-only]
 
 * installs ``wrk`` and ``nginx`` with apt-get when they are missing (or prints
   the exact command to run);
@@ -15,6 +16,10 @@
   ``GET``), and reads throughput, p50/p99, the CPU seconds the server spent
   per request (``/proc/<pid>/stat``) and its memory (``VmRSS`` idle,
   ``VmHWM`` peak);
+* GetTicket with the conversation (``bench/conversation_run.py``): a PMP 3.x
+  backend with replies, notes and staff, the gateway beside a naive translation
+  making the same backend calls (``bench/naive_conversation.py``), with the
+  backend calls per request counted off the backend's access log;
 * runs ``bench/translate_bench.py`` (translation cost per dialect against
   hand-written Python);
 * prints one markdown report with ratios to the references and the targets,
