@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from gateway.backends import http
+from gateway.backends.keepalive import KeepAlive
 
 Reply = http.Reply
 StreamReply = http.StreamReply
@@ -72,11 +73,15 @@ async def open_stream(
 
 
 class AiohttpTransport:
-    """The real transport: one aiohttp exchange, never following redirects."""
+    """The real transport: one aiohttp exchange, never following redirects; with ``keepalive``, the
+    plain GETs (every read but a streamed listing) go over its kept-alive connections instead."""
 
-    def __init__(self, session: aiohttp.ClientSession, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, connect_timeout: float = 5.0, keepalive: KeepAlive | None = None
+    ) -> None:
         self._session = session
         self._connect_timeout = connect_timeout
+        self._keepalive = keepalive
 
     def __call__(
         self,
@@ -90,6 +95,12 @@ class AiohttpTransport:
     ) -> Coroutine[Any, Any, Reply]:
         # the wire sized ``timeout`` from the request deadline (less a reserve); the attempt's
         # coroutine is handed back as it is (no coroutine layer of our own on every backend call)
+        if method == "GET" and form is None and json is None and self._keepalive is not None:
+            where = self._keepalive.target(url)
+            if where is not None:
+                return self._keepalive.get(
+                    *where, headers=headers, timeout=timeout, connect_timeout=self._connect_timeout
+                )
         return http.attempt(
             self._session,
             method,
