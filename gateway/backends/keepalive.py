@@ -35,9 +35,9 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -47,6 +47,7 @@ from gateway import __version__, context
 from gateway.backends import http
 from gateway.errors import BackendTimeout
 
+T = TypeVar("T")
 MAX_HEADER_BYTES = 64 * 1024
 USER_AGENT = f"helpdesk-gateway/{__version__}"
 
@@ -251,16 +252,7 @@ class KeepAlive:
     async def _get(self, origin: Origin, head: bytes, timeout: float, connect_timeout: float) -> http.Reply:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        slots = self._slots
-        if slots.locked():
-            try:
-                await asyncio.wait_for(slots.acquire(), timeout)
-            except TimeoutError:
-                raise http.TransportError(
-                    "connection timed out (ConnectionTimeoutError)", sent=False, timeout=True
-                ) from None
-        else:
-            await slots.acquire()
+        await self.acquire(timeout)
         try:
             for fresh in (False, True):
                 conn = None if fresh else self._reuse(origin, loop.time())
@@ -284,7 +276,29 @@ class KeepAlive:
                 return reply
             raise AssertionError("unreachable")  # (the second round's connection is a new one: it never continues)
         finally:
-            slots.release()
+            self._slots.release()
+
+    async def acquire(self, timeout: float) -> None:
+        """One of the ``limit`` slots, within ``timeout`` seconds (the caller releases it)."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # (free: no timer)
+            return
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout)
+        except TimeoutError:
+            raise _connect_timeout() from None
+
+    def release(self) -> None:
+        self._slots.release()
+
+    async def holding(self, call: Callable[[], Awaitable[T]], timeout: float) -> T:
+        """``call()`` in one of the slots: the exchanges that go through aiohttp count against the same
+        ``limit`` as the GETs here, so that ``backend.max_concurrency`` caps them all."""
+        await self.acquire(timeout)
+        try:
+            return await call()
+        finally:
+            self._slots.release()
 
     def _reuse(self, origin: Origin, now: float) -> _Connection | None:
         idle = self._idle.get(origin)

@@ -69,6 +69,7 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
 
     app = web.Application()
     app.router.add_get("/api/{kind}", one)
+    app.router.add_post("/api/{kind}", one)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -189,9 +190,26 @@ async def test_the_transport_sends_gets_through_it_and_writes_through_aiohttp(se
             assert reply.status == 200
         assert len(seen.peers) == 1 and pool._live  # the pool's connection carried the three
         posted = await transport("POST", f"{base}/api/one", headers=HEADERS, form={"a": "1"}, timeout=5.0)
-        assert posted.status == 405  # (the route is GET only: aiohttp carried the POST)
+        assert posted.status == 200 and len(seen.peers) == 2  # aiohttp's own connection carried the POST
     await pool.close()
     assert not pool._live
+
+
+async def test_writes_through_aiohttp_count_against_the_same_limit(server: tuple[str, Seen]) -> None:
+    base, seen = server
+    pool = KeepAlive(limit=1)
+    async with aiohttp.ClientSession() as session:
+        transport = AiohttpTransport(session, 2.0, pool)
+        replies = await asyncio.gather(
+            transport("GET", f"{base}/api/slow", headers=HEADERS, timeout=5.0),
+            transport("POST", f"{base}/api/slow", headers=HEADERS, form={"a": "1"}, timeout=5.0),
+            transport("GET", f"{base}/api/slow", headers=HEADERS, timeout=5.0),
+        )
+        async with transport.stream("GET", f"{base}/api/chunked", headers=HEADERS, timeout=5.0) as streamed:
+            assert await streamed.body.read() == b'{"a":"chunked"}'
+    assert [r.status for r in replies] == [200, 200, 200]
+    assert seen.most_in_flight == 1
+    await pool.close()
 
 
 # ------------------------------------------------------------------ servers that misbehave
