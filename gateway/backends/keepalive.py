@@ -31,13 +31,15 @@ the difference:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -49,6 +51,7 @@ from gateway.errors import BackendTimeout
 
 T = TypeVar("T")
 MAX_HEADER_BYTES = 64 * 1024
+HIGH_WATER = 1 << 20  # unread bytes of a streamed body at which reading from the socket pauses
 USER_AGENT = f"helpdesk-gateway/{__version__}"
 
 
@@ -73,7 +76,10 @@ class _Failed(Exception):
 
 
 class _Connection(asyncio.Protocol):
-    """One kept-alive connection: one GET at a time, its answer parsed as the bytes arrive."""
+    """One kept-alive connection: one GET at a time, its answer parsed as the bytes arrive.
+
+    A plain GET's answer comes back whole; a streamed one's as soon as its headers are in, its
+    body then read through :class:`_StreamBody`."""
 
     def __init__(self, origin: Origin, live: set[_Connection]) -> None:
         self.origin = origin
@@ -83,6 +89,9 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[http.Reply] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = False  # from a request's first byte to its answer's last
+        self.stream: _StreamBody | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -100,7 +109,7 @@ class _Connection(asyncio.Protocol):
         self._live.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._waiter.done():
+        if not self._busy:
             self.abort()  # bytes nobody asked for: the connection cannot be trusted again
             return
         self._answered = True
@@ -115,8 +124,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._live.discard(self)
-        waiter = self._waiter
-        if waiter is None or waiter.done():
+        if not self._busy:
             return
         if self._headers_done and self._reads_to_close():
             self._finish(keep=False)  # a body without a length ends where the connection does
@@ -135,9 +143,16 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
         self._headers_done = True
+        if self.stream is not None and self._status >= 200:
+            headers = CIMultiDictProxy(CIMultiDict(self._headers))
+            self.stream.decoder = _decoder(headers.get("Content-Encoding", ""))
+            self._resolve(http.Reply(self._status, headers, b""))
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self.stream is not None:
+            self.stream.feed(body)
+        else:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         if self._status < 200:  # an interim answer (100 Continue): the real one follows
@@ -152,24 +167,37 @@ class _Connection(asyncio.Protocol):
         return "content-length" not in names and "transfer-encoding" not in names
 
     def _finish(self, *, keep: bool) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
+        self._busy = False
+        self._stop_timer()
+        if not keep:
+            self.abort()
+        if self.stream is not None:
+            self.stream.end(keep)
             return
         body = b"".join(self._body)
         headers = CIMultiDictProxy(CIMultiDict(self._headers))
-        encoding = headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("gzip", "deflate", "x-gzip") and body:
-            try:
-                body = _decode(body, encoding)
-            except zlib.error:
-                self._fail(_Failed("ClientPayloadError", answered=True))
-                return
-        if not keep:
-            self.abort()
-        waiter.set_result(http.Reply(self._status, headers, body))
+        encoding = headers.get("Content-Encoding", "")
+        if body and encoding:
+            decoder = _decoder(encoding)
+            if decoder is not None:
+                try:
+                    body = decoder.decompress(body) + decoder.flush()
+                except zlib.error:
+                    self._fail(_Failed("ClientPayloadError", answered=True))
+                    return
+        self._resolve(http.Reply(self._status, headers, body))
+
+    def _resolve(self, reply: http.Reply) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reply)
 
     def _fail(self, failure: _Failed) -> None:
+        self._busy = False
+        self._stop_timer()
         self.abort()
+        if self.stream is not None:
+            self.stream.fail(failure)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(failure)
@@ -179,32 +207,136 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    async def request(self, head: bytes, deadline: float) -> http.Reply:
-        """Send one GET's bytes; its answer, or _Failed (also when ``deadline``, loop time, passes)."""
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def request(self, head: bytes, deadline: float, stream: _StreamBody | None = None) -> http.Reply:
+        """Send one GET's bytes; its answer (with ``stream``: its status and headers, the body to be
+        read from ``stream``), or _Failed (also when ``deadline``, loop time, passes first: for a
+        stream, the deadline covers its body too)."""
         loop = asyncio.get_running_loop()
         self._reset()
+        self.stream = stream
+        if stream is not None:
+            stream.conn = self
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_at(deadline, self._expire)
+        self._timer = loop.call_at(deadline, self._expire)
+        self._busy = True
         try:
             assert self.transport is not None
             self.transport.write(head)
             reply: http.Reply = await waiter
             return reply
+        except BaseException:
+            self._stop_timer()
+            raise
         finally:
-            timer.cancel()
             self._waiter = None
 
     def _expire(self) -> None:
+        self._timer = None
         self._fail(_Failed("no answer in time", answered=True, timeout=True))
 
 
-def _decode(body: bytes, encoding: str) -> bytes:
-    if encoding == "deflate":
+class _StreamBody:
+    """A streamed answer's body as it arrives (``read(n)`` as aiohttp's StreamReader): reading stops
+    while more than :data:`HIGH_WATER` bytes wait unread."""
+
+    def __init__(self) -> None:
+        self.conn: _Connection | None = None
+        self.decoder: Any = None  # zlib's decompressobj for a gzip or deflate body
+        self._parts: deque[bytes] = deque()
+        self._size = 0
+        self._paused = False
+        self.ended = False
+        self.keep = False
+        self._failure: _Failed | None = None
+        self._wake: asyncio.Future[None] | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self.decoder is not None:
+            try:
+                data = self.decoder.decompress(data)
+            except zlib.error:
+                raise httptools.HttpParserError("the body does not decode") from None
+        if data:
+            self._parts.append(data)
+            self._size += len(data)
+            if self._size > HIGH_WATER and not self._paused and self.conn is not None and self.conn.transport:
+                self.conn.transport.pause_reading()
+                self._paused = True
+        self._wakeup()
+
+    def end(self, keep: bool) -> None:
+        if self.decoder is not None:
+            rest = self.decoder.flush()
+            if rest:
+                self._parts.append(rest)
+                self._size += len(rest)
+        self.ended = True
+        self.keep = keep
+        self._wakeup()
+
+    def fail(self, failure: _Failed) -> None:
+        self._failure = failure
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def _wait(self) -> None:
+        self._wake = asyncio.get_running_loop().create_future()
         try:
-            return zlib.decompress(body)  # zlib-wrapped, as the RFC says
-        except zlib.error:
-            return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send
-    return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            await self._wake
+        finally:
+            self._wake = None
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (at least one, b"" at the end); all that is left when ``n`` < 0."""
+        while self._failure is None and not self.ended and (n < 0 or not self._parts):
+            if self._paused and self.conn is not None and self.conn.transport:
+                self._paused = False
+                self.conn.transport.resume_reading()
+            await self._wait()
+        if self._failure is not None:
+            raise _transport_error(self._failure)
+        if n < 0 or n >= self._size:
+            out = b"".join(self._parts)
+            self._parts.clear()
+        else:
+            pieces, want = [], n
+            while want > 0:
+                part = self._parts.popleft()
+                if len(part) > want:
+                    self._parts.appendleft(part[want:])
+                    part = part[:want]
+                pieces.append(part)
+                want -= len(part)
+            out = b"".join(pieces)
+        self._size -= len(out)
+        if self._paused and self._size < HIGH_WATER // 4 and self.conn is not None and self.conn.transport:
+            self._paused = False
+            self.conn.transport.resume_reading()
+        return out
+
+
+def _transport_error(failed: _Failed) -> http.TransportError:
+    if failed.timeout:
+        return http.TransportError("no answer in time", sent=True, timeout=True)
+    return http.TransportError(f"connection failed ({failed.name})", sent=True)
+
+
+def _decoder(encoding: str) -> Any:
+    """zlib's incremental decoder for a ``gzip`` or ``deflate`` body (None for an identity one)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)  # (zlib-wrapped or gzip, detected)
+    return None
 
 
 class KeepAlive:
@@ -254,29 +386,74 @@ class KeepAlive:
         deadline = loop.time() + timeout
         await self.acquire(timeout)
         try:
-            for fresh in (False, True):
-                conn = None if fresh else self._reuse(origin, loop.time())
-                reused = conn is not None
-                if conn is None:
-                    conn = await self._connect(origin, deadline, connect_timeout)
-                try:
-                    reply = await conn.request(head, deadline)
-                except _Failed as failed:
-                    if reused and not failed.answered:
-                        continue  # closed by the server while idle: a GET may go again
-                    if failed.timeout:
-                        raise http.TransportError("no answer in time", sent=True, timeout=True) from None
-                    raise http.TransportError(f"connection failed ({failed.name})", sent=True) from None
-                except BaseException:  # cancelled mid-answer: the connection's state is unknown
-                    conn.abort()
-                    raise
-                if not conn.closed:
-                    conn.idle_since = loop.time()
-                    self._idle.setdefault(origin, []).append(conn)
-                return reply
-            raise AssertionError("unreachable")  # (the second round's connection is a new one: it never continues)
+            conn, reply = await self._exchange(origin, head, deadline, connect_timeout, None)
+            self._put_back(conn)
+            return reply
         finally:
             self._slots.release()
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, origin: Origin, target: str, *, headers: Mapping[str, str], timeout: float, connect_timeout: float
+    ) -> AsyncIterator[http.StreamReply]:
+        """One GET whose body the caller reads, in parts, inside the ``async with`` (``timeout``
+        covers the body too); left unread, the connection is closed rather than reused."""
+        if timeout <= 0:
+            raise BackendTimeout(http.TIMEOUT_MESSAGE)
+        ctx = context.current()
+        ctx.backend_calls += 1
+        started = time.monotonic()
+        status = 0
+        head = _head(origin, target, headers, ctx.request_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await self.acquire(timeout)
+        conn: _Connection | None = None
+        try:
+            body = _StreamBody()
+            conn, reply = await self._exchange(origin, head, deadline, connect_timeout, body)
+            status = reply.status
+            yield http.StreamReply(reply.status, reply.headers, body)
+            if body.ended and body.keep:
+                self._put_back(conn)
+            else:
+                conn.abort()  # (the rest of the body would come ahead of the next answer)
+        except BaseException:
+            if conn is not None:
+                conn.abort()
+            raise
+        finally:
+            if conn is not None:
+                conn.stream = None
+            self._slots.release()
+            http.account(ctx, "GET", status, started)
+
+    async def _exchange(
+        self, origin: Origin, head: bytes, deadline: float, connect_timeout: float, stream: _StreamBody | None
+    ) -> tuple[_Connection, http.Reply]:
+        """Send ``head`` on an idle connection (a new one if none, or if the idle one turns out to have
+        been closed by the server before answering): the connection and its answer."""
+        loop = asyncio.get_running_loop()
+        for fresh in (False, True):
+            conn = None if fresh else self._reuse(origin, loop.time())
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(origin, deadline, connect_timeout)
+            try:
+                return conn, await conn.request(head, deadline, stream)
+            except _Failed as failed:
+                if reused and not failed.answered:
+                    continue  # closed by the server while idle: a GET may go again
+                raise _transport_error(failed) from None
+            except BaseException:  # cancelled mid-answer: the connection's state is unknown
+                conn.abort()
+                raise
+        raise AssertionError("unreachable")  # (the second round's connection is a new one: it never continues)
+
+    def _put_back(self, conn: _Connection) -> None:
+        if not conn.closed:
+            conn.idle_since = asyncio.get_running_loop().time()
+            self._idle.setdefault(conn.origin, []).append(conn)
 
     async def acquire(self, timeout: float) -> None:
         """One of the ``limit`` slots, within ``timeout`` seconds (the caller releases it)."""

@@ -19,6 +19,11 @@ from gateway.backends.keepalive import KeepAlive
 from gateway.backends.pmp import AiohttpTransport
 
 HEADERS = {"authtoken": "tok", "Accept": "application/json"}
+BIG_PARTS = 80  # 80 parts of 64 KiB: 5 MiB, more than the reading pause's high-water mark
+
+
+def part_of_big(i: int) -> bytes:
+    return bytes([65 + i % 26]) * 65536
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +64,16 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
                 return web.Response(
                     body=gzip.compress(b'{"zipped":true}'), headers={"Content-Encoding": "gzip", "X-Kind": "gz"}
                 )
+            if kind == "big":
+                resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+                resp.enable_chunked_encoding()
+                if request.query.get("gzip"):
+                    resp.enable_compression(web.ContentCoding.gzip)
+                await resp.prepare(request)
+                for i in range(BIG_PARTS):
+                    await resp.write(part_of_big(i))
+                await resp.write_eof()
+                return resp
             if kind == "busy":
                 return web.Response(status=429, headers={"Retry-After": "3"}, text="slow down")
             if kind == "empty":
@@ -340,4 +355,70 @@ async def test_garbage_is_an_error_and_a_header_line_break_is_never_sent(
     with pytest.raises(http.TransportError) as bad:
         await pool.get(*where, headers={"authtoken": "x\r\nEvil: 1"}, timeout=2, connect_timeout=1)
     assert not bad.value.sent
+    await pool.close()
+
+
+# ------------------------------------------------------------------ streamed bodies
+
+
+async def read_all(body: http.Body, size: int, *, slow: bool = False) -> bytes:
+    parts = []
+    while chunk := await body.read(size):
+        parts.append(chunk)
+        if slow:
+            await asyncio.sleep(0)
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+async def test_a_large_body_streams_in_parts_and_the_connection_serves_the_next_get(
+    server: tuple[str, Seen], zipped: bool
+) -> None:
+    base, seen = server
+    pool = KeepAlive()
+    where = pool.target(f"{base}/api/big" + ("?gzip=1" if zipped else ""))
+    assert where is not None
+    async with pool.stream(*where, headers=HEADERS, timeout=20, connect_timeout=2) as reply:
+        assert reply.status == 200
+        await asyncio.sleep(0.3)  # the server runs ahead of the reader: reading pauses, then resumes
+        got = await read_all(reply.body, 50_000, slow=True)
+    assert got == b"".join(part_of_big(i) for i in range(BIG_PARTS))
+    assert (await get(pool, f"{base}/api/one")).status == 200
+    assert len(seen.peers) == 1
+    await pool.close()
+
+
+async def test_a_stream_left_unread_closes_its_connection(server: tuple[str, Seen]) -> None:
+    base, seen = server
+    pool = KeepAlive()
+    where = pool.target(f"{base}/api/big")
+    assert where is not None
+    async with pool.stream(*where, headers=HEADERS, timeout=20, connect_timeout=2) as reply:
+        assert len(await reply.body.read(10)) == 10
+    one = await get(pool, f"{base}/api/one")
+    assert one.body.startswith(b'{"kind": "one"')  # not the rest of the big body
+    assert len(seen.peers) == 2
+    await pool.close()
+
+
+async def test_a_stream_cut_mid_body_or_too_slow_is_a_transport_error(
+    raw: Callable[[Handler], Awaitable[str]],
+) -> None:
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        head = await read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n[1,2,")
+        await writer.drain()
+        if b"/slow" in head:
+            await asyncio.sleep(5)
+
+    base = await raw(cut)
+    pool = KeepAlive()
+    for path, timed_out in (("/cut", False), ("/slow", True)):
+        where = pool.target(base + path)
+        assert where is not None
+        with pytest.raises(http.TransportError) as info:
+            async with pool.stream(*where, headers=HEADERS, timeout=0.5, connect_timeout=1) as reply:
+                assert await reply.body.read(4) == b"[1,2"
+                await reply.body.read()
+        assert info.value.sent and info.value.timeout is timed_out
     await pool.close()

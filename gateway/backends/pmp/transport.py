@@ -74,7 +74,7 @@ async def open_stream(
 
 class AiohttpTransport:
     """The real transport: one aiohttp exchange, never following redirects; with ``keepalive``, the
-    plain GETs (every read but a streamed listing) go over its kept-alive connections instead."""
+    GETs (plain and streamed) go over its kept-alive connections instead."""
 
     def __init__(
         self, session: aiohttp.ClientSession, connect_timeout: float = 5.0, keepalive: KeepAlive | None = None
@@ -118,6 +118,11 @@ class AiohttpTransport:
     def stream(
         self, method: str, url: str, *, headers: Mapping[str, str], timeout: float
     ) -> AbstractAsyncContextManager[StreamReply]:
+        keepalive = self._keepalive
+        if keepalive is not None and method == "GET":
+            where = keepalive.target(url)
+            if where is not None:
+                return keepalive.stream(*where, headers=headers, timeout=timeout, connect_timeout=self._connect_timeout)
         reserve = max(0.0, http.remaining() - timeout)
         opened = http.streaming(
             self._session, method, url, headers=headers, connect_timeout=self._connect_timeout, reserve=reserve
