@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -27,8 +27,10 @@ def part_of_big(i: int) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def request_context() -> None:
-    context.begin(context.RequestContext(deadline=time.monotonic() + 60, request_id="rid-1"))
+def request_context() -> Iterator[None]:
+    token = context.begin(context.RequestContext(deadline=time.monotonic() + 60, request_id="rid-1"))
+    yield
+    context.end(token)  # (a sync fixture sets it in the session's own context: later tests must not inherit it)
 
 
 @dataclass
