@@ -26,6 +26,7 @@ from gateway import context
 from gateway.auth import Credentials
 from gateway.backends.base import Backend, Capabilities
 from gateway.backends.guard import CircuitBreaker, GuardedBackend
+from gateway.backends.keepalive import KeepAlive
 from gateway.canonical import Department
 from gateway.dialects.base import Dialect, Route
 from gateway.errors import BackendAuthError, BackendError, GatewayError
@@ -53,6 +54,7 @@ class State:
     settings: Settings
     runtime: Runtime | None = None
     session: aiohttp.ClientSession | None = None
+    keepalive: KeepAlive | None = None  # the backend's reads (the session carries the rest)
     store: Store | None = None
     backend_url: str = ""
     backend_token: str = ""
@@ -122,6 +124,7 @@ def _adapter(state: State, settings: Settings, mappings: MappingSet) -> Backend:
         mappings["pmp"],
         state.store,
         session=state.session,
+        keepalive=state.keepalive,
         connect_timeout=settings.backend.connect_timeout,
         departments=state.sim_departments,
         retries=settings.backend.retries,
@@ -248,6 +251,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             state.backend_label = state.backend_label or settings.backend_name
         connector = aiohttp.TCPConnector(limit=settings.backend.max_concurrency, ttl_dns_cache=300)
         state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        state.keepalive = KeepAlive(limit=settings.backend.max_concurrency)
         state.runtime = build_runtime(state, settings)
         await discover_backend(state.runtime)
         if settings.metrics_port is not None:
@@ -260,6 +264,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             await admin.cleanup()
         if state.session is not None:
             await state.session.close()
+        if state.keepalive is not None:
+            await state.keepalive.close()
         await state.store.close()
         if state.legacy_ids is not None:
             await state.legacy_ids[0].close()

@@ -122,7 +122,7 @@ async def attempt(
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc) from None
     finally:
-        _account(ctx, method, status, started)
+        account(ctx, method, status, started)
 
 
 def transport_error(exc: TimeoutError | aiohttp.ClientError) -> TransportError:
@@ -139,7 +139,7 @@ def transport_error(exc: TimeoutError | aiohttp.ClientError) -> TransportError:
     return TransportError(f"connection failed ({name})", sent=True)
 
 
-def _account(ctx: context.RequestContext, method: str, status: int, started: float) -> None:
+def account(ctx: context.RequestContext, method: str, status: int, started: float) -> None:
     """A backend call's time on the request (access log, metrics)."""
     elapsed = time.monotonic() - started
     ctx.backend_seconds += elapsed
@@ -202,7 +202,7 @@ async def streaming(
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc) from None
     finally:
-        _account(ctx, method, status, started)
+        account(ctx, method, status, started)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

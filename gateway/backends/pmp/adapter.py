@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from gateway import context
 from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support, TicketHeader
+from gateway.backends.keepalive import KeepAlive
 from gateway.backends.pmp import discovery
 from gateway.backends.pmp.conversation import Conversation, staff_opening
 from gateway.backends.pmp.discovery import DEPARTMENTS_TABLE, REPLIES_TABLE, TABLE_PATH
@@ -121,6 +122,7 @@ class PMPBackend(BackendDefaults):
         *,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        keepalive: KeepAlive | None = None,
         connect_timeout: float = 5.0,
         departments: Sequence[Department] | None = None,
         retries: int | None = None,
@@ -129,7 +131,7 @@ class PMPBackend(BackendDefaults):
         if transport is None:
             if session is None:
                 raise ValueError("PMPBackend needs a transport or an aiohttp session")
-            transport = AiohttpTransport(session, connect_timeout)
+            transport = AiohttpTransport(session, connect_timeout, keepalive)
         s = mappings.settings
         self._m = mappings
         self._store = store

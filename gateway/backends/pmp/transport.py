@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from gateway.backends import http
+from gateway.backends.keepalive import KeepAlive
 
 Reply = http.Reply
 StreamReply = http.StreamReply
@@ -72,11 +73,15 @@ async def open_stream(
 
 
 class AiohttpTransport:
-    """The real transport: one aiohttp exchange, never following redirects."""
+    """The real transport: one aiohttp exchange, never following redirects; with ``keepalive``, the
+    GETs (plain and streamed) go over its kept-alive connections instead."""
 
-    def __init__(self, session: aiohttp.ClientSession, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, connect_timeout: float = 5.0, keepalive: KeepAlive | None = None
+    ) -> None:
         self._session = session
         self._connect_timeout = connect_timeout
+        self._keepalive = keepalive
 
     def __call__(
         self,
@@ -90,24 +95,52 @@ class AiohttpTransport:
     ) -> Coroutine[Any, Any, Reply]:
         # the wire sized ``timeout`` from the request deadline (less a reserve); the attempt's
         # coroutine is handed back as it is (no coroutine layer of our own on every backend call)
-        return http.attempt(
-            self._session,
-            method,
-            url,
-            headers=headers,
-            connect_timeout=self._connect_timeout,
-            total=timeout,
-            data=aiohttp.FormData(list(form.items()), charset="utf-8") if form is not None else None,
-            json_body=json,
-        )
+        keepalive = self._keepalive
+        if keepalive is not None and method == "GET" and form is None and json is None:
+            where = keepalive.target(url)
+            if where is not None:
+                return keepalive.get(*where, headers=headers, timeout=timeout, connect_timeout=self._connect_timeout)
+
+        def call() -> Coroutine[Any, Any, Reply]:
+            return http.attempt(
+                self._session,
+                method,
+                url,
+                headers=headers,
+                connect_timeout=self._connect_timeout,
+                total=timeout,
+                data=aiohttp.FormData(list(form.items()), charset="utf-8") if form is not None else None,
+                json_body=json,
+            )
+
+        return call() if keepalive is None else keepalive.holding(call, timeout)
 
     def stream(
         self, method: str, url: str, *, headers: Mapping[str, str], timeout: float
     ) -> AbstractAsyncContextManager[StreamReply]:
+        keepalive = self._keepalive
+        if keepalive is not None and method == "GET":
+            where = keepalive.target(url)
+            if where is not None:
+                return keepalive.stream(*where, headers=headers, timeout=timeout, connect_timeout=self._connect_timeout)
         reserve = max(0.0, http.remaining() - timeout)
-        return http.streaming(
+        opened = http.streaming(
             self._session, method, url, headers=headers, connect_timeout=self._connect_timeout, reserve=reserve
         )
+        return opened if self._keepalive is None else _held(self._keepalive, opened, timeout)
+
+
+@contextlib.asynccontextmanager
+async def _held(
+    keepalive: KeepAlive, opened: AbstractAsyncContextManager[StreamReply], timeout: float
+) -> AsyncIterator[StreamReply]:
+    """A streamed exchange in one of ``keepalive``'s slots (``backend.max_concurrency`` caps them all)."""
+    await keepalive.acquire(timeout)
+    try:
+        async with opened as reply:
+            yield reply
+    finally:
+        keepalive.release()
 
 
 @dataclass
