@@ -184,6 +184,8 @@ class Service:
 
     async def _numbered(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         numbers = await self.store.numbers_for(TICKET, [t.id for t in tickets])
+        if not numbers and all(t.number for t in tickets):
+            return list(tickets)  # (no links, every ticket numbered by its backend: the loop below changes none)
         out = []
         for t in tickets:
             number = numbers.get(t.id) or t.number or str(t.id)

@@ -22,6 +22,7 @@ on both, and the answer's shape says which generation served it:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -218,7 +219,7 @@ class PMPLists:
         sort = ("-" if descending else "") + column
 
         def path(number: int) -> str:
-            return f"api/tickets?{urlencode({'page': number, 'per_page': per, 'sort': sort})}"
+            return _page_path(number, per, sort)
 
         reply = await self._bounded(path(first))
         if reply is None:  # the backend ignores paging and answered a large table: never parse it here
@@ -289,6 +290,12 @@ class PMPLists:
         ordered = sorted(rows, key=lambda r: _int(r.get("ticketid")), reverse=descending)
         window = ordered[offset : offset + limit] if limit > 0 else []
         return [self._ticket(r) for r in window], len(rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_path(number: int, per: int, sort: str) -> str:
+    """A page's path (a polled list asks for the same few on every request: urlencode is not free)."""
+    return f"api/tickets?{urlencode({'page': number, 'per_page': per, 'sort': sort})}"
 
 
 async def _stream_rows(head: bytes, body: http.Body) -> AsyncIterator[Row]:
