@@ -342,12 +342,14 @@ def _decoder(encoding: str) -> Any:
 class KeepAlive:
     """GETs over kept-alive connections, per origin; ``limit`` connections in use at once."""
 
-    def __init__(self, *, limit: int = 64, idle_seconds: float = 15.0) -> None:
+    def __init__(self, *, limit: int = 64, idle_seconds: float = 15.0, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: the context ``https`` connections are verified with (default: the system's CAs,
+        as aiohttp's own default)."""
         self._slots = asyncio.Semaphore(max(1, limit))
         self._idle: dict[Origin, list[_Connection]] = {}
         self._idle_seconds = idle_seconds
         self._origins: dict[tuple[str, str, int | None], Origin] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
         self._live: set[_Connection] = set()
         self._closed = False
 

@@ -4,10 +4,14 @@ answers, raw asyncio ones that close, stall or misbehave exactly when a test nee
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -424,3 +428,70 @@ async def test_a_stream_cut_mid_body_or_too_slow_is_a_transport_error(
                 await reply.body.read()
         assert info.value.sent and info.value.timeout is timed_out
     await pool.close()
+
+
+# ------------------------------------------------------------------ https
+
+
+def _certificate(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pmp.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(private, hashes.SHA256())
+    )
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert, key
+
+
+async def test_https_answers_over_a_verified_kept_connection_and_an_unknown_certificate_is_refused(
+    tmp_path: Path,
+) -> None:
+    cert, key = _certificate(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    peers: set[int] = set()
+
+    async def one(request: web.Request) -> web.Response:
+        peers.add(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
+        return web.json_response({"tls": True})
+
+    app = web.Application()
+    app.router.add_get("/api/one", one)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=served).start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}/api/one"
+    try:
+        trusting = KeepAlive(tls=ssl.create_default_context(cafile=str(cert)))
+        for _ in range(3):
+            reply = await get(trusting, url)
+            assert (reply.status, reply.body) == (200, b'{"tls": true}')
+        assert len(peers) == 1
+        await trusting.close()
+        system = KeepAlive()  # the system's CAs do not know this certificate
+        with pytest.raises(http.TransportError) as info:
+            await get(system, url)
+        assert not info.value.sent and "cannot connect" in info.value.detail
+        await system.close()
+    finally:
+        await runner.cleanup()
