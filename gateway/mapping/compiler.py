@@ -293,6 +293,10 @@ class ModelCompiler:
             return f"s.get({parts[0]!r})" if len(parts) == 1 else f"_dig(s, {parts!r})"
         if len(parts) == 1 and parts[0].isidentifier():
             return f"s.{parts[0]}"
+        if len(parts) == 2 and all(p.isidentifier() for p in parts) and source is not None:
+            if parts[0] in source.model_fields:
+                # `_oget` spelled out for a field of a field (no call, no loop): `requester.name`
+                return f"(None if s.{parts[0]} is None else getattr(s.{parts[0]}, {parts[1]!r}, None))"
         return f"_oget(s, {parts!r})"
 
     def _field(
@@ -349,10 +353,15 @@ class ModelCompiler:
             fn = _guarded(fns, default, required, invalid, spec.get("from", key))
             return f"{gen.bind(fn, '_g')}({value})"
         names = [gen.bind(fn, "_t") for fn in fns]
+        plain_str = {name for name, fn in zip(names, fns, strict=True) if fn is tr.to_str}
 
         def chain(inner: str) -> str:
             for name in names:
-                inner = f"{name}({inner})"
+                if name in plain_str:
+                    # `str` gives a string back as it is: no call for the common case
+                    inner = f"(_s if type(_s := {inner}) is str else {name}(_s))"
+                else:
+                    inner = f"{name}({inner})"
             return inner
 
         # several sources (`from: [a, b]`) are absent when every one of them is (spelled out inline:
@@ -594,17 +603,21 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
     if is_volatile(fn):
         return fn
     cache: dict[int, tuple[Any, Any]] = {}
+    # (the counter's list and the frozen-type table read directly: a miss, a new record, pays
+    # for this wrapper on every item of every list)
+    seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
 
     def memoised(s: Any) -> Any:
         key = id(s)
         hit = cache.get(key)
         if hit is not None and hit[0] is s:
             return hit[1]
-        if not _frozen(type(s)):
+        cls = type(s)
+        if not (frozen.get(cls) or _frozen(cls)):
             return fn(s)
-        seen = tr.unmapped_seen()
+        seen = seen_box[0]
         out = fn(s)
-        if tr.unmapped_seen() == seen:
+        if seen_box[0] == seen:
             if len(cache) >= size:
                 del cache[next(iter(cache))]
             cache[key] = (s, out)  # the object is held: its id cannot be reused while cached

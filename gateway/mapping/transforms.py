@@ -64,6 +64,8 @@ def _need(arg: str | None, name: str) -> str:
 def to_str(value: Any) -> str:
     if type(value) is str:  # the common case first: vendors send strings
         return value
+    if type(value) is int:  # then canonical ids (a bool is not of type int: it is below)
+        return str(value)
     if value is None:
         return ""
     if value is True:
@@ -255,7 +257,8 @@ def _join(arg: str | None, ctx: CompileContext) -> Fn:
     sep = " " if arg is None else arg
 
     def join(value: Any) -> str:
-        return sep.join(to_str(v) for v in value if v not in (None, ""))
+        # (a list, not a generator: join builds one anyway)
+        return sep.join([to_str(v) for v in value if v not in (None, "")])
 
     return join
 
