@@ -353,13 +353,17 @@ class ModelCompiler:
             fn = _guarded(fns, default, required, invalid, spec.get("from", key))
             return f"{gen.bind(fn, '_g')}({value})"
         names = [gen.bind(fn, "_t") for fn in fns]
-        plain_str = {name for name, fn in zip(names, fns, strict=True) if fn is tr.to_str}
+        plain = {name: fn for name, fn in zip(names, fns, strict=True) if fn in (tr.to_str, tr.to_int)}
 
         def chain(inner: str) -> str:
+            # `str` and `int`'s common cases spelled out (what those functions do first), so the
+            # usual field costs no call: a string kept as it is, a string of digits made an int
             for name in names:
-                if name in plain_str:
-                    # `str` gives a string back as it is: no call for the common case
+                if plain.get(name) is tr.to_str:
                     inner = f"(_s if type(_s := {inner}) is str else {name}(_s))"
+                elif plain.get(name) is tr.to_int:
+                    fast = "type(_s := {}) is str and _s.isdigit() and _s.isascii() and len(_s) <= 18"
+                    inner = f"(int(_s) if {fast.format(inner)} else {name}(_s))"
                 else:
                     inner = f"{name}({inner})"
             return inner
