@@ -483,6 +483,18 @@ def _word(arg: str | None, ctx: CompileContext) -> Fn:
     return word
 
 
+# what quote_plus leaves as it is (its always-safe characters) and the space it makes a "+"
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~ -]*")
+
+
+def _urlencode(value: Any) -> str:
+    """``quote_plus``; names, numbers and words (most fields) without its encode-and-scan."""
+    text = to_str(value)
+    if _URL_PLAIN.fullmatch(text):
+        return text.replace(" ", "+") if " " in text else text
+    return quote_plus(text)
+
+
 def _nullable(value: Any) -> Any:
     """A rendered value as a string, or None for an absent one (a vendor's SQL NULL)."""
     return None if value in (None, "") else to_str(value)
@@ -500,7 +512,7 @@ TRANSFORMS: dict[str, Factory] = {
     "strip": _simple(lambda v: to_str(v).strip()),
     "lower": _simple(lambda v: to_str(v).lower()),
     "upper": _simple(lambda v: to_str(v).upper()),
-    "urlencode": _simple(lambda v: quote_plus(to_str(v))),
+    "urlencode": _simple(_urlencode),
     "coalesce": _simple(_coalesce),
     "nonzero": _simple(_nonzero),
     "html_text": _simple(_html_text),
