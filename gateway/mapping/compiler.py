@@ -293,10 +293,14 @@ class ModelCompiler:
             return f"s.get({parts[0]!r})" if len(parts) == 1 else f"_dig(s, {parts!r})"
         if len(parts) == 1 and parts[0].isidentifier():
             return f"s.{parts[0]}"
-        if len(parts) == 2 and all(p.isidentifier() for p in parts) and source is not None:
-            if parts[0] in source.model_fields:
-                # `_oget` spelled out for a field of a field (no call, no loop): `requester.name`
-                return f"(None if s.{parts[0]} is None else getattr(s.{parts[0]}, {parts[1]!r}, None))"
+        if (
+            source is not None
+            and len(parts) == 2
+            and all(p.isidentifier() for p in parts)
+            and parts[0] in source.model_fields
+        ):
+            # `_oget` spelled out for a field of a field (no call, no loop): `requester.name`
+            return f"(None if s.{parts[0]} is None else getattr(s.{parts[0]}, {parts[1]!r}, None))"
         return f"_oget(s, {parts!r})"
 
     def _field(
@@ -360,7 +364,7 @@ class ModelCompiler:
             # usual field costs no call: a string kept as it is, a string of digits made an int
             for name in names:
                 if plain.get(name) is tr.to_str:
-                    inner = f"(_s if type(_s := {inner}) is str else {name}(_s))"
+                    inner = f"(_s if type(_s := {inner}) is str else str(_s) if type(_s) is int else {name}(_s))"
                 elif plain.get(name) is tr.to_int:
                     fast = "type(_s := {}) is str and _s.isdigit() and _s.isascii() and len(_s) <= 18"
                     inner = f"(int(_s) if {fast.format(inner)} else {name}(_s))"

@@ -257,6 +257,8 @@ def _join(arg: str | None, ctx: CompileContext) -> Fn:
     sep = " " if arg is None else arg
 
     def join(value: Any) -> str:
+        if value == ():  # a record's attachments: most have none
+            return ""
         # (a list, not a generator: join builds one anyway)
         return sep.join([to_str(v) for v in value if v not in (None, "")])
 
@@ -295,9 +297,12 @@ def _which(arg: str | None, ctx: CompileContext) -> Fn:
     (not None, "", 0 or "0"); the last label when none is.  WHMCS tells a staff reply from a
     client's or a guest's by which of ``admin`` and ``userid`` it fills."""
     labels = _need(arg, "which").split("|")
+    first, last = labels[0], labels[-1]
 
     def which(value: Any) -> str:
-        values = value if isinstance(value, tuple | list) else (value,)
+        if not isinstance(value, tuple | list):  # one source: its label or the last
+            return first if value not in (None, "", 0, "0") else last
+        values = value
         for label, item in zip(labels, values, strict=False):
             if item not in (None, "", 0, "0"):
                 return label
