@@ -224,6 +224,15 @@ def _check_file(path: Path, zones: Any) -> None:
 # ------------------------------------------------------------------ serve
 
 
+def steady_gc() -> None:
+    """What start-up built (mappings, compiled code, tables) lives as long as the process: keep
+    it out of the collector's way, and collect the young generation less often.  (Called once
+    serving starts; ``bench.translate_bench`` calls it too, to time requests as ``serve`` runs them.)"""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def _banner(settings: Settings, app: web.Application, tls: bool) -> None:
     """One JSON line once the port accepts: where each dialect listens, the backend, the demo credentials."""
     state = app[STATE]
@@ -328,11 +337,7 @@ async def _serve_async(settings: Settings, config: Path | None, flags: dict[str,
             loop.add_signal_handler(sig, stop.set)
         if hasattr(signal, "SIGHUP"):
             loop.add_signal_handler(signal.SIGHUP, _reload, app, config, flags, tls)
-        # what start-up built (mappings, compiled code, tables) lives as long as the process:
-        # keep it out of the collector's way, and collect the young generation less often
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
+        steady_gc()
         _banner(settings, app, tls is not None)
         await stop.wait()
     finally:

@@ -162,9 +162,12 @@ class Dialect(abc.ABC):
         return spec
 
     def refuse_lost_params(self, inbound: Inbound, spec: ActionSpec) -> None:
+        params = inbound.params
+        # (the `name[...]` keys looked for only when some key has a bracket: most requests have none)
+        bracketed = [k for k in params if "[" in k]
         for param, message in spec.unsupported.items():
-            value = inbound.params.get(param)
-            if value not in (None, "", [], {}) or any(k.startswith(param + "[") for k in inbound.params):
+            value = params.get(param)
+            if value not in (None, "", [], {}) or (bracketed and any(k.startswith(param + "[") for k in bracketed)):
                 raise Unsupported(str(message), reason="lost_parameter", parameter=param)
 
     async def handle(self, request: web.Request, route: Route, runtime: Runtime) -> web.Response:

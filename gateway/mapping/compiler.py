@@ -293,6 +293,14 @@ class ModelCompiler:
             return f"s.get({parts[0]!r})" if len(parts) == 1 else f"_dig(s, {parts!r})"
         if len(parts) == 1 and parts[0].isidentifier():
             return f"s.{parts[0]}"
+        if (
+            source is not None
+            and len(parts) == 2
+            and all(p.isidentifier() for p in parts)
+            and parts[0] in source.model_fields
+        ):
+            # `_oget` spelled out for a field of a field (no call, no loop): `requester.name`
+            return f"(None if s.{parts[0]} is None else getattr(s.{parts[0]}, {parts[1]!r}, None))"
         return f"_oget(s, {parts!r})"
 
     def _field(
@@ -349,19 +357,36 @@ class ModelCompiler:
             fn = _guarded(fns, default, required, invalid, spec.get("from", key))
             return f"{gen.bind(fn, '_g')}({value})"
         names = [gen.bind(fn, "_t") for fn in fns]
+        plain = {name: fn for name, fn in zip(names, fns, strict=True) if fn in (tr.to_str, tr.to_int)}
 
         def chain(inner: str) -> str:
+            # `str` and `int`'s common cases spelled out (what those functions do first), so the
+            # usual field costs no call: a string kept as it is, a string of digits made an int
             for name in names:
-                inner = f"{name}({inner})"
+                if plain.get(name) is tr.to_str:
+                    inner = f"(_s if type(_s := {inner}) is str else str(_s) if type(_s) is int else {name}(_s))"
+                elif plain.get(name) is tr.to_int:
+                    fast = "type(_s := {}) is str and _s.isdigit() and _s.isascii() and len(_s) <= 18"
+                    inner = f"(int(_s) if {fast.format(inner)} else {name}(_s))"
+                else:
+                    inner = f"{name}({inner})"
             return inner
 
-        # several sources (`from: [a, b]`) are absent when every one of them is
-        absent = "_absent(_v)" if isinstance(spec.get("from"), list) else "(_v is None or _v == '')"
+        # several sources (`from: [a, b]`) are absent when every one of them is (spelled out inline:
+        # this test runs for every field of every record parsed)
+        sources = spec.get("from")
+        if isinstance(sources, list) and sources:
+            test = " and ".join(f"(_v[{i}] is None or _v[{i}] == '')" for i in range(len(sources)))
+            absent = f"((_v := {value}), {test})[1]"
+        elif isinstance(sources, list):
+            absent = f"_absent(_v := {value})"
+        else:
+            absent = f"((_v := {value}) is None or _v == '')"
         if default is not None:
-            return f"({gen.bind(default)} if (_v := {value}, {absent})[1] else {chain('_v')})"
+            return f"({gen.bind(default)} if {absent} else {chain('_v')})"
         if self.ctx.direction == "parse" and names:
             # absent input stays absent: no transform turns a missing value into a present one
-            return f"(None if (_v := {value}, {absent})[1] else {chain('_v')})"
+            return f"(None if {absent} else {chain('_v')})"
         return chain(value)
 
     def _each(self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool) -> str:
@@ -542,12 +567,20 @@ def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) 
     """A parse model with ``remote:`` keeps that raw record beside the canonical one
     (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
     parts = () if path == "$" else tuple(path.split("."))
+    dropped = tuple(sorted(drop))
 
     def parse(s: Any) -> Any:
         out = fn(s)
         raw = _dig(s, parts) if parts else s
         if isinstance(out, dict) and isinstance(raw, dict):
-            out["remote"] = {"vendor": vendor, "fields": {k: v for k, v in raw.items() if k not in drop}}
+            # a copy less the secrets (a C-level copy then a few deletions: a row has ~100 columns
+            # and the comprehension that filtered each one was a fifth of a ticket's parse)
+            fields = raw.copy()
+            for key in dropped:
+                if key in fields:
+                    del fields[key]
+            # built as the record (the copy above is its own): validating it would copy it again
+            out["remote"] = canonical.RemoteData.model_construct(vendor=vendor, fields=fields)
         return out
 
     return parse
@@ -578,17 +611,21 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
     if is_volatile(fn):
         return fn
     cache: dict[int, tuple[Any, Any]] = {}
+    # (the counter's list and the frozen-type table read directly: a miss, a new record, pays
+    # for this wrapper on every item of every list)
+    seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
 
     def memoised(s: Any) -> Any:
         key = id(s)
         hit = cache.get(key)
         if hit is not None and hit[0] is s:
             return hit[1]
-        if not _frozen(type(s)):
+        cls = type(s)
+        if not (frozen.get(cls) or _frozen(cls)):
             return fn(s)
-        seen = tr.unmapped_seen()
+        seen = seen_box[0]
         out = fn(s)
-        if tr.unmapped_seen() == seen:
+        if seen_box[0] == seen:
             if len(cache) >= size:
                 del cache[next(iter(cache))]
             cache[key] = (s, out)  # the object is held: its id cannot be reused while cached

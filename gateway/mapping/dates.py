@@ -67,7 +67,10 @@ def compile_formatter(fmt: str, zone: tzinfo | None) -> Formatter:
     )
     namespace: dict[str, object] = {"_zone": zone}
     convert = "d = d.astimezone(_zone)\n    " if zone is not None else ""
-    source = f'def _fmt(d):\n    {convert}return f"{body}"\n'
+    # the formats WHMCS and PMP use are ISO 8601's first characters: the C formatter, 4x cheaper
+    iso = {"Y-m-d H:i:s": "d.isoformat(' ')[:19]", "Y-m-d": "d.isoformat()[:10]"}.get(fmt)
+    result = iso or f'f"{body}"'
+    source = f"def _fmt(d):\n    {convert}return {result}\n"
     exec(compile(source, f"<date format {fmt!r}>", "exec"), namespace)
     return namespace["_fmt"]  # type: ignore[return-value]
 

@@ -64,6 +64,8 @@ def _need(arg: str | None, name: str) -> str:
 def to_str(value: Any) -> str:
     if type(value) is str:  # the common case first: vendors send strings
         return value
+    if type(value) is int:  # then canonical ids (a bool is not of type int: it is below)
+        return str(value)
     if value is None:
         return ""
     if value is True:
@@ -255,7 +257,10 @@ def _join(arg: str | None, ctx: CompileContext) -> Fn:
     sep = " " if arg is None else arg
 
     def join(value: Any) -> str:
-        return sep.join(to_str(v) for v in value if v not in (None, ""))
+        if value == ():  # a record's attachments: most have none
+            return ""
+        # (a list, not a generator: join builds one anyway)
+        return sep.join([to_str(v) for v in value if v not in (None, "")])
 
     return join
 
@@ -292,9 +297,12 @@ def _which(arg: str | None, ctx: CompileContext) -> Fn:
     (not None, "", 0 or "0"); the last label when none is.  WHMCS tells a staff reply from a
     client's or a guest's by which of ``admin`` and ``userid`` it fills."""
     labels = _need(arg, "which").split("|")
+    first, last = labels[0], labels[-1]
 
     def which(value: Any) -> str:
-        values = value if isinstance(value, tuple | list) else (value,)
+        if not isinstance(value, tuple | list):  # one source: its label or the last
+            return first if value not in (None, "", 0, "0") else last
+        values = value
         for label, item in zip(labels, values, strict=False):
             if item not in (None, "", 0, "0"):
                 return label
@@ -480,6 +488,18 @@ def _word(arg: str | None, ctx: CompileContext) -> Fn:
     return word
 
 
+# what quote_plus leaves as it is (its always-safe characters) and the space it makes a "+"
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~ -]*")
+
+
+def _urlencode(value: Any) -> str:
+    """``quote_plus``; names, numbers and words (most fields) without its encode-and-scan."""
+    text = to_str(value)
+    if _URL_PLAIN.fullmatch(text):
+        return text.replace(" ", "+") if " " in text else text
+    return quote_plus(text)
+
+
 def _nullable(value: Any) -> Any:
     """A rendered value as a string, or None for an absent one (a vendor's SQL NULL)."""
     return None if value in (None, "") else to_str(value)
@@ -497,7 +517,7 @@ TRANSFORMS: dict[str, Factory] = {
     "strip": _simple(lambda v: to_str(v).strip()),
     "lower": _simple(lambda v: to_str(v).lower()),
     "upper": _simple(lambda v: to_str(v).upper()),
-    "urlencode": _simple(lambda v: quote_plus(to_str(v))),
+    "urlencode": _simple(_urlencode),
     "coalesce": _simple(_coalesce),
     "nonzero": _simple(_nonzero),
     "html_text": _simple(_html_text),
