@@ -351,24 +351,16 @@ class PMPBackend(BackendDefaults):
         if not (caps.has("replies") or caps.has("notes")):
             return ticket
         staff = caps.has("staff")
-        # the notes' read runs while the replies come (from the index: usually no backend read);
-        # one task, not gather's two and a future (this is on every GetTicket)
-        notes_job = (
-            asyncio.ensure_future(self._unless_denied("notes", self._talk.notes(ticket.id, staff)))
-            if caps.has("notes")
-            else None
-        )
+        # one after the other: the replies come from the index (a backend read only when it is
+        # stale, or staff or contacts expired), so running them beside the notes' read would
+        # cost every GetTicket a task and loop turns to save a round trip on a few
         replies: Sequence[Reply] | None = None
+        notes: Sequence[Note] | None = None
         if caps.has("replies"):
-            try:
-                read = self._talk.replies(ticket.id, ticket.last_reply_at, staff)
-                replies = await self._unless_denied("replies", read)
-            except BaseException:
-                if notes_job is not None:
-                    notes_job.cancel()
-                    notes_job.add_done_callback(_retrieved)
-                raise
-        notes = await notes_job if notes_job is not None else None
+            read = self._talk.replies(ticket.id, ticket.last_reply_at, staff)
+            replies = await self._unless_denied("replies", read)
+        if caps.has("notes"):
+            notes = await self._unless_denied("notes", self._talk.notes(ticket.id, staff))
         return self._talk.compose(ticket, replies, notes)
 
     async def with_replies(self, tickets: Sequence[Ticket]) -> list[Ticket]:
@@ -948,12 +940,6 @@ def _created_but(what: str, exc: BackendError) -> GatewayError:
         f"The {what} was created, but reading it back failed ({exc.message}), so the outcome the client "
         f"sees is unknown: check before creating it again"
     )
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    """A task left behind by a failed request: its outcome is read (no "never retrieved" warning)."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _form(rendered: Mapping[str, Any]) -> dict[str, str]:
