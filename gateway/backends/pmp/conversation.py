@@ -199,7 +199,9 @@ class Conversation:
         self._m = mappings
         self._parse = parse
         self._contacts = contacts
-        self._staff: TTLCache[str, tuple[Staff, ...]] = TTLCache(maxsize=1, ttl=max(staff_ttl, 0.001))
+        # (until when, the staff): one value, looked up twice per GetTicket (a TTLCache costs more)
+        self._staff: tuple[float, tuple[Staff, ...]] | None = None
+        self._staff_ttl = max(staff_ttl, 0.001)
         self._staff_lock = asyncio.Lock()
         self._index = ReplyIndex()
         # how a whole table is read as a stream of rows (the adapter's list code); None: read whole
@@ -217,16 +219,17 @@ class Conversation:
     # ------------------------------------------------------------ staff
 
     async def staff(self) -> tuple[Staff, ...]:
-        cached = self._staff.get("all")
-        if cached is not None:
-            return cached
+        """The staff, read again after ``staff_ttl``; one read at a time, shared by those waiting."""
+        cached = self._staff
+        if cached is not None and monotonic() < cached[0]:
+            return cached[1]
         async with self._staff_lock:
-            cached = self._staff.get("all")
-            if cached is not None:
-                return cached
+            cached = self._staff
+            if cached is not None and monotonic() < cached[0]:
+                return cached[1]
             rows = rows_of(await self._wire.read("api/staffs"))
             staff = tuple(self._parse("staff", row, Staff) for row in rows)
-            self._staff["all"] = staff
+            self._staff = (monotonic() + self._staff_ttl, staff)
             return staff
 
     async def staff_by_id(self) -> dict[int, Staff]:
@@ -470,8 +473,7 @@ def _author(row: Row, staff: dict[int, Staff], contacts: dict[int, Sequence[Cont
     return Author(kind="guest", name=str(row.get("name") or ""), email=str(row.get("email") or ""))
 
 
-def monotonic() -> float:
-    return time.monotonic()
+monotonic = time.monotonic
 
 
 __all__ = ["Conversation", "Memo", "SingleFlight", "customer_text", "match_staff", "staff_opening", "unavailable"]
