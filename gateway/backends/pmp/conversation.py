@@ -232,9 +232,6 @@ class Conversation:
             self._staff = (monotonic() + self._staff_ttl, staff)
             return staff
 
-    async def staff_by_id(self) -> dict[int, Staff]:
-        return {s.id: s for s in await self.staff()}
-
     async def resolve_staff(self, author: Author) -> Staff:
         """The staff member a reply is by; InvalidInput naming adminusername when none matches."""
         staff = await self.staff()
