@@ -102,6 +102,7 @@ class PmpSettings(_Strict):
     contacts_cache_seconds: float = Field(10, ge=0)
     learned_denial_seconds: float = Field(300, ge=0)  # a grant learned missing from a 403 (discovery)
     read_memo_size: int = Field(1024, ge=1)  # unchanged backend reads kept decoded
+    conversation_memo_size: int = Field(256, ge=1)  # tickets whose parsed conversation is kept
     # lists (module 3.x page/per_page/sort/fields; gateway/backends/pmp_lists.py)
     ticket_header_fields: list[str] = Field(default_factory=list)
     list_page_size: int = Field(100, ge=1, le=100)

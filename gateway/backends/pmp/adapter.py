@@ -38,7 +38,7 @@ from gateway import context
 from gateway.backends.base import BackendDefaults, Capabilities, FeatureState, Support, TicketHeader
 from gateway.backends.keepalive import KeepAlive
 from gateway.backends.pmp import discovery
-from gateway.backends.pmp.conversation import Conversation, staff_opening
+from gateway.backends.pmp.conversation import Conversation, SingleFlight, staff_opening
 from gateway.backends.pmp.discovery import DEPARTMENTS_TABLE, REPLIES_TABLE, TABLE_PATH
 from gateway.backends.pmp.settle import Creation, Settler, unknown
 from gateway.backends.pmp.transport import AiohttpTransport, Transport
@@ -70,6 +70,7 @@ from gateway.canonical import (
     NewTicket,
     Note,
     Priority,
+    Reply,
     Staff,
     Status,
     StatusValue,
@@ -165,6 +166,8 @@ class PMPBackend(BackendDefaults):
         self._contacts_cache: TTLCache[int, tuple[Contact, ...]] | None = (
             TTLCache(maxsize=4096, ttl=ttl) if ttl > 0 else None
         )
+        # when the cache expires under load, one read serves every request waiting for it
+        self._contact_reads: SingleFlight[int, tuple[Contact, ...]] = SingleFlight()
         countries = s.get("countries") or {}
         self._country_iso = {str(k): str(v).upper() for k, v in countries.items()}
         self._country_id = {iso: pid for pid, iso in self._country_iso.items()}
@@ -183,7 +186,14 @@ class PMPBackend(BackendDefaults):
         # ticket id -> (the row last parsed, its Ticket): see _ticket
         self._rows: LRUCache[str | int, tuple[Row, Ticket]] = LRUCache(maxsize=int(s.get("row_memo_size", 256)))
         self._lists = PMPLists(self._wire, mappings, self._ticket)
-        self._talk = Conversation(self._wire, mappings, self._parse, self._contacts, stream=self._lists.each_row)
+        self._talk = Conversation(
+            self._wire,
+            mappings,
+            self._parse,
+            self._contacts,
+            stream=self._lists.each_row,
+            memo_size=int(s.get("conversation_memo_size", 256)),
+        )
 
     def __repr__(self) -> str:  # never shows the token
         return f"PMPBackend({self._wire.base!r})"
@@ -343,24 +353,17 @@ class PMPBackend(BackendDefaults):
         if not (caps.has("replies") or caps.has("notes")):
             return ticket
         staff = caps.has("staff")
-        jobs: list[Any] = []
+        # one after the other: the replies come from the index (a backend read only when it is
+        # stale, or staff or contacts expired), so running them beside the notes' read would
+        # cost every GetTicket a task and loop turns to save a round trip on a few
+        replies: Sequence[Reply] | None = None
+        notes: Sequence[Note] | None = None
         if caps.has("replies"):
-            jobs.append(self._unless_denied("replies", self._talk.replies(ticket.id, ticket.last_reply_at, staff)))
+            read = self._talk.replies(ticket.id, ticket.last_reply_at, staff)
+            replies = await self._unless_denied("replies", read)
         if caps.has("notes"):
-            jobs.append(self._unless_denied("notes", self._talk.notes(ticket.id, staff)))
-        if not jobs:
-            return ticket
-        results = await asyncio.gather(*jobs)
-        update: dict[str, Any] = {}
-        if caps.has("replies"):
-            replies = results.pop(0)
-            if replies is not None:
-                update["replies"] = (*ticket.replies[:1], *replies)
-        if caps.has("notes"):
-            notes = results.pop(0)
-            if notes is not None:
-                update["notes"] = tuple(notes)
-        return ticket.model_copy(update=update)
+            notes = await self._unless_denied("notes", self._talk.notes(ticket.id, staff))
+        return self._talk.compose(ticket, replies, notes)
 
     async def with_replies(self, tickets: Sequence[Ticket]) -> list[Ticket]:
         """List rows with their whole conversation's replies (no notes), from the reply index: a
@@ -817,17 +820,26 @@ class PMPBackend(BackendDefaults):
 
     async def _contacts(self, customer_id: int) -> tuple[Contact, ...]:
         cache = self._contacts_cache
-        if cache is not None and customer_id in cache:
-            return cache[customer_id]
+        if cache is None or customer_id <= 0:
+            return await self._read_contacts(customer_id)
+        hit = cache.get(customer_id)
+        if hit is not None:
+            return hit
+        return await self._contact_reads.run(customer_id, lambda: self._read_contacts(customer_id))
+
+    async def _read_contacts(self, customer_id: int) -> tuple[Contact, ...]:
+        epoch = self._contact_reads.epoch
         rows = await self._wire.rows(f"api/contacts/{customer_id}") if customer_id > 0 else []
         contacts = tuple(self._contact(r) for r in rows)
-        if cache is not None:
-            cache[customer_id] = contacts
+        # (a write meanwhile made what this read saw possibly older than the write)
+        if self._contacts_cache is not None and epoch == self._contact_reads.epoch:
+            self._contacts_cache[customer_id] = contacts
         return contacts
 
     def _forget(self, customer_id: int) -> None:
         if self._contacts_cache is not None:
             self._contacts_cache.pop(customer_id, None)
+        self._contact_reads.forget(customer_id)
 
     def _contact(self, row: Row) -> Contact:
         contact: Contact = self._parse("contact", row, Contact)
