@@ -13,7 +13,7 @@ import fnmatch
 import logging
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -117,6 +117,7 @@ def refuse_bad_ids(operation: str, args: BaseModel) -> None:
 
 #: Full tickets of one list page read at once (the page's rows the index named).
 PAGE_FETCH_CONCURRENCY = 10
+SHOWN_MEMO_SIZE = 256  # tickets shown with another number or replies newest first, kept per source object
 #: A list without a limit whose filter matches more tickets than this reads one full listing instead.
 UNLIMITED_BY_ID = 200
 
@@ -128,6 +129,7 @@ class Service:
         # lists, counts and statistics: see gateway/backends/index.py and INTERFACE "Freshness"
         self.index = ix.HeaderIndex(self._all_headers, self._header, store=store, max_staleness=max_staleness)
         self._tallies: tuple[int, int, Counter[tuple[int, int]]] | None = None
+        self._shown_memo: OrderedDict[tuple[int, str | None, bool], tuple[c.Ticket, c.Ticket]] = OrderedDict()
         self._handlers: dict[str, Handler] = {
             "get_ticket": self.get_ticket,
             "list_tickets": self.list_tickets,
@@ -202,12 +204,33 @@ class Service:
             found = await self.backend.get_ticket(tid)
             numbers = await self.store.numbers_for(TICKET, (found.id,))
             number = numbers.get(found.id) or found.number or str(found.id)
-            ticket = found if number == found.number else found.model_copy(update={"number": number})
         else:
-            ticket = await self._ticket(await self._resolve(args))
-        if args.replies_desc:
-            ticket = ticket.model_copy(update={"replies": tuple(reversed(ticket.replies))})
-        return ticket
+            found = await self._ticket(await self._resolve(args))
+            number = found.number
+        if number == found.number and not args.replies_desc:
+            return found
+        return self._shown(found, number, args.replies_desc)
+
+    def _shown(self, found: c.Ticket, number: str | None, replies_desc: bool) -> c.Ticket:
+        """``found`` with the store's number and the replies newest first when asked: the same object
+        while ``found`` is (the adapter hands back the same one for an unchanged ticket), so that
+        the dialect's render memo knows it again."""
+        key = (id(found), number, replies_desc)
+        memo = self._shown_memo
+        hit = memo.get(key)
+        if hit is not None and hit[0] is found:
+            memo.move_to_end(key)
+            return hit[1]
+        update: dict[str, Any] = {}
+        if number != found.number:
+            update["number"] = number
+        if replies_desc:
+            update["replies"] = tuple(reversed(found.replies))
+        shown = found.model_copy(update=update)
+        memo[key] = (found, shown)  # (found kept: its id cannot be reused while the entry lives)
+        if len(memo) > SHOWN_MEMO_SIZE:
+            memo.popitem(last=False)
+        return shown
 
     async def _all_tickets(self) -> list[c.Ticket]:
         return list(await self.backend.list_tickets())
