@@ -370,11 +370,7 @@ class KeepAlive:
         self, origin: Origin, target: str, *, headers: Mapping[str, str], timeout: float, connect_timeout: float
     ) -> http.Reply:
         """One GET within ``timeout`` seconds, counted and timed on the request like any backend call."""
-        if timeout <= 0:
-            raise BackendTimeout(http.TIMEOUT_MESSAGE)
-        ctx = context.current()
-        ctx.backend_calls += 1
-        started = time.monotonic()
+        ctx, started = _begin(timeout)
         status = 0
         try:
             reply = await self._get(origin, _head(origin, target, headers, ctx.request_id), timeout, connect_timeout)
@@ -400,11 +396,7 @@ class KeepAlive:
     ) -> AsyncIterator[http.StreamReply]:
         """One GET whose body the caller reads, in parts, inside the ``async with`` (``timeout``
         covers the body too); left unread, the connection is closed rather than reused."""
-        if timeout <= 0:
-            raise BackendTimeout(http.TIMEOUT_MESSAGE)
-        ctx = context.current()
-        ctx.backend_calls += 1
-        started = time.monotonic()
+        ctx, started = _begin(timeout)
         status = 0
         head = _head(origin, target, headers, ctx.request_id)
         loop = asyncio.get_running_loop()
@@ -526,6 +518,15 @@ class KeepAlive:
             conn.abort()
         self._live.clear()
         self._idle.clear()
+
+
+def _begin(timeout: float) -> tuple[context.RequestContext, float]:
+    """A backend call begins: refused when no time is left, else counted on the request (and when)."""
+    if timeout <= 0:
+        raise BackendTimeout(http.TIMEOUT_MESSAGE)
+    ctx = context.current()
+    ctx.backend_calls += 1
+    return ctx, time.monotonic()
 
 
 def _connect_timeout() -> http.TransportError:
