@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from gateway import canonical, operations
 from gateway.errors import GatewayError, InternalError, InvalidInput, NotFound
@@ -136,10 +136,19 @@ def _omit_empty(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 class ModelCompiler:
     """Compiles the ``models`` of one vendor; errors are collected, not raised one by one."""
 
-    def __init__(self, ctx: tr.CompileContext, specs: Mapping[str, LocDict], errors: list[MappingError]):
+    def __init__(
+        self,
+        ctx: tr.CompileContext,
+        specs: Mapping[str, LocDict],
+        errors: list[MappingError],
+        records: bool = False,
+    ):
         self.ctx = ctx
         self.specs = specs
         self.errors = errors
+        # `records`: a parse model with a `target:` yields that canonical record (see _as_record),
+        # its nested models' records included; otherwise every parse model yields a dict
+        self.records = records
         self.done: dict[str, Compiled] = {}
         self._busy: set[str] = set()
 
@@ -171,6 +180,9 @@ class ModelCompiler:
                 fn = self._keeping_remote(fn, spec["remote"], name)
             elif "remote" in spec:
                 fn = self._passthrough(spec, fields, name, source, fn)
+            if self.records and target is not None and self.ctx.direction == "parse":
+                volatile = gen.volatile or is_volatile(fn)
+                fn = _as_record(fn, target, None if volatile else self._columns(name), volatile)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
@@ -236,6 +248,16 @@ class ModelCompiler:
         if volatile:
             _VOLATILE.add(passthrough)
         return passthrough
+
+    def _columns(self, name: str) -> tuple[str, ...] | None:
+        """The source columns a parse model reads, when its result depends on nothing else
+        (a dict source, top-level keys only, no lists, no raw record kept); else None."""
+        spec = self.specs.get(name)
+        if spec is None or spec.get("remote") is not None or spec.get("source") != "dict":
+            return None
+        fields = spec.get("fields")
+        found = _spec_columns(fields, self._columns) if isinstance(fields, Mapping) else None
+        return tuple(dict.fromkeys(found)) if found is not None and len(found) <= _KEY_COLUMNS else None
 
     # -- expressions -------------------------------------------------------
 
@@ -563,6 +585,20 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
     return guarded
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def remote_data(vendor: str, fields: dict[str, Any]) -> canonical.RemoteData:
+    """``RemoteData.model_construct(vendor=vendor, fields=fields)``, without its generic walk over
+    the class's fields (a fifth of a ticket row's parse): the same instance state, set directly."""
+    out = _new(canonical.RemoteData)
+    _set(out, "__dict__", {"vendor": vendor, "fields": fields})
+    _set(out, "__pydantic_fields_set__", {"vendor", "fields"})
+    _set(out, "__pydantic_extra__", None)
+    _set(out, "__pydantic_private__", None)
+    return out
+
+
 def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) -> Compiled:
     """A parse model with ``remote:`` keeps that raw record beside the canonical one
     (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
@@ -580,10 +616,104 @@ def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) 
                 if key in fields:
                     del fields[key]
             # built as the record (the copy above is its own): validating it would copy it again
-            out["remote"] = canonical.RemoteData.model_construct(vendor=vendor, fields=fields)
+            out["remote"] = remote_data(vendor, fields)
         return out
 
     return parse
+
+
+#: most source columns a record's memo key is made of (a bigger record is not worth keying)
+_KEY_COLUMNS = 16
+#: records each memo of records keeps (per compiled model)
+RECORD_MEMO_SIZE = 256
+
+
+def _spec_columns(fields: Mapping[str, Any], named: Callable[[str], tuple[str, ...] | None]) -> list[str] | None:
+    """The top-level source keys ``fields`` read (``named``: a nested model's own), or None when
+    they read anything else: the whole source, a dotted path, a list of items, another record."""
+    found: list[str] = []
+    for key, spec in fields.items():
+        if isinstance(spec, str):
+            spec = {"from": spec}
+        if not isinstance(spec, Mapping):
+            continue  # a bare constant
+        if "const" in spec:
+            continue
+        if "each" in spec or (("fields" in spec or "model" in spec) and "from" in spec):
+            return None
+        if "model" in spec:
+            inner = named(spec["model"]) if isinstance(spec["model"], str) else None
+            if inner is None:
+                return None
+            found.extend(inner)
+            continue
+        if "fields" in spec:
+            nested = _spec_columns(spec["fields"], named) if isinstance(spec["fields"], Mapping) else None
+            if nested is None:
+                return None
+            found.extend(nested)
+            continue
+        sources = spec.get("from", key)
+        for path in sources if isinstance(sources, list) else [sources]:
+            if not isinstance(path, str) or not path or path == "$" or "." in path:
+                return None
+            found.append(path)
+    return found
+
+
+def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] | None, volatile: bool) -> Compiled:
+    """A parse model's dict validated into its canonical record.
+
+    The record is handed back instead of the dict, so that a model nesting this one gets the
+    record already built (validating the outer record then keeps it as it is).  A dict that
+    does not validate is handed back as it is: the caller's own validation of the outer record
+    raises the error the dict would have raised there.
+
+    ``columns``: the source keys the model reads, when its result depends on nothing else.
+    Records are immutable, so equal columns give back the very same record (a ticket's
+    requester, department and opening message do not change when its status does): no parse,
+    no validation, and the render memo, which knows records by identity, hits.  Only texts
+    (and None) key it: ``1``, ``1.0`` and ``True`` are equal keys that may not parse alike."""
+    validate = target.__pydantic_validator__.validate_python
+
+    def record(s: Any) -> Any:
+        out = fn(s)
+        try:
+            return validate(out)
+        except ValidationError:
+            return out
+
+    if columns is None:
+        if volatile:
+            _VOLATILE.add(record)
+        return record
+    ns: dict[str, Any] = {"_record": record, "_cls": target, "_cache": {}, "_box": tr._UNMAPPED_SEEN}
+    names = [f"_a{i}" for i in range(len(columns))]
+    reads = "".join(f"    {n} = s.get({c!r})\n" for n, c in zip(names, columns, strict=True))
+    texts = " and ".join(f"(type({n}) is str or {n} is None)" for n in names) or "True"
+    source = (
+        "def _interned(s):\n"
+        "    if type(s) is not dict:\n"
+        "        return _record(s)\n"
+        f"{reads}"
+        f"    if not ({texts}):\n"
+        "        return _record(s)\n"
+        f"    _key = ({''.join(n + ', ' for n in names)})\n"
+        "    _hit = _cache.get(_key)\n"
+        "    if _hit is not None:\n"
+        "        return _hit\n"
+        "    _seen = _box[0]\n"
+        "    _out = _record(s)\n"
+        "    # (a record that met an unmapped enum value is not kept: its metric counts every read)\n"
+        "    if type(_out) is _cls and _box[0] == _seen:\n"
+        f"        if len(_cache) >= {RECORD_MEMO_SIZE}:\n"
+        "            del _cache[next(iter(_cache))]\n"
+        "        _cache[_key] = _out\n"
+        "    return _out\n"
+    )
+    exec(compile(source, f"<record {target.__name__} memo>", "exec"), ns)
+    interned: Compiled = ns["_interned"]
+    return interned
 
 
 def _exec(gen: _Gen, name: str) -> Compiled:
@@ -644,6 +774,11 @@ def _frozen(cls: type) -> bool:
             isinstance(cls, type) and issubclass(cls, BaseModel) and bool(cls.model_config.get("frozen"))
         )
     return found
+
+
+def model_class(name: Any) -> type[BaseModel] | None:
+    """The canonical record or operation class a model's ``source:``/``target:`` names, if any."""
+    return _model_class(name)
 
 
 def _model_class(name: Any) -> type[BaseModel] | None:

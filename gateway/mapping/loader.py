@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel
+
 from gateway import canonical
-from gateway.mapping.compiler import Compiled, ModelCompiler, identity_memo
+from gateway.mapping.compiler import Compiled, ModelCompiler, identity_memo, model_class
 from gateway.mapping.source import Loc, LocDict, LocList, MappingError, MappingErrors, load_yaml
 from gateway.mapping.transforms import CompileContext, DateSpec, EnumTable, UnmappedHook
 from gateway.mapping.vendor_settings import VendorSettings, check_placeholders, validate_settings
@@ -66,12 +68,21 @@ class VendorMappings:
     files: tuple[str, ...] = ()
     # the same settings, validated against the vendor's model (gateway.mapping.vendor_settings)
     config: VendorSettings = field(default_factory=VendorSettings)
+    # parse models with a `target:`, yielding that canonical record (see record())
+    records: Mapping[str, Compiled] = field(default_factory=dict)
 
     def action(self, name: str) -> ActionSpec | None:
         return self.actions.get(name)
 
     def model(self, name: str) -> Compiled:
         return self.models[name]
+
+    def record(self, name: str) -> Compiled | None:
+        """``target.model_validate(model(name)(source))`` as one function, for a parse model with a
+        ``target:`` (None for any other): the same record or the same error, built with the
+        records of its nested models already made, and the same record again for equal columns
+        where the model reads only a few (compiler._as_record)."""
+        return self.records.get(name)
 
 
 @dataclass(frozen=True)
@@ -287,7 +298,31 @@ def _compile_vendor(
     settings = dict(merged.get("settings") or {})
     config = validate_settings(vendor, merged.get("settings"), errors)
     files = tuple(str(d.loc.file) for d in docs)
-    return VendorMappings(vendor, enums, dates, models, actions, settings, files, config)
+    records = _records(parse_ctx, parse_specs) if not errors else {}
+    return VendorMappings(vendor, enums, dates, models, actions, settings, files, config, records)
+
+
+def _records(ctx: CompileContext, specs: Mapping[str, LocDict]) -> dict[str, Compiled]:
+    """The parse models with a target, compiled a second time to yield their records (the specs
+    are the ones just compiled without error, so nothing new can be found wrong here)."""
+    recorder = ModelCompiler(ctx, specs, [], records=True)
+    out: dict[str, Compiled] = {}
+    for name, spec in specs.items():
+        target = model_class(spec.get("target"))
+        if target is not None:
+            out[name] = _validated(recorder.compile(name), target)
+    return out
+
+
+def _validated(fn: Compiled, target: type[BaseModel]) -> Compiled:
+    validate = target.__pydantic_validator__.validate_python
+
+    def record(source: Any) -> Any:
+        out = fn(source)
+        # a dict here did not validate: validating it again raises its error
+        return out if type(out) is target else validate(out)
+
+    return record
 
 
 def _enums(section: LocDict | None, errors: list[MappingError]) -> dict[str, EnumTable]:

@@ -1,0 +1,238 @@
+"""A parse model's record (``VendorMappings.record``): the very record, or the very error, that
+validating its dict gives; nested records built once and shared while their columns are equal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from gateway import canonical as c
+from gateway.mapping import compiler
+from gateway.mapping.loader import VendorMappings, load_mappings
+
+ROW: dict[str, Any] = {
+    "ticketid": "7",
+    "ticketkey": "704ae2e741b12ecfaf536e7869b9beaf",
+    "subject": "Cannot log in",
+    "message": "Hello,<br />\r\nsince this morning.\r\nJohn",
+    "status": "1",
+    "status_name": "Open",
+    "priority": "2",
+    "priority_name": "Medium",
+    "department": "2",
+    "department_name": "Technical Support",
+    "userid": "1",
+    "contactid": "3",
+    "user_firstname": "John",
+    "user_lastname": "Smith",
+    "email": "john@acme.example",
+    "from_name": None,
+    "ticket_email": None,
+    "cc": "",
+    "date": "2024-03-01 09:15:00",
+    "lastreply": None,
+    "assigned": "1",
+    "service": "1",
+    "staff_firstname": None,
+    "staff_lastname": None,
+    "company": "Acme Widgets Ltd",
+    "password": "$2y$10$secret",
+    "last_ip": "10.0.0.1",
+}
+
+# awkward rows: each either parses or fails, and the record path must do exactly the same
+VARIANTS: dict[str, dict[str, Any]] = {
+    "as sent": {},
+    "guest ticket": {
+        "contactid": "0",
+        "userid": "0",
+        "user_firstname": None,
+        "user_lastname": None,
+        "from_name": "Walk In",
+        "ticket_email": "walk@in.example",
+        "email": None,
+        "company": None,
+    },
+    "numbers, not texts": {"ticketid": 7, "userid": 1, "contactid": 3, "department": 2, "status": 1},
+    "floats": {"userid": 1.0, "contactid": 3.0},
+    "booleans": {"contactid": True},
+    "empty texts": {"subject": "", "message": "", "cc": "", "department_name": "", "date": ""},
+    "absent columns": {"department": None, "department_name": None, "date": None, "message": None},
+    "unmapped status": {"status": "99", "status_name": "Awaiting Parts"},
+    "non-ascii": {"subject": "Ünïcödé ✓ 日本", "user_firstname": "Zoë", "message": "naïve <br /> café"},
+    "staff opened": {"staff_firstname": "Sara", "staff_lastname": "Bianchi", "admin": "1"},
+    "last reply": {"lastreply": "2024-03-02 10:00:00"},
+    "bad customer id": {"userid": "abc"},
+    "bad date": {"date": "yesterday-ish"},
+    "huge number": {"userid": "9" * 30},
+    "list in a column": {"subject": ["a", "b"]},
+    "no ticket id": {"ticketid": None},
+}
+
+
+@pytest.fixture(scope="module")
+def pmp() -> VendorMappings:
+    return load_mappings()["pmp"]
+
+
+def _outcome(fn: Any) -> tuple[str, Any]:
+    try:
+        out = fn()
+    except Exception as exc:  # the kind and the words of the failure are the outcome
+        return ("error", (type(exc).__name__, getattr(exc, "detail", None)))
+    return ("record", out)
+
+
+def _same(a: tuple[str, Any], b: tuple[str, Any]) -> None:
+    assert a[0] == b[0], (a, b)
+    if a[0] == "error":
+        assert a == b
+        return
+    x, y = a[1], b[1]
+    assert type(x) is type(y)
+    assert x == y
+    assert x.model_fields_set == y.model_fields_set
+    assert list(x.__dict__) == list(y.__dict__)
+    assert repr(x) == repr(y)
+    assert x.model_dump() == y.model_dump()
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+@pytest.mark.parametrize("model", ["ticket", "ticket_requester", "ticket_opening", "ticket_department"])
+def test_a_record_is_what_validating_the_models_dict_gives(pmp: VendorMappings, model: str, name: str) -> None:
+    row = {**ROW, **VARIANTS[name]}
+    targets: dict[str, type[BaseModel]] = {"ticket": c.Ticket, "ticket_requester": c.Author, "ticket_opening": c.Reply}
+    target = targets.get(model, c.Department)
+    record = pmp.record(model)
+    assert record is not None
+    reference = _outcome(lambda: target.model_validate(pmp.model(model)(dict(row))))
+    _same(_outcome(lambda: record(dict(row))), reference)
+    _same(_outcome(lambda: record(dict(row))), reference)  # and again, when it may come from the memo
+
+
+@pytest.mark.parametrize("vendor", ["pmp", "whmcs"])
+def test_every_record_model_of_every_backend_agrees_with_validation(vendor: str) -> None:
+    m = load_mappings()[vendor]
+    assert m.records, "the backend's parse models with a target have records"
+    for name, record in m.records.items():
+        target = compiler.model_class(_target_of(m, name))
+        assert target is not None
+        for source in ({}, dict(ROW), {**ROW, **VARIANTS["numbers, not texts"]}, {"id": "1", "name": "x"}):
+            model, cls, fn = m.model(name), target, record
+            reference = _outcome(lambda: cls.model_validate(model(dict(source))))  # noqa: B023
+            _same(_outcome(lambda: fn(dict(source))), reference)  # noqa: B023
+
+
+def _target_of(m: VendorMappings, name: str) -> str:
+    for path in m.files:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        spec = (doc.get("models") or {}).get(name)
+        if spec and spec.get("target"):
+            return str(spec["target"])
+    raise AssertionError(f"no target for {name}")
+
+
+def test_equal_columns_give_the_very_same_nested_records(pmp: VendorMappings) -> None:
+    record = pmp.record("ticket")
+    assert record is not None
+    first = record(dict(ROW))
+    # another status, subject and last reply: the requester, department and opening did not change
+    second = record({**ROW, "status": "3", "subject": "Now answered", "lastreply": "2024-03-02 10:00:00"})
+    assert second is not first and second.subject == "Now answered"
+    assert second.requester is first.requester
+    assert second.department is first.department
+    assert second.replies[0] is first.replies[0]
+    assert second.replies[0].author is first.requester
+
+
+def test_a_changed_column_gives_a_new_nested_record(pmp: VendorMappings) -> None:
+    record = pmp.record("ticket")
+    assert record is not None
+    first = record(dict(ROW))
+    moved = record({**ROW, "department": "1", "department_name": "Sales", "message": "Edited"})
+    assert moved.department != first.department and moved.department is not None
+    assert moved.department.name == "Sales"
+    assert moved.replies[0].message == "Edited" and moved.replies[0] is not first.replies[0]
+    assert moved.requester is first.requester
+
+
+def test_columns_that_are_not_texts_are_never_keys(pmp: VendorMappings) -> None:
+    # 1, 1.0 and True are equal keys but do not read alike: only texts and None key a record
+    record = pmp.record("ticket_department")
+    assert record is not None
+    as_int = record({"department": "2", "department_name": 1})
+    as_float = record({"department": "2", "department_name": 1.0})
+    assert (as_int.name, as_float.name) == ("1", "1.0")
+    as_bool = record({"department": "2", "department_name": True})
+    assert as_bool.name == pmp.model("ticket_department")({"department_name": True})["name"]
+    assert as_int is not record({"department": "2", "department_name": 1})
+    text = record({"department": "2", "department_name": "1"})
+    assert text is record({"department": "2", "department_name": "1"})
+
+
+UNMAPPED = """
+enums:
+  st:
+    canonical: Status
+    values: {"1": open}
+models:
+  thing:
+    direction: parse
+    source: dict
+    target: Department
+    fields:
+      id: {from: n, transform: int}
+      name: {from: label, transform: str}
+  flagged:
+    direction: parse
+    source: dict
+    target: Ticket
+    fields:
+      id: {from: n, transform: int}
+      status: {from: s, transform: "enum:st"}
+"""
+
+
+def test_a_record_that_met_an_unmapped_value_is_made_again_on_every_read(tmp_path: Path) -> None:
+    seen: list[tuple[str, str, str]] = []
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "m.yaml").write_text(UNMAPPED, encoding="utf-8")
+    m = load_mappings(roots=[tmp_path], on_unmapped=lambda *a: seen.append(a))["acme"]
+    record = m.record("flagged")
+    assert record is not None
+    a, b = record({"n": "1", "s": "9"}), record({"n": "1", "s": "9"})
+    assert a == b and a is not b and isinstance(a.status, c.Unmapped)
+    assert len(seen) == 2  # the metric counts both reads
+    assert record({"n": "1", "s": "1"}) is record({"n": "1", "s": "1"})
+    thing = m.record("thing")
+    assert thing is not None and thing({"n": "4", "label": "x"}) is thing({"n": "4", "label": "x"})
+
+
+def test_the_memo_of_records_is_bounded(pmp: VendorMappings) -> None:
+    record = pmp.record("ticket_department")
+    assert record is not None
+    first = record({"department": "1", "department_name": "Sales"})
+    for i in range(compiler.RECORD_MEMO_SIZE + 1):
+        record({"department": str(1000 + i), "department_name": "Bulk"})
+    again = record({"department": "1", "department_name": "Sales"})
+    assert again == first and again is not first
+
+
+def test_the_raw_record_is_built_as_model_construct_builds_it() -> None:
+    fields = {"ticketid": "1", "x": None}
+    fast, slow = compiler.remote_data("pmp", fields), c.RemoteData.model_construct(vendor="pmp", fields=fields)
+    assert fast == slow and fast.fields is fields
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.__pydantic_extra__ == slow.__pydantic_extra__ and fast.__pydantic_private__ is None
+    assert list(fast.__dict__) == list(slow.__dict__)
+    with pytest.raises(Exception, match="frozen"):
+        fast.vendor = "other"  # type: ignore[misc]
+
+
+def test_a_model_without_a_target_has_no_record(pmp: VendorMappings) -> None:
+    assert pmp.record("ticket_header") is None
+    assert isinstance(pmp.model("ticket_header")(dict(ROW)), dict)
