@@ -147,15 +147,31 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
 
         return render
     parse_ = compile_parser(spec.format, zone or ctx.zones("UTC") or _utc())
+    # text -> the datetime it parsed to: datetimes are immutable, and the same texts come back
+    # (a ticket's date is its opening message's; a list's rows repeat from page to page)
+    memo: dict[str, datetime] = {}
 
     def parse(value: Any) -> datetime | None:
+        if type(value) is str:
+            hit = memo.get(value)
+            if hit is not None:
+                return hit
         if value is None or value == "" or str(value).startswith("0000-00-00"):
             return None
         if isinstance(value, datetime):
             return value
-        return parse_(str(value))
+        out = parse_(str(value))
+        if type(value) is str:
+            if len(memo) >= DATE_MEMO_SIZE:
+                del memo[next(iter(memo))]
+            memo[value] = out
+        return out
 
     return parse
+
+
+#: parsed date texts each `date:` parse transform keeps
+DATE_MEMO_SIZE = 4096
 
 
 def _utc() -> tzinfo:

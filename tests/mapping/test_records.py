@@ -236,3 +236,26 @@ def test_the_raw_record_is_built_as_model_construct_builds_it() -> None:
 def test_a_model_without_a_target_has_no_record(pmp: VendorMappings) -> None:
     assert pmp.record("ticket_header") is None
     assert isinstance(pmp.model("ticket_header")(dict(ROW)), dict)
+
+
+def test_a_date_text_parses_to_what_the_parser_gives_and_the_memo_is_bounded(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from gateway.mapping import transforms as tr
+    from gateway.mapping.dates import compile_parser
+    from gateway.mapping.loader import ZoneConfig
+
+    m = load_mappings(zones=ZoneConfig(backend="Europe/Rome"))["pmp"]
+    parse = m.model("ticket_reply")
+    plain = compile_parser("Y-m-d H:i:s", ZoneInfo("Europe/Rome"))  # the same parser, no memo
+    start = datetime(2024, 3, 30, 22, 0, tzinfo=UTC)
+    texts = [(start + timedelta(minutes=37 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(tr.DATE_MEMO_SIZE + 50)]
+    for text in [*texts, "2024-03-31 02:30:00", "2024-03-01", " 2024-03-01 09:00:00 ", *texts[:60]]:
+        got = parse({"id": "1", "date": text})["created_at"]
+        assert got == plain(text) and got.tzinfo == plain(text).tzinfo, text
+    assert parse({"id": "1", "date": "0000-00-00 00:00:00"}).get("created_at") is None
+    with pytest.raises(compiler.MappingDataFailure):
+        parse({"id": "1", "date": "not a date"})
+    with pytest.raises(compiler.MappingDataFailure):
+        parse({"id": "1", "date": "not a date"})  # a failure is never remembered as a date
