@@ -158,10 +158,12 @@ class Service:
             "delete_contact": self.delete_contact,
         }
 
-    async def run(self, operation: str, args: BaseModel) -> Any:
+    def run(self, operation: str, args: BaseModel) -> Awaitable[Any]:
+        """The operation carried out (awaited by the caller): its handler's own coroutine, with no
+        coroutine layer of the service's around it (every request passes here)."""
         if operation not in _FILTERING:
             refuse_bad_ids(operation, args)
-        return await self._handlers[operation](args)
+        return self._handlers[operation](args)
 
     # ------------------------------------------------------------ tickets
 

@@ -424,22 +424,18 @@ class KeepAlive:
         ctx, started = _begin(timeout)
         status = 0
         try:
-            reply = await self._get(origin, _head(origin, target, headers, ctx.request_id), timeout, connect_timeout)
+            head = _head(origin, target, headers, ctx.request_id)
+            deadline = asyncio.get_running_loop().time() + timeout
+            await self.acquire(timeout)
+            try:
+                conn, reply = await self._exchange(origin, head, deadline, connect_timeout, None)
+                self._put_back(conn)
+            finally:
+                self._slots.release()
             status = reply.status
             return reply
         finally:
             http.account(ctx, "GET", status, started)
-
-    async def _get(self, origin: Origin, head: bytes, timeout: float, connect_timeout: float) -> http.Reply:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        await self.acquire(timeout)
-        try:
-            conn, reply = await self._exchange(origin, head, deadline, connect_timeout, None)
-            self._put_back(conn)
-            return reply
-        finally:
-            self._slots.release()
 
     @contextlib.asynccontextmanager
     async def stream(

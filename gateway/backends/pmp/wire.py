@@ -281,9 +281,13 @@ class Wire:
     async def fetch(self, path: str) -> http.Reply:
         """GET with retries on connection errors and 429/502/503/504, within the deadline."""
         tries = 0
+        url = self.base + path
         while True:
             try:
-                reply = await self.exchange("GET", path)
+                # (exchange's call inlined: one coroutine layer fewer on every read)
+                reply = await self.transport("GET", url, headers=self._headers, timeout=http.remaining())
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("pmp GET %s -> %s", path, reply.status)
             except http.TransportError as exc:
                 tries += 1
                 if tries < self.attempts and await http.pause(self._backoff_for(tries)):
