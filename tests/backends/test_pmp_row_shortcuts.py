@@ -10,7 +10,9 @@ import pytest
 from bench import payload
 from gateway.backends.pmp import PMPBackend
 from gateway.backends.pmp.adapter import RowMemo
+from gateway.backends.pmp.wire import Refused, row_of
 from gateway.backends.pmp_lists import _int, _row_id
+from gateway.errors import BackendUnavailable, NotFound
 from gateway.mapping.loader import PACKAGED_ROOT, VendorMappings, load_mappings
 from gateway.store import MemoryStore
 
@@ -57,3 +59,16 @@ def test_an_unchanged_row_gives_back_its_ticket_and_the_memo_keeps_the_most_rece
     assert list(backend._rows) == ["2", "3"]
     assert backend._ticket(_row(1)) is not one  # pushed out: parsed again
     assert list(backend._rows) == ["3", "1"]
+
+
+def test_a_single_ticket_answer_is_read_as_row_of_reads_it(pmp_mappings: VendorMappings) -> None:
+    backend = _backend(pmp_mappings, 8)
+    row = _row(7)
+    # the row itself (the short way), a row with a "data" column (still the row), and the shapes row_of unwraps
+    for answer in (row, {**row, "data": {"ticketid": "8"}}, {"data": row}, [row]):
+        expected = backend._ticket(row_of(answer, "ticket", "Ticket ID Not Found", "ticketid"))
+        assert backend._ticket_answer(answer) == expected
+    with pytest.raises(NotFound):
+        backend._ticket_answer(Refused(404, "Ticket ID Not Found"))
+    with pytest.raises(BackendUnavailable):
+        backend._ticket_answer({"subject": "no id"})

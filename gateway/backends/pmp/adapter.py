@@ -324,6 +324,8 @@ class PMPBackend(BackendDefaults):
 
     def _ticket_answer(self, data: Any) -> Ticket:
         """``GET api/tickets/{id}``'s answer -> the ticket (its opening message only)."""
+        if type(data) is dict and "ticketid" in data:
+            return self._ticket(data)  # the usual answer, the row itself (what row_of hands back for it)
         return self._ticket(row_of(data, "ticket", "Ticket ID Not Found", "ticketid"))
 
     def _ticket(self, row: Row) -> Ticket:
