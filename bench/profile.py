@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench import payload
 from bench.run import (
+    FORM_ONE,
     RESULTS,
     ROOT,
     Bench,
@@ -71,14 +72,26 @@ def summarize(raw: str, top: int) -> str:
     return "\n".join(out)
 
 
-_CALLS = {"one": "GetTicket", "list": "GetTickets(25)", "conversation": "GetTicket with replies and notes"}
+_CALLS = {
+    "one": "GetTicket",
+    "list": "GetTickets(25)",
+    "conversation": "GetTicket with replies and notes",
+    "random": "GetTicket of a new ticket id each time",
+}
+# a new ticket id on every request: every answer is one the gateway's memos do not know
+RANDOM_LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+request = function()
+  return wrk.format(nil, nil, nil, (string.gsub("%s", "ticketid=1&", "ticketid=" .. math.random(2, 1000000000) .. "&")))
+end
+"""
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--call",
-        choices=("one", "list", "conversation"),
+        choices=("one", "list", "conversation", "random"),
         default="one",
         help="conversation: GetTicket with replies, notes and staff (bench/conversation.py's backend)",
     )
@@ -113,7 +126,8 @@ def main() -> int:
             bport,
             f"""        default_type application/json;
         location = /api/tickets/1 {{ alias {static}/ticket-1.json; }}
-        location = /api/tickets {{ alias {static}/tickets.json; }}""",
+        location = /api/tickets {{ alias {static}/tickets.json; }}
+        location ~ ^/api/tickets/[0-9]+$ {{ root {static}; try_files /ticket-1.json =404; }}""",
         )
         if ns.call == "conversation":
             from bench import conversation_run
@@ -142,6 +156,9 @@ def main() -> int:
             scripts = lua_scripts(tmp)
             b = Bench(wrk, ns.seconds + 4, ns.connections, 1, scripts)
             script = scripts["post_list" if ns.call == "list" else "post_one"]
+            if ns.call == "random":
+                script = tmp / "random.lua"
+                script.write_text(RANDOM_LUA % FORM_ONE)
             url = f"http://127.0.0.1:{gport}/includes/api.php"
             b.wrk_run(url, script, 2)
             result: dict[str, str] = {}

@@ -25,6 +25,7 @@ from gateway import operations as ops
 from gateway.backends import index as ix
 from gateway.backends.base import Backend, TicketHeader, header_of
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported
+from gateway.plain_args import construct
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def build_args(operation: str, values: dict[str, Any]) -> BaseModel:
             return built
     spec = ops.OPERATIONS[operation]
     try:
-        model = spec.args.model_validate(values)
+        # plain values for a plain model: built as validation would build it (gateway.plain_args)
+        model = construct(spec.args, values) or spec.args.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ()))
@@ -156,10 +158,12 @@ class Service:
             "delete_contact": self.delete_contact,
         }
 
-    async def run(self, operation: str, args: BaseModel) -> Any:
+    def run(self, operation: str, args: BaseModel) -> Awaitable[Any]:
+        """The operation carried out (awaited by the caller): its handler's own coroutine, with no
+        coroutine layer of the service's around it (every request passes here)."""
         if operation not in _FILTERING:
             refuse_bad_ids(operation, args)
-        return await self._handlers[operation](args)
+        return self._handlers[operation](args)
 
     # ------------------------------------------------------------ tickets
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import ssl
 import time
@@ -50,6 +51,10 @@ from gateway.backends import http
 from gateway.errors import BackendTimeout
 
 T = TypeVar("T")
+# a URL's scheme and authority with nothing yarl would decode, lower or refuse (no credentials)
+_PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
+# a path and query yarl hands back as written: no dot segments, escapes, spaces or fragment
+_PLAIN_TARGET = re.compile(r"/[A-Za-z0-9_~/-]*(?:\?[A-Za-z0-9_~=&+-]+)?")
 MAX_HEADER_BYTES = 64 * 1024
 HIGH_WATER = 1 << 20  # unread bytes of a streamed body at which reading from the socket pauses
 USER_AGENT = f"helpdesk-gateway/{__version__}"
@@ -89,7 +94,11 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[http.Reply] | None = None
+        # the deadline timer: armed for ``_armed_at`` (loop time), it checks the exchange then under
+        # way against that exchange's ``_deadline`` (see request)
         self._timer: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0
+        self._deadline = 0.0
         self._busy = False  # from a request's first byte to its answer's last
         self.stream: _StreamBody | None = None
         self._reset()
@@ -125,6 +134,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self._live.discard(self)
         if not self._busy:
+            self._stop_timer()
             return
         if self._headers_done and self._reads_to_close():
             self._finish(keep=False)  # a body without a length ends where the connection does
@@ -167,8 +177,7 @@ class _Connection(asyncio.Protocol):
         return "content-length" not in names and "transfer-encoding" not in names
 
     def _finish(self, *, keep: bool) -> None:
-        self._busy = False
-        self._stop_timer()
+        self._busy = False  # (the deadline timer stays armed for the next exchange: see _arm)
         if not keep:
             self.abort()
         if self.stream is not None:
@@ -204,6 +213,7 @@ class _Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        self._stop_timer()
         if self.transport is not None:
             self.transport.abort()
 
@@ -211,6 +221,23 @@ class _Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Have the timer fire at ``deadline`` at the latest for the exchange now starting.
+
+        The timer outlives an exchange that ends in time (a connection's exchanges follow one
+        another, each with a deadline about as far ahead): one armed for an earlier deadline than
+        this exchange's is kept, and when it fires it re-arms for this one (``_expire``).  So most
+        exchanges schedule and cancel no timer of their own, and none expires later than its own
+        deadline, nor earlier."""
+        self._deadline = deadline
+        timer = self._timer
+        if timer is not None:
+            if self._armed_at <= deadline:
+                return
+            timer.cancel()
+        self._armed_at = deadline
+        self._timer = loop.call_at(deadline, self._expire)
 
     async def request(self, head: bytes, deadline: float, stream: _StreamBody | None = None) -> http.Reply:
         """Send one GET's bytes; its answer (with ``stream``: its status and headers, the body to be
@@ -222,7 +249,7 @@ class _Connection(asyncio.Protocol):
         if stream is not None:
             stream.conn = self
         waiter = self._waiter = loop.create_future()
-        self._timer = loop.call_at(deadline, self._expire)
+        self._arm(loop, deadline)
         self._busy = True
         try:
             assert self.transport is not None
@@ -237,6 +264,13 @@ class _Connection(asyncio.Protocol):
 
     def _expire(self) -> None:
         self._timer = None
+        if not self._busy or self.closed:
+            return  # the exchange it was armed for ended in time; none is under way
+        if self._deadline > self._armed_at:
+            # armed for an earlier exchange's deadline: this one's comes later
+            self._armed_at = self._deadline
+            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._expire)
+            return
         self._fail(_Failed("no answer in time", answered=True, timeout=True))
 
 
@@ -349,6 +383,7 @@ class KeepAlive:
         self._idle: dict[Origin, list[_Connection]] = {}
         self._idle_seconds = idle_seconds
         self._origins: dict[tuple[str, str, int | None], Origin] = {}
+        self._prefixes: dict[str, Origin] = {}  # "scheme://host[:port]" as written -> its Origin (see target)
         self._tls = tls
         self._live: set[_Connection] = set()
         self._closed = False
@@ -356,6 +391,17 @@ class KeepAlive:
     def target(self, url: str) -> tuple[Origin, str] | None:
         """Where ``url`` goes and its request-target (encoded as aiohttp would), or None when this
         client does not carry it (another scheme, credentials in the URL)."""
+        # Every backend GET names a new URL (a ticket id each): parsing it costs yarl ~5 µs.  A URL
+        # whose origin was seen before and whose path and query hold only characters no encoding
+        # or normalisation touches is its own request-target after the origin: split, not parsed.
+        cut = url.find("/", 8)  # (past "https://")
+        if cut > 0:
+            known = self._prefixes.get(url[:cut])
+            if known is not None and _PLAIN_TARGET.fullmatch(url, cut):
+                return known, url[cut:]
+        return self._parse_target(url, cut)
+
+    def _parse_target(self, url: str, cut: int) -> tuple[Origin, str] | None:
         u = URL(url)
         if u.scheme not in ("http", "https") or u.raw_user is not None or not u.raw_host:
             return None
@@ -364,7 +410,12 @@ class KeepAlive:
         if origin is None:
             port = u.port or (443 if u.scheme == "https" else 80)
             origin = self._origins[key] = Origin(u.scheme, u.raw_host, port, u.host_port_subcomponent or u.raw_host)
-        return origin, u.raw_path_qs
+        target = u.raw_path_qs
+        if cut > 0 and _PLAIN_ORIGIN.fullmatch(url, 0, cut) and url[cut:] == target:
+            if len(self._prefixes) >= 64:
+                self._prefixes.clear()
+            self._prefixes[url[:cut]] = origin  # (a plain origin: its URLs may be split from now on)
+        return origin, target
 
     async def get(
         self, origin: Origin, target: str, *, headers: Mapping[str, str], timeout: float, connect_timeout: float
@@ -373,22 +424,18 @@ class KeepAlive:
         ctx, started = _begin(timeout)
         status = 0
         try:
-            reply = await self._get(origin, _head(origin, target, headers, ctx.request_id), timeout, connect_timeout)
+            head = _head(origin, target, headers, ctx.request_id)
+            deadline = asyncio.get_running_loop().time() + timeout
+            await self.acquire(timeout)
+            try:
+                conn, reply = await self._exchange(origin, head, deadline, connect_timeout, None)
+                self._put_back(conn)
+            finally:
+                self._slots.release()
             status = reply.status
             return reply
         finally:
             http.account(ctx, "GET", status, started)
-
-    async def _get(self, origin: Origin, head: bytes, timeout: float, connect_timeout: float) -> http.Reply:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        await self.acquire(timeout)
-        try:
-            conn, reply = await self._exchange(origin, head, deadline, connect_timeout, None)
-            self._put_back(conn)
-            return reply
-        finally:
-            self._slots.release()
 
     @contextlib.asynccontextmanager
     async def stream(

@@ -287,7 +287,7 @@ class PMPLists:
         if len(rows) > self._unpaged_limit:
             self.unpaged_large = True
             log.info("pmp: the ticket list route does not page and holds %d tickets: lists use the index", len(rows))
-        ordered = sorted(rows, key=lambda r: _int(r.get("ticketid")), reverse=descending)
+        ordered = sorted(rows, key=_row_id, reverse=descending)
         window = ordered[offset : offset + limit] if limit > 0 else []
         return [self._ticket(r) for r in window], len(rows)
 
@@ -326,6 +326,14 @@ async def _head(stream: http.Body) -> bytes:
         head = (head + chunk).lstrip(_SPACE)
         if head:
             return head
+
+
+def _row_id(row: Row) -> int:
+    """A row's ticket id as ``_int`` reads it; the usual digits-only text without its try and strip."""
+    value = row.get("ticketid")
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
+    return _int(value)
 
 
 def _int(value: Any) -> int:

@@ -26,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiohttp
-from cachetools import LRUCache, TTLCache
+from cachetools import TTLCache
 from pydantic import ValidationError
 
 from gateway import context
@@ -111,6 +112,18 @@ _DEPARTMENTS_GRANT = (
 )
 
 
+class RowMemo(OrderedDict[str | int, tuple[Row, Ticket]]):
+    """Ticket id -> (the row last parsed, its Ticket), least recently used first, at most ``maxsize``.
+
+    A plain ordered dict the adapter reads and writes inline: a list page's rows (and every new
+    answer) go through it, and cachetools' LRUCache costs several Python calls a look-up and an
+    insert even when it cannot hit."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = max(1, maxsize)
+
+
 class PMPBackend(BackendDefaults):
     name = VENDOR
 
@@ -184,7 +197,7 @@ class PMPBackend(BackendDefaults):
         self._discovery_failed_at: float | None = None
         self._discover_lock = asyncio.Lock()
         # ticket id -> (the row last parsed, its Ticket): see _ticket
-        self._rows: LRUCache[str | int, tuple[Row, Ticket]] = LRUCache(maxsize=int(s.get("row_memo_size", 256)))
+        self._rows = RowMemo(int(s.get("row_memo_size", 256)))
         self._lists = PMPLists(self._wire, mappings, self._ticket)
         self._talk = Conversation(
             self._wire,
@@ -316,22 +329,29 @@ class PMPBackend(BackendDefaults):
 
     def _ticket_answer(self, data: Any) -> Ticket:
         """``GET api/tickets/{id}``'s answer -> the ticket (its opening message only)."""
+        if type(data) is dict and "ticketid" in data:
+            return self._ticket(data)  # the usual answer, the row itself (what row_of hands back for it)
         return self._ticket(row_of(data, "ticket", "Ticket ID Not Found", "ticketid"))
 
     def _ticket(self, row: Row) -> Ticket:
         """A ticket row parsed; an unchanged row (list pages repeat them) gives back the Ticket it gave
         before, so it costs a dict comparison, not a parse, and renders from the render memo."""
         key = row.get("ticketid") if isinstance(row, dict) else None
-        if not isinstance(key, str | int):
+        if not isinstance(key, (str, int)):  # (a tuple: isinstance with a union is slower)
             return staff_opening(self._parse("ticket", row, Ticket), row)
-        hit = self._rows.get(key)
+        memo = self._rows
+        hit = memo.get(key)
         if hit is not None and hit[0] == row:
+            memo.move_to_end(key)  # least recently used first
             return hit[1]
         seen = unmapped_seen()
         ticket: Ticket = self._parse("ticket", row, Ticket)
         ticket = staff_opening(ticket, row)
         if unmapped_seen() == seen:  # an unmapped value is counted on every read
-            self._rows[key] = (row, ticket)
+            memo[key] = (row, ticket)
+            memo.move_to_end(key)
+            if len(memo) > memo.maxsize:
+                memo.popitem(last=False)
         return ticket
 
     async def get_ticket(self, ticket_id: int) -> Ticket:
