@@ -32,6 +32,7 @@ import itertools
 import logging
 import types
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -269,6 +270,9 @@ class ModelCompiler:
         body = "{" + ", ".join(items) + "}"
         if self.ctx.direction == "parse":
             return f"_strip_none({body})"
+        if "<<" not in fields:
+            items = _render_items(gen, fields, items)
+            return "{" + ", ".join(items) + "}"
         if optional:
             body = f"_drop_none({body}, {optional!r})"
         # `omit_empty: true`: the key is left out when its value is empty (WHMCS sends GetTicketCounts'
@@ -358,6 +362,7 @@ class ModelCompiler:
             return f"{gen.bind(fn, '_g')}({value})"
         names = [gen.bind(fn, "_t") for fn in fns]
         plain = {name: fn for name, fn in zip(names, fns, strict=True) if fn in (tr.to_str, tr.to_int)}
+        inline = _render_inlines(gen, names, fns) if self.ctx.direction == "render" else {}
 
         def chain(inner: str) -> str:
             # `str` and `int`'s common cases spelled out (what those functions do first), so the
@@ -368,6 +373,8 @@ class ModelCompiler:
                 elif plain.get(name) is tr.to_int:
                     fast = "type(_s := {}) is str and _s.isdigit() and _s.isascii() and len(_s) <= 18"
                     inner = f"(int(_s) if {fast.format(inner)} else {name}(_s))"
+                elif name in inline:
+                    inner = inline[name].format(inner)
                 else:
                     inner = f"{name}({inner})"
             return inner
@@ -468,6 +475,42 @@ class ModelCompiler:
             return lambda s: None
         # late-bound so models may be declared in any order
         return self.compile(name)
+
+
+def _render_items(gen: _Gen, fields: LocDict, items: list[str]) -> list[str]:
+    """A render object's items, each ``optional`` / ``omit_empty`` key spelled as a spread that
+    is empty when the value is None / empty: what ``_drop_none`` and ``_omit_empty`` do after
+    the dict is built, without their call and loop (with no ``<<`` spread, which may set the
+    key again, nothing else can change the value they would test)."""
+    out = []
+    for (key, spec), item in zip(fields.items(), items, strict=True):
+        optional = isinstance(spec, dict) and spec.get("optional")
+        empty = isinstance(spec, dict) and spec.get("omit_empty")
+        if not (optional or empty):
+            out.append(item)
+            continue
+        expr = item[len(f"{key!r}: ") :]
+        var = f"_o{next(gen.counter)}"
+        # (_omit_empty's test, `in` a bound tuple: None, "", {}, [] by identity or equality)
+        kept = f"not in {gen.bind((None, '', {}, []), '_e')}" if empty else "is not None"
+        out.append(f"**({{{key!r}: {var}}} if ({var} := {expr}) {kept} else {gen.bind({}, '_e')})")
+    return out
+
+
+def _render_inlines(gen: _Gen, names: list[str], fns: list[tr.Fn]) -> dict[str, str]:
+    """Render transforms spelled out (``tr.INLINE``): bound name -> a format of the inner
+    expression that gives what the function gives, calling it for all but the common case."""
+    out: dict[str, str] = {}
+    for name, fn in zip(names, fns, strict=True):
+        kind, data = tr.INLINE.get(fn, ("", None))
+        if kind == "enum":
+            # a canonical value the table knows (else: None, "", Unmapped... as the function says)
+            table = gen.bind(data, "_tb")
+            out[name] = f"(_e if (_e := {table}.get(_s := {{}})) is not None else {name}(_s))"
+        elif kind == "slice":
+            start, stop = data
+            out[name] = f"(_s[{start}:{stop}] if type(_s := {{}}) is str else {name}(_s))"
+    return out
 
 
 def _source_of(spec: Any, key: str) -> str:
@@ -611,6 +654,9 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
     if is_volatile(fn):
         return fn
     cache: dict[int, tuple[Any, Any]] = {}
+    # the keys in the order cached: the oldest is evicted without `next(iter(cache))`, which
+    # walks past every slot deleted since the dict was last resized (hundreds, at this size)
+    order: deque[int] = deque()
     # (the counter's list and the frozen-type table read directly: a miss, a new record, pays
     # for this wrapper on every item of every list)
     seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
@@ -627,8 +673,9 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
         out = fn(s)
         if seen_box[0] == seen:
             if len(cache) >= size:
-                del cache[next(iter(cache))]
+                del cache[order.popleft()]
             cache[key] = (s, out)  # the object is held: its id cannot be reused while cached
+            order.append(key)
         return out
 
     return memoised

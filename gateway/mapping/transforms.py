@@ -9,6 +9,7 @@ Adding a transform is adding one small function to ``TRANSFORMS``.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from gateway.canonical import Priority, Status, Unmapped
-from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser
+from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser, memo_renderer
 
 Fn = Callable[[Any], Any]
 UnmappedHook = Callable[[str, str, str], None]  # vendor, enum name, value
@@ -53,6 +54,11 @@ class CompileContext:
 
 
 Factory = Callable[[str | None, CompileContext], Fn]
+
+# Render transforms the compiler may spell out in the generated code (their common case, with
+# the function itself called for the rest): function -> (kind, what the inline code reads).
+# `enum`: its table (a value found there is the answer); `slice`: (start, stop) of a string.
+INLINE: weakref.WeakKeyDictionary[Fn, tuple[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _need(arg: str | None, name: str) -> str:
@@ -141,6 +147,8 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
     zone = ctx.zones(spec.zone)
     if ctx.direction == "render":
         fmt = compile_formatter(spec.format, zone)
+        if zone is not None:
+            return memo_renderer(fmt)
 
         def render(value: Any) -> str:
             return fmt(value) if isinstance(value, datetime) else ""
@@ -201,6 +209,7 @@ def _enum(arg: str | None, ctx: CompileContext) -> Fn:
                 return str(value)
             return fallback if fallback is not None else str(value)
 
+        INLINE[render] = ("enum", to_vendor)
         return render
     to_canonical = table.to_canonical
 
@@ -250,6 +259,7 @@ def _slice(arg: str | None, ctx: CompileContext) -> Fn:
     def cut(value: Any) -> str:
         return to_str(value)[start:stop]
 
+    INLINE[cut] = ("slice", (start, stop))
     return cut
 
 
