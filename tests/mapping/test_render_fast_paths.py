@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.canonical import Author, Priority, Reply, Status, Ticket, Unmapped
+from gateway.canonical import Author, Priority, RemoteData, Reply, Status, Ticket, Unmapped
 from gateway.mapping import dates
 from gateway.mapping import transforms as tr
 from gateway.mapping.compiler import MappingDataFailure, _drop_none, _omit_empty
@@ -204,3 +204,46 @@ def test_enum_renders_of_unhashable_values_fail_as_the_function_does(vendor: Any
     with pytest.raises(MappingDataFailure) as failure:
         vendor.model("ticket")(Ticket.model_construct(id=1, status=["open"], priority=None))
     assert failure.value.spec_path == "models.ticket.status"
+
+
+PASSING = """
+models:
+  reply:
+    source: Reply
+    remote: {render: [id], when: replyid}
+    fields:
+      id: {from: id, transform: str}
+      when: {from: created_at, transform: "date:d"}
+      tags: {from: attachments, transform: "join:,"}
+      extra: {const: "", omit_empty: true}
+dates:
+  d: {format: "Y-m-d H:i:s", zone: UTC}
+"""
+
+
+@pytest.fixture(scope="module")
+def passing(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root: Path = tmp_path_factory.mktemp("maps")
+    (root / "acme").mkdir()
+    (root / "acme" / "m.yaml").write_text(PASSING, encoding="utf-8")
+    return load_mappings(roots=[root])["acme"]
+
+
+def test_a_passthrough_model_renders_other_backends_records_field_by_field(passing: Any) -> None:
+    render = passing.model("reply")
+    when = datetime(2024, 3, 1, 9, 5, tzinfo=ROME)
+    own = Reply(id=4, remote=RemoteData(vendor="acme", fields={"replyid": "x", "id": "old", "z": 1}))
+    assert render(own) == {"replyid": "x", "id": "4", "z": 1}
+    shaped = Reply(id=4, remote=RemoteData(vendor="acme", fields={"other": 1}), created_at=when)
+    other = Reply(id=4, remote=RemoteData(vendor="pmp", fields={"replyid": "x"}), created_at=when)
+    for reply in (shaped, other, Reply(id=4, created_at=when, attachments=("a", "b"))):
+        got = render(reply)
+        assert got == {"id": "4", "when": "2024-03-01 08:05:00", "tags": ",".join(reply.attachments)}
+
+
+def test_a_passthrough_models_failure_names_the_field_once(passing: Any, caplog: pytest.LogCaptureFixture) -> None:
+    bad = Reply.model_construct(id=4, remote=None, created_at=None, attachments=5)
+    with pytest.raises(MappingDataFailure) as failure:
+        passing.model("reply")(bad)
+    assert (failure.value.spec_path, failure.value.data_field) == ("models.reply.tags", "attachments")
+    assert [r.getMessage() for r in caplog.records].count(f"mapping failure (render): {failure.value.detail}") == 1
