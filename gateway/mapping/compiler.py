@@ -251,7 +251,7 @@ class ModelCompiler:
             expr = self._object(gen, fields, path, source, _model_class(spec.get("target")), from_dict)
         finally:
             self.errors = errors
-        full_ns = full.__globals__  # type: ignore[attr-defined]  # (_finish's module: its failure and probes)
+        full_ns = full.__globals__  # (_finish's module: its failure and probes)
         gen.ns.update(_fail=full_ns["_fail"], _probes=full_ns["_probes"], _DATA_ERRORS=tr.DATA_ERRORS)
         gen.ns.update(_vendor=self.ctx.vendor, _key=key, _overlay=overlay)
         shape = f" and (_key in _r.fields) is {present}" if key else ""

@@ -202,7 +202,7 @@ def test_enum_renders_of_unhashable_values_fail_as_the_function_does(vendor: Any
     with pytest.raises(TypeError):
         tr.build("enum:status", _ctx(vendor))(["open"])
     with pytest.raises(MappingDataFailure) as failure:
-        vendor.model("ticket")(Ticket.model_construct(id=1, status=["open"], priority=None))
+        vendor.model("ticket")(Ticket.model_construct(id=1, status=["open"], priority=None))  # type: ignore[arg-type]
     assert failure.value.spec_path == "models.ticket.status"
 
 
@@ -242,7 +242,7 @@ def test_a_passthrough_model_renders_other_backends_records_field_by_field(passi
 
 
 def test_a_passthrough_models_failure_names_the_field_once(passing: Any, caplog: pytest.LogCaptureFixture) -> None:
-    bad = Reply.model_construct(id=4, remote=None, created_at=None, attachments=5)
+    bad = Reply.model_construct(id=4, remote=None, created_at=None, attachments=5)  # type: ignore[arg-type]
     with pytest.raises(MappingDataFailure) as failure:
         passing.model("reply")(bad)
     assert (failure.value.spec_path, failure.value.data_field) == ("models.reply.tags", "attachments")
