@@ -440,11 +440,15 @@ class ModelCompiler:
                     self.errors.append(MappingError(loc, fpath, str(exc)))
             m, k = gen.bind(item_fn, "_m"), gen.bind(key_fn, "_t")
             return f"{{{k}(_i[{index!r}]): _i for _i in ({m}(x) for x in ({items} or ()))}}"
-        if self.ctx.direction == "render":
+        if self.ctx.direction == "render" and not is_volatile(item_fn):
             # a list page shows mostly the records it showed before (the adapter hands back the same
-            # immutable objects for unchanged rows): each one's rendering is reused
-            item_fn = identity_memo(item_fn)
-        expr = f"[{gen.bind(item_fn, '_m')}(x) for x in ({items} or ())]"
+            # immutable objects for unchanged rows): each one's rendering is reused (identity_memo,
+            # its lookup spelled out here)
+            cache, miss = memo_parts(item_fn)
+            get, call = gen.bind(cache.get, "_mg"), gen.bind(miss, "_m")
+            expr = f"[_h[1] if (_h := {get}(id(x))) is not None and _h[0] is x else {call}(x) for x in ({items} or ())]"
+        else:
+            expr = f"[{gen.bind(item_fn, '_m')}(x) for x in ({items} or ())]"
         wrap = spec.get("wrap")
         return f"{{{wrap!r}: {expr}}}" if wrap else expr
 
@@ -682,19 +686,30 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
     """
     if is_volatile(fn):
         return fn
+    cache, miss = memo_parts(fn, size)
+
+    def memoised(s: Any) -> Any:
+        hit = cache.get(id(s))
+        if hit is not None and hit[0] is s:
+            return hit[1]
+        return miss(s)
+
+    return memoised
+
+
+def memo_parts(fn: Compiled, size: int = MEMO_SIZE) -> tuple[dict[int, tuple[Any, Any]], Compiled]:
+    """An identity memo as its table (``id(s)`` -> ``(s, rendering)``) and its miss: ``fn(s)``,
+    kept when it may be.  A hit is the caller's ``hit[0] is s`` test (generated list renders
+    spell it out in the comprehension: an item seen before costs no call at all)."""
     cache: dict[int, tuple[Any, Any]] = {}
     # the keys in the order cached: the oldest is evicted without `next(iter(cache))`, which
     # walks past every slot deleted since the dict was last resized (hundreds, at this size)
     order: deque[int] = deque()
-    # (the counter's list and the frozen-type table read directly: a miss, a new record, pays
-    # for this wrapper on every item of every list)
+    # (the counter's list and the frozen-type table read directly: a new record pays for this
+    # on every item of every list)
     seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
 
-    def memoised(s: Any) -> Any:
-        key = id(s)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is s:
-            return hit[1]
+    def miss(s: Any) -> Any:
         cls = type(s)
         if not (frozen.get(cls) or _frozen(cls)):
             return fn(s)
@@ -703,11 +718,12 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
         if seen_box[0] == seen:
             if len(cache) >= size:
                 del cache[order.popleft()]
+            key = id(s)
             cache[key] = (s, out)  # the object is held: its id cannot be reused while cached
             order.append(key)
         return out
 
-    return memoised
+    return cache, miss
 
 
 _FROZEN: dict[type, bool] = {}
