@@ -247,3 +247,62 @@ def test_a_passthrough_models_failure_names_the_field_once(passing: Any, caplog:
         passing.model("reply")(bad)
     assert (failure.value.spec_path, failure.value.data_field) == ("models.reply.tags", "attachments")
     assert [r.getMessage() for r in caplog.records].count(f"mapping failure (render): {failure.value.detail}") == 1
+
+
+LISTS = """
+enums:
+  status:
+    canonical: Status
+    values: {Open: open}
+models:
+  page:
+    source: Ticket
+    fields:
+      items: {each: replies, model: item}
+      plain: {each: notes, fields: {id: {from: id, transform: str}}}
+  item:
+    source: Reply
+    fields:
+      id: {from: id, transform: str}
+      text: message
+"""
+
+
+@pytest.fixture(scope="module")
+def lists(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root: Path = tmp_path_factory.mktemp("maps")
+    (root / "acme").mkdir()
+    (root / "acme" / "m.yaml").write_text(LISTS, encoding="utf-8")
+    return load_mappings(roots=[root])["acme"]
+
+
+def test_a_lists_items_are_rendered_once_per_object(lists: Any) -> None:
+    render = lists.model("page")
+    one, two = Reply(id=1, message="a"), Reply(id=2, message="b")
+    first = render(Ticket(id=1, replies=(one, two)))
+    assert first["items"] == [{"id": "1", "text": "a"}, {"id": "2", "text": "b"}]
+    # the same reply objects in another ticket: their renderings are the very same dicts
+    again = render(Ticket(id=2, replies=(two, one, one)))
+    assert again["items"][0] is first["items"][1] and again["items"][1] is first["items"][0]
+    assert again["items"][2] is again["items"][1]
+    # an equal new object is rendered again (it may come from another answer)
+    copy = Reply(id=1, message="a")
+    third = render(Ticket(id=3, replies=(copy,)))
+    assert third["items"] == [first["items"][0]] and third["items"][0] is not first["items"][0]
+
+
+def test_a_lists_mutable_items_are_rendered_every_time(lists: Any) -> None:
+    render = lists.model("page")
+    row: dict[str, Any] = {"id": 1, "message": "a"}
+
+    class Box:  # not a frozen record: its fields may change between renderings
+        id = 5
+        message = "m"
+
+    box = Box()
+    ticket = Ticket.model_construct(id=1, replies=(box,), notes=(row,))  # type: ignore[arg-type]
+    first = render(ticket)
+    box.message, row["id"] = "n", 2
+    second = render(ticket)
+    assert first["items"] == [{"id": "5", "text": "m"}] and second["items"] == [{"id": "5", "text": "n"}]
+    assert first["plain"] == [{"id": "1"}] and second["plain"] == [{"id": "2"}]
