@@ -502,12 +502,26 @@ def _word(arg: str | None, ctx: CompileContext) -> Fn:
 _URL_PLAIN = re.compile(r"[A-Za-z0-9_.~ -]*")
 
 
+# texts quote_plus encoded lately (messages: a ticket's replies are encoded again each time the
+# ticket is, and a changed ticket is mostly the same texts); bounded in entries and in length
+_URL_MEMO: dict[str, str] = {}
+URL_MEMO_SIZE, URL_MEMO_TEXT = 256, 4096
+
+
 def _urlencode(value: Any) -> str:
     """``quote_plus``; names, numbers and words (most fields) without its encode-and-scan."""
     text = to_str(value)
     if _URL_PLAIN.fullmatch(text):
         return text.replace(" ", "+") if " " in text else text
-    return quote_plus(text)
+    if len(text) > URL_MEMO_TEXT:
+        return quote_plus(text)
+    out = _URL_MEMO.get(text)
+    if out is None:
+        out = quote_plus(text)
+        if len(_URL_MEMO) >= URL_MEMO_SIZE:
+            _URL_MEMO.clear()  # (whole: see dates.memo_renderer)
+        _URL_MEMO[text] = out
+    return out
 
 
 def _nullable(value: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -306,3 +307,17 @@ def test_a_lists_mutable_items_are_rendered_every_time(lists: Any) -> None:
     second = render(ticket)
     assert first["items"] == [{"id": "5", "text": "m"}] and second["items"] == [{"id": "5", "text": "n"}]
     assert first["plain"] == [{"id": "1"}] and second["plain"] == [{"id": "2"}]
+
+
+URL_TEXTS = ["a\r\nb", "50% & more", "è/é?", "plain words", "x" * 5000 + "&", "", "a+b", "Ünïcödé\u2028", "\t"]
+
+
+def test_urlencode_remembers_what_quote_plus_gave(monkeypatch: pytest.MonkeyPatch) -> None:
+    urlencode = tr.build("urlencode", tr.CompileContext("acme", "render", {}, {}, lambda n: None))
+    for size in (tr.URL_MEMO_SIZE, 2):  # (2: the memo fills and is cleared on the way)
+        monkeypatch.setattr(tr, "URL_MEMO_SIZE", size)
+        monkeypatch.setattr(tr, "_URL_MEMO", {})
+        for text in [*URL_TEXTS, *URL_TEXTS[::-1], *URL_TEXTS]:
+            assert urlencode(text) == quote_plus(text)
+        assert len(tr._URL_MEMO) <= size
+    assert "x" * 5000 + "&" not in tr._URL_MEMO  # (a long text is encoded, not kept)
