@@ -217,6 +217,7 @@ class ModelCompiler:
         expr = self._object(gen, kept, f"{name}.remote", source, None, spec.get("source") == "dict" or source is None)
         gen.lines.append(f"def _model(s):\n    return {expr}\n")
         overlay = _exec(gen, f"{name}.remote")
+        vendor = self.ctx.vendor
         volatile = gen.volatile or is_volatile(full)
 
         # `when: key` / `when: "!key"`: only a raw record that has (has not) that key is of this
@@ -224,48 +225,18 @@ class ModelCompiler:
         present = not when.startswith("!")
         key = when.lstrip("!")
 
-        passthrough = self._passthrough_fn(spec, fields, name, source, full, overlay if keep else None, key, present)
+        def passthrough(s: Any) -> Any:
+            remote = getattr(s, "remote", None)
+            if remote is None or remote.vendor != vendor or (key and (key in remote.fields) != present):
+                return full(s)
+            out = dict(remote.fields)
+            if keep:
+                out.update(overlay(s))
+            return out
+
         if volatile:
             _VOLATILE.add(passthrough)
         return passthrough
-
-    def _passthrough_fn(
-        self,
-        spec: LocDict,
-        fields: LocDict,
-        name: str,
-        source: type[BaseModel] | None,
-        full: Compiled,
-        overlay: Compiled | None,
-        key: str,
-        present: bool,
-    ) -> Compiled:
-        """The passthrough as one generated function with the model's own expression in it (not a
-        wrapper calling ``full``: one call less for every record of another backend, list items
-        included).  A failure is located by ``full``'s own probes, as ``full`` would raise it."""
-        gen = _Gen()
-        path = name if name.startswith("actions.") else f"models.{name}"
-        errors, self.errors = self.errors, []  # (compiled a second time: its errors are reported once)
-        try:
-            from_dict = spec.get("source") == "dict" or source is None
-            expr = self._object(gen, fields, path, source, _model_class(spec.get("target")), from_dict)
-        finally:
-            self.errors = errors
-        full_ns = full.__globals__  # (_finish's module: its failure and probes)
-        gen.ns.update(_fail=full_ns["_fail"], _probes=full_ns["_probes"], _DATA_ERRORS=tr.DATA_ERRORS)
-        gen.ns.update(_vendor=self.ctx.vendor, _key=key, _overlay=overlay)
-        shape = f" and (_key in _r.fields) is {present}" if key else ""
-        update = "\n        _o.update(_overlay(s))" if overlay is not None else ""
-        gen.lines.append(
-            "def _model(s):\n"
-            "    _r = getattr(s, 'remote', None)\n"
-            f"    if _r is not None and _r.vendor == _vendor{shape}:\n"
-            f"        _o = dict(_r.fields){update}\n"
-            "        return _o\n"
-            f"    try:\n        return {expr}\n"
-            f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
-        )
-        return _exec(gen, path)
 
     # -- expressions -------------------------------------------------------
 
