@@ -1,6 +1,7 @@
 """The render direction's shortcuts give what the functions they skip give: the date memo (against
 the plain formatter, with equal instants in other zones, folds, gaps, naive and odd values), the
-spelled-out enum and slice renders, and ``optional`` / ``omit_empty`` keys left out inline."""
+spelled-out enum and slice renders, ``optional`` / ``omit_empty`` keys left out inline, a list's
+items looked up in their memo inline, a passthrough model's other-vendor records, urlencode's memo."""
 
 from __future__ import annotations
 
