@@ -146,9 +146,9 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
         raise TransformArgError(f"unknown date format '{name}'")
     zone = ctx.zones(spec.zone)
     if ctx.direction == "render":
-        fmt = compile_formatter(spec.format, zone)
         if zone is not None:
-            return memo_renderer(fmt)
+            return _date_renderer(spec.format, zone)
+        fmt = compile_formatter(spec.format, zone)
 
         def render(value: Any) -> str:
             return fmt(value) if isinstance(value, datetime) else ""
@@ -164,6 +164,19 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
         return parse_(str(value))
 
     return parse
+
+
+# one memoised renderer per format and zone, shared by every field (and vendor) that renders
+# so: a ticket's dates recur in other fields (its opening reply's, its last reply's)
+_DATE_RENDERERS: weakref.WeakValueDictionary[tuple[str, tzinfo], Fn] = weakref.WeakValueDictionary()
+
+
+def _date_renderer(fmt: str, zone: tzinfo) -> Fn:
+    key = (fmt, zone)
+    render = _DATE_RENDERERS.get(key)
+    if render is None:
+        render = _DATE_RENDERERS[key] = memo_renderer(compile_formatter(fmt, zone))
+    return render
 
 
 def _utc() -> tzinfo:

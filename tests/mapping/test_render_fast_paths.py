@@ -322,3 +322,13 @@ def test_urlencode_remembers_what_quote_plus_gave(monkeypatch: pytest.MonkeyPatc
             assert urlencode(text) == quote_plus(text)
         assert len(tr._URL_MEMO) <= size
     assert "x" * 5000 + "&" not in tr._URL_MEMO  # (a long text is encoded, not kept)
+
+
+def test_fields_rendering_one_format_in_other_zones_do_not_share_texts() -> None:
+    when = datetime(2024, 3, 1, 23, 30, tzinfo=UTC)
+    texts = []
+    for zone in (ROME, CHICAGO, ROME):
+        dates_ = {"d": tr.DateSpec("d", "Y-m-d H:i:s", "z")}
+        ctx = tr.CompileContext("acme", "render", {}, dates_, dict.fromkeys(["z"], zone).get)
+        texts.append(tr.build("date:d", ctx)(when))
+    assert texts == ["2024-03-02 00:30:00", "2024-03-01 17:30:00", "2024-03-02 00:30:00"]
