@@ -8,6 +8,7 @@ parser) and characters XML 1.0 cannot carry are dropped.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ class SuccessBytes:
         self._encode = encode
         self._size = size
         self._cache: dict[int, tuple[Any, bytes]] = {}
+        self._order: deque[int] = deque()  # keys oldest first (see compiler.identity_memo)
 
     def get(self, body: Any) -> bytes:
         key = id(body)
@@ -42,8 +44,9 @@ class SuccessBytes:
         out = self._encode(body)
         cache = self._cache
         if len(cache) >= self._size:
-            del cache[next(iter(cache))]
+            del cache[self._order.popleft()]
         cache[key] = (body, out)
+        self._order.append(key)
         return out
 
 

@@ -20,3 +20,20 @@ def test_the_same_body_is_encoded_once_an_equal_new_one_again() -> None:
     for i in range(5):
         cache.get({"id": str(i)})
     assert len(cache._cache) == 2  # bounded
+
+
+def test_the_oldest_body_is_the_one_forgotten() -> None:
+    encoded: list[object] = []
+
+    def encode(body: dict[str, str]) -> bytes:
+        encoded.append(body)
+        return json_bytes(body)
+
+    cache = SuccessBytes(encode, size=2)
+    a, b, c = {"id": "a"}, {"id": "b"}, {"id": "c"}
+    for body in (a, b, c, b, c):  # c pushes a out; b and c are kept
+        cache.get(body)
+    assert encoded == [a, b, c]
+    cache.get(a)  # a again: encoded again, pushing b (now the oldest) out
+    cache.get(c)
+    assert encoded == [a, b, c, a] and set(cache._cache) == {id(a), id(c)}

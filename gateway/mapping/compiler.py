@@ -32,6 +32,7 @@ import itertools
 import logging
 import types
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -291,6 +292,9 @@ class ModelCompiler:
         body = "{" + ", ".join(items) + "}"
         if self.ctx.direction == "parse":
             return f"_strip_none({body})"
+        if "<<" not in fields:
+            items = _render_items(gen, fields, items)
+            return "{" + ", ".join(items) + "}"
         if optional:
             body = f"_drop_none({body}, {optional!r})"
         # `omit_empty: true`: the key is left out when its value is empty (WHMCS sends GetTicketCounts'
@@ -380,6 +384,7 @@ class ModelCompiler:
             return f"{gen.bind(fn, '_g')}({value})"
         names = [gen.bind(fn, "_t") for fn in fns]
         plain = {name: fn for name, fn in zip(names, fns, strict=True) if fn in (tr.to_str, tr.to_int)}
+        inline = _render_inlines(gen, names, fns) if self.ctx.direction == "render" else {}
 
         def chain(inner: str) -> str:
             # `str` and `int`'s common cases spelled out (what those functions do first), so the
@@ -390,6 +395,8 @@ class ModelCompiler:
                 elif plain.get(name) is tr.to_int:
                     fast = "type(_s := {}) is str and _s.isdigit() and _s.isascii() and len(_s) <= 18"
                     inner = f"(int(_s) if {fast.format(inner)} else {name}(_s))"
+                elif name in inline:
+                    inner = inline[name].format(inner)
                 else:
                     inner = f"{name}({inner})"
             return inner
@@ -426,11 +433,15 @@ class ModelCompiler:
                     self.errors.append(MappingError(loc, fpath, str(exc)))
             m, k = gen.bind(item_fn, "_m"), gen.bind(key_fn, "_t")
             return f"{{{k}(_i[{index!r}]): _i for _i in ({m}(x) for x in ({items} or ()))}}"
-        if self.ctx.direction == "render":
+        if self.ctx.direction == "render" and not is_volatile(item_fn):
             # a list page shows mostly the records it showed before (the adapter hands back the same
-            # immutable objects for unchanged rows): each one's rendering is reused
-            item_fn = identity_memo(item_fn)
-        expr = f"[{gen.bind(item_fn, '_m')}(x) for x in ({items} or ())]"
+            # immutable objects for unchanged rows): each one's rendering is reused (identity_memo,
+            # its lookup spelled out here)
+            cache, miss = memo_parts(item_fn)
+            get, call = gen.bind(cache.get, "_mg"), gen.bind(miss, "_m")
+            expr = f"[_h[1] if (_h := {get}(id(x))) is not None and _h[0] is x else {call}(x) for x in ({items} or ())]"
+        else:
+            expr = f"[{gen.bind(item_fn, '_m')}(x) for x in ({items} or ())]"
         wrap = spec.get("wrap")
         return f"{{{wrap!r}: {expr}}}" if wrap else expr
 
@@ -490,6 +501,42 @@ class ModelCompiler:
             return lambda s: None
         # late-bound so models may be declared in any order
         return self.compile(name)
+
+
+def _render_items(gen: _Gen, fields: LocDict, items: list[str]) -> list[str]:
+    """A render object's items, each ``optional`` / ``omit_empty`` key spelled as a spread that
+    is empty when the value is None / empty: what ``_drop_none`` and ``_omit_empty`` do after
+    the dict is built, without their call and loop (with no ``<<`` spread, which may set the
+    key again, nothing else can change the value they would test)."""
+    out = []
+    for (key, spec), item in zip(fields.items(), items, strict=True):
+        optional = isinstance(spec, dict) and spec.get("optional")
+        empty = isinstance(spec, dict) and spec.get("omit_empty")
+        if not (optional or empty):
+            out.append(item)
+            continue
+        expr = item[len(f"{key!r}: ") :]
+        var = f"_o{next(gen.counter)}"
+        # (_omit_empty's test, `in` a bound tuple: None, "", {}, [] by identity or equality)
+        kept = f"not in {gen.bind((None, '', {}, []), '_e')}" if empty else "is not None"
+        out.append(f"**({{{key!r}: {var}}} if ({var} := {expr}) {kept} else {gen.bind({}, '_e')})")
+    return out
+
+
+def _render_inlines(gen: _Gen, names: list[str], fns: list[tr.Fn]) -> dict[str, str]:
+    """Render transforms spelled out (``tr.INLINE``): bound name -> a format of the inner
+    expression that gives what the function gives, calling it for all but the common case."""
+    out: dict[str, str] = {}
+    for name, fn in zip(names, fns, strict=True):
+        kind, data = tr.INLINE.get(fn, ("", None))
+        if kind == "enum":
+            # a canonical value the table knows (else: None, "", Unmapped... as the function says)
+            table = gen.bind(data, "_tb")
+            out[name] = f"(_e if (_e := {table}.get(_s := {{}})) is not None else {name}(_s))"
+        elif kind == "slice":
+            start, stop = data
+            out[name] = f"(_s[{start}:{stop}] if type(_s := {{}}) is str else {name}(_s))"
+    return out
 
 
 def _source_of(spec: Any, key: str) -> str:
@@ -687,7 +734,7 @@ def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] |
         if volatile:
             _VOLATILE.add(record)
         return record
-    ns: dict[str, Any] = {"_record": record, "_cls": target, "_cache": {}, "_box": tr._UNMAPPED_SEEN}
+    ns: dict[str, Any] = {"_record": record, "_cls": target, "_cache": {}, "_order": deque(), "_box": tr._UNMAPPED_SEEN}
     names = [f"_a{i}" for i in range(len(columns))]
     reads = "".join(f"    {n} = s.get({c!r})\n" for n, c in zip(names, columns, strict=True))
     texts = " and ".join(f"(type({n}) is str or {n} is None)" for n in names) or "True"
@@ -707,8 +754,9 @@ def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] |
         "    # (a record that met an unmapped enum value is not kept: its metric counts every read)\n"
         "    if type(_out) is _cls and _box[0] == _seen:\n"
         f"        if len(_cache) >= {RECORD_MEMO_SIZE}:\n"
-        "            del _cache[next(iter(_cache))]\n"
+        "            del _cache[_order.popleft()]\n"
         "        _cache[_key] = _out\n"
+        "        _order.append(_key)\n"
         "    return _out\n"
     )
     exec(compile(source, f"<record {target.__name__} memo>", "exec"), ns)
@@ -740,16 +788,30 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
     """
     if is_volatile(fn):
         return fn
-    cache: dict[int, tuple[Any, Any]] = {}
-    # (the counter's list and the frozen-type table read directly: a miss, a new record, pays
-    # for this wrapper on every item of every list)
-    seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
+    cache, miss = memo_parts(fn, size)
 
     def memoised(s: Any) -> Any:
-        key = id(s)
-        hit = cache.get(key)
+        hit = cache.get(id(s))
         if hit is not None and hit[0] is s:
             return hit[1]
+        return miss(s)
+
+    return memoised
+
+
+def memo_parts(fn: Compiled, size: int = MEMO_SIZE) -> tuple[dict[int, tuple[Any, Any]], Compiled]:
+    """An identity memo as its table (``id(s)`` -> ``(s, rendering)``) and its miss: ``fn(s)``,
+    kept when it may be.  A hit is the caller's ``hit[0] is s`` test (generated list renders
+    spell it out in the comprehension: an item seen before costs no call at all)."""
+    cache: dict[int, tuple[Any, Any]] = {}
+    # the keys in the order cached: the oldest is evicted without `next(iter(cache))`, which
+    # walks past every slot deleted since the dict was last resized (hundreds, at this size)
+    order: deque[int] = deque()
+    # (the counter's list and the frozen-type table read directly: a new record pays for this
+    # on every item of every list)
+    seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
+
+    def miss(s: Any) -> Any:
         cls = type(s)
         if not (frozen.get(cls) or _frozen(cls)):
             return fn(s)
@@ -757,11 +819,13 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
         out = fn(s)
         if seen_box[0] == seen:
             if len(cache) >= size:
-                del cache[next(iter(cache))]
+                del cache[order.popleft()]
+            key = id(s)
             cache[key] = (s, out)  # the object is held: its id cannot be reused while cached
+            order.append(key)
         return out
 
-    return memoised
+    return cache, miss
 
 
 _FROZEN: dict[type, bool] = {}

@@ -75,6 +75,36 @@ def compile_formatter(fmt: str, zone: tzinfo | None) -> Formatter:
     return namespace["_fmt"]  # type: ignore[return-value]
 
 
+#: texts a date renderer remembers (per date format); cleared whole when full
+DATE_MEMO_SIZE = 1024
+
+
+def memo_renderer(fmt: Formatter, size: int = DATE_MEMO_SIZE) -> Callable[[object], str]:
+    """``fmt`` over a datetime, ``""`` for anything else; the text of an aware datetime remembered.
+
+    For a formatter that converts to a zone (its text then depends on the instant alone).
+    A datetime is immutable and a ticket repeats its dates (its last reply is its
+    ``lastreply``; a record parsed again carries equal dates), so each is formatted once.
+    Aware datetimes that compare equal with ``fold`` 0 are the same instant (same zone:
+    same fields; other zones: Python calls a time the fold makes ambiguous unequal).
+    Not memoised: a naive datetime (the process's local zone), ``fold=1`` (equal to its
+    fold-0 twin, an hour apart), a datetime subclass."""
+    memo: dict[datetime, str] = {}
+
+    def render(value: object) -> str:
+        if type(value) is datetime and value.tzinfo is not None and not value.fold:
+            text = memo.get(value)
+            if text is None:
+                text = fmt(value)
+                if len(memo) >= size:
+                    memo.clear()  # (whole: evicting one by one scans the dict's deleted slots)
+                memo[value] = text
+            return text
+        return fmt(value) if isinstance(value, datetime) else ""
+
+    return render
+
+
 def compile_parser(fmt: str, zone: tzinfo) -> Parser:
     """Text in ``fmt`` (or ISO 8601 / ``Y-m-d H:i:s``) -> aware datetime; naive input is in ``zone``.
 

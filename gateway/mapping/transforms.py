@@ -9,6 +9,8 @@ Adding a transform is adding one small function to ``TRANSFORMS``.
 from __future__ import annotations
 
 import re
+import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -16,7 +18,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from gateway.canonical import Priority, Status, Unmapped
-from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser
+from gateway.mapping.dates import DateFormatError, compile_formatter, compile_parser, memo_renderer
 
 Fn = Callable[[Any], Any]
 UnmappedHook = Callable[[str, str, str], None]  # vendor, enum name, value
@@ -53,6 +55,11 @@ class CompileContext:
 
 
 Factory = Callable[[str | None, CompileContext], Fn]
+
+# Render transforms the compiler may spell out in the generated code (their common case, with
+# the function itself called for the rest): function -> (kind, what the inline code reads).
+# `enum`: its table (a value found there is the answer); `slice`: (start, stop) of a string.
+INLINE: weakref.WeakKeyDictionary[Fn, tuple[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _need(arg: str | None, name: str) -> str:
@@ -140,6 +147,8 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
         raise TransformArgError(f"unknown date format '{name}'")
     zone = ctx.zones(spec.zone)
     if ctx.direction == "render":
+        if zone is not None:
+            return _date_renderer(spec.format, zone)
         fmt = compile_formatter(spec.format, zone)
 
         def render(value: Any) -> str:
@@ -150,6 +159,7 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
     # text -> the datetime it parsed to: datetimes are immutable, and the same texts come back
     # (a ticket's date is its opening message's; a list's rows repeat from page to page)
     memo: dict[str, datetime] = {}
+    order: deque[str] = deque()  # (oldest first: see compiler.memo_parts)
 
     def parse(value: Any) -> datetime | None:
         if type(value) is str:
@@ -163,8 +173,9 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
         out = parse_(str(value))
         if type(value) is str:
             if len(memo) >= DATE_MEMO_SIZE:
-                del memo[next(iter(memo))]
+                del memo[order.popleft()]
             memo[value] = out
+            order.append(value)
         return out
 
     return parse
@@ -172,6 +183,18 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
 
 #: parsed date texts each `date:` parse transform keeps
 DATE_MEMO_SIZE = 4096
+
+# one memoised renderer per format and zone, shared by every field (and vendor) that renders
+# so: a ticket's dates recur in other fields (its opening reply's, its last reply's)
+_DATE_RENDERERS: weakref.WeakValueDictionary[tuple[str, tzinfo], Fn] = weakref.WeakValueDictionary()
+
+
+def _date_renderer(fmt: str, zone: tzinfo) -> Fn:
+    key = (fmt, zone)
+    render = _DATE_RENDERERS.get(key)
+    if render is None:
+        render = _DATE_RENDERERS[key] = memo_renderer(compile_formatter(fmt, zone))
+    return render
 
 
 def _utc() -> tzinfo:
@@ -217,6 +240,7 @@ def _enum(arg: str | None, ctx: CompileContext) -> Fn:
                 return str(value)
             return fallback if fallback is not None else str(value)
 
+        INLINE[render] = ("enum", to_vendor)
         return render
     to_canonical = table.to_canonical
 
@@ -266,6 +290,7 @@ def _slice(arg: str | None, ctx: CompileContext) -> Fn:
     def cut(value: Any) -> str:
         return to_str(value)[start:stop]
 
+    INLINE[cut] = ("slice", (start, stop))
     return cut
 
 
@@ -508,12 +533,26 @@ def _word(arg: str | None, ctx: CompileContext) -> Fn:
 _URL_PLAIN = re.compile(r"[A-Za-z0-9_.~ -]*")
 
 
+# texts quote_plus encoded lately (messages: a ticket's replies are encoded again each time the
+# ticket is, and a changed ticket is mostly the same texts); bounded in entries and in length
+_URL_MEMO: dict[str, str] = {}
+URL_MEMO_SIZE, URL_MEMO_TEXT = 256, 4096
+
+
 def _urlencode(value: Any) -> str:
     """``quote_plus``; names, numbers and words (most fields) without its encode-and-scan."""
     text = to_str(value)
     if _URL_PLAIN.fullmatch(text):
         return text.replace(" ", "+") if " " in text else text
-    return quote_plus(text)
+    if len(text) > URL_MEMO_TEXT:
+        return quote_plus(text)
+    out = _URL_MEMO.get(text)
+    if out is None:
+        out = quote_plus(text)
+        if len(_URL_MEMO) >= URL_MEMO_SIZE:
+            _URL_MEMO.clear()  # (whole: see dates.memo_renderer)
+        _URL_MEMO[text] = out
+    return out
 
 
 def _nullable(value: Any) -> Any:

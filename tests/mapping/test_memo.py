@@ -94,3 +94,21 @@ def test_an_unmapped_value_is_counted_on_every_rendering() -> None:
     assert first == second and first is not second
     text = metrics.render().decode()
     assert 'gateway_unmapped_values_total{enum="status",vendor="whmcs"} 2.0' in text
+
+
+def test_the_oldest_rendering_is_the_one_forgotten() -> None:
+    calls: list[int] = []
+
+    def render(s: Ticket) -> dict[str, int]:
+        calls.append(s.id)
+        return {"id": s.id}
+
+    memo = identity_memo(render, size=2)
+    one, two, three = _ticket(1), _ticket(2), _ticket(3)
+    for t in (one, two, three, two, three):  # three pushes one out
+        memo(t)
+    assert calls == [1, 2, 3]
+    memo(one)  # rendered again, pushing two out
+    memo(three)
+    memo(two)
+    assert calls == [1, 2, 3, 1, 2]
