@@ -25,7 +25,7 @@ Top-level keys of a vendor file:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -69,7 +69,7 @@ class VendorMappings:
     # the same settings, validated against the vendor's model (gateway.mapping.vendor_settings)
     config: VendorSettings = field(default_factory=VendorSettings)
     # parse models with a `target:`, yielding that canonical record (see record())
-    records: Mapping[str, Compiled] = field(default_factory=dict)
+    records: Mapping[str, Compiled] = field(default_factory=lambda: Records())
 
     def action(self, name: str) -> ActionSpec | None:
         return self.actions.get(name)
@@ -298,20 +298,36 @@ def _compile_vendor(
     settings = dict(merged.get("settings") or {})
     config = validate_settings(vendor, merged.get("settings"), errors)
     files = tuple(str(d.loc.file) for d in docs)
-    records = _records(parse_ctx, parse_specs) if not errors else {}
+    records = Records(parse_ctx, parse_specs) if not errors else Records()
     return VendorMappings(vendor, enums, dates, models, actions, settings, files, config, records)
 
 
-def _records(ctx: CompileContext, specs: Mapping[str, LocDict]) -> dict[str, Compiled]:
-    """The parse models with a target, compiled a second time to yield their records (the specs
-    are the ones just compiled without error, so nothing new can be found wrong here)."""
-    recorder = ModelCompiler(ctx, specs, [], records=True)
-    out: dict[str, Compiled] = {}
-    for name, spec in specs.items():
-        target = model_class(spec.get("target"))
-        if target is not None:
-            out[name] = _validated(recorder.compile(name), target)
-    return out
+class Records(Mapping[str, Compiled]):
+    """The parse models with a target, compiled a second time to yield their records, each on
+    first use (most installations read a few of them; compiling all at every load cost as much
+    as a fifth of the load).  The specs are the ones just compiled without error, so nothing new
+    can be found wrong here."""
+
+    def __init__(self, ctx: CompileContext | None = None, specs: Mapping[str, LocDict] | None = None) -> None:
+        self._specs = dict(specs or {})
+        self._targets = {n: model_class(s.get("target")) for n, s in self._specs.items()}
+        self._recorder = ModelCompiler(ctx, self._specs, [], records=True) if ctx is not None else None
+        self._done: dict[str, Compiled] = {}
+
+    def __getitem__(self, name: str) -> Compiled:
+        fn = self._done.get(name)
+        if fn is None:
+            target = self._targets.get(name)
+            if target is None or self._recorder is None:
+                raise KeyError(name)
+            fn = self._done[name] = _validated(self._recorder.compile(name), target)
+        return fn
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n, t in self._targets.items() if t is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for t in self._targets.values() if t is not None)
 
 
 def _validated(fn: Compiled, target: type[BaseModel]) -> Compiled:
