@@ -162,10 +162,10 @@ class ModelCompiler:
             return lambda s: None
         self._busy.add(name)
         fields = spec.get("fields")
-        source = _model_class(spec.get("source"))
+        source = model_class(spec.get("source"))
         if spec.get("source") is not None and source is None and spec.get("source") != "dict":
             self.errors.append(MappingError(spec.loc_of("source"), f"{name}.source", "unknown canonical model"))
-        target = _model_class(spec.get("target"))
+        target = model_class(spec.get("target"))
         if not isinstance(fields, LocDict):
             self.errors.append(MappingError(spec.loc, name, "a model needs 'fields:'"))
             fn: Compiled = lambda s: None  # noqa: E731
@@ -472,7 +472,7 @@ class ModelCompiler:
             self.errors.append(MappingError(loc, fpath, "needs 'fields:' or 'model:'"))
             return lambda s: None
         src_name = spec.get("source")
-        source = _model_class(src_name)
+        source = model_class(src_name)
         gen = _Gen()
         checks: list[tuple[str, str, str]] = []
         expr = self._object(gen, fields, fpath, source, target, src_name == "dict" or source is None, checks)
@@ -842,10 +842,6 @@ def _frozen(cls: type) -> bool:
 
 def model_class(name: Any) -> type[BaseModel] | None:
     """The canonical record or operation class a model's ``source:``/``target:`` names, if any."""
-    return _model_class(name)
-
-
-def _model_class(name: Any) -> type[BaseModel] | None:
     if not isinstance(name, str):
         return None
     cls = getattr(canonical, name, None) or getattr(operations, name, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -159,7 +158,6 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
     # text -> the datetime it parsed to: datetimes are immutable, and the same texts come back
     # (a ticket's date is its opening message's; a list's rows repeat from page to page)
     memo: dict[str, datetime] = {}
-    order: deque[str] = deque()  # (oldest first: see compiler.memo_parts)
 
     def parse(value: Any) -> datetime | None:
         if type(value) is str:
@@ -172,17 +170,16 @@ def _date(arg: str | None, ctx: CompileContext) -> Fn:
             return value
         out = parse_(str(value))
         if type(value) is str:
-            if len(memo) >= DATE_MEMO_SIZE:
-                del memo[order.popleft()]
+            if len(memo) >= DATE_PARSE_MEMO_SIZE:
+                memo.clear()  # (whole, as the date renderers' memo: see dates.memo_renderer)
             memo[value] = out
-            order.append(value)
         return out
 
     return parse
 
 
-#: parsed date texts each `date:` parse transform keeps
-DATE_MEMO_SIZE = 4096
+#: parsed date texts each `date:` parse transform keeps (dates.DATE_MEMO_SIZE: rendered ones)
+DATE_PARSE_MEMO_SIZE = 4096
 
 # one memoised renderer per format and zone, shared by every field (and vendor) that renders
 # so: a ticket's dates recur in other fields (its opening reply's, its last reply's)

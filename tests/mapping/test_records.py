@@ -250,7 +250,8 @@ def test_a_date_text_parses_to_what_the_parser_gives_and_the_memo_is_bounded(tmp
     parse = m.model("ticket_reply")
     plain = compile_parser("Y-m-d H:i:s", ZoneInfo("Europe/Rome"))  # the same parser, no memo
     start = datetime(2024, 3, 30, 22, 0, tzinfo=UTC)
-    texts = [(start + timedelta(minutes=37 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(tr.DATE_MEMO_SIZE + 50)]
+    count = tr.DATE_PARSE_MEMO_SIZE + 50  # more than the memo holds
+    texts = [(start + timedelta(minutes=37 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(count)]
     for text in [*texts, "2024-03-31 02:30:00", "2024-03-01", " 2024-03-01 09:00:00 ", *texts[:60]]:
         got = parse({"id": "1", "date": text})["created_at"]
         assert got == plain(text) and got.tzinfo == plain(text).tzinfo, text
