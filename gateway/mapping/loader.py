@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
@@ -41,6 +41,7 @@ from gateway.mapping.transforms import CompileContext, DateSpec, EnumTable, Unma
 from gateway.mapping.vendor_settings import VendorSettings, check_placeholders, validate_settings
 from gateway.operations import OPERATIONS
 
+M = TypeVar("M", bound=BaseModel)
 PACKAGED_ROOT = Path(__file__).resolve().parent.parent / "mappings"
 _TOP_KEYS = frozenset({"enums", "dates", "models", "actions", "settings"})
 _ACTION_KEYS = frozenset({"operation", "params", "result", "unsupported", "options"})
@@ -83,6 +84,16 @@ class VendorMappings:
         records of its nested models already made, and the same record again for equal columns
         where the model reads only a few (compiler._as_record)."""
         return self.records.get(name)
+
+    def parse(self, name: str, source: Any, target: type[M]) -> M:
+        """``source`` parsed by model ``name`` into a ``target`` record: its record where it has one
+        of that class (record()), else its dict validated."""
+        record = self.records.get(name)
+        if record is not None:
+            out = record(source)
+            if type(out) is target:
+                return out
+        return target.model_validate(self.models[name](source))
 
 
 @dataclass(frozen=True)

@@ -217,12 +217,7 @@ class PMPBackend(BackendDefaults):
 
     def _parse(self, model: str, source: Any, target: type[Any]) -> Any:
         try:
-            record = self._m.record(model)
-            if record is not None:
-                out = record(source)
-                if type(out) is target:
-                    return out
-            return target.model_validate(self._m.model(model)(source))
+            return self._m.parse(model, source, target)
         except _DATA_ERRORS as exc:
             log.warning("pmp %s record not understood: %s", model, type(exc).__name__)
             raise unavailable(f"a {model} record has the wrong shape") from None

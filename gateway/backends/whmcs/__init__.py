@@ -143,11 +143,8 @@ class WhmcsBackend(BackendDefaults):
 
     def _parse(self, model: str, row: Mapping[str, Any], target: type[M], **extra: Any) -> M:
         try:
-            record = None if extra else self._m.record(model)
-            if record is not None:
-                out = record(row)
-                if type(out) is target:
-                    return out
+            if not extra:
+                return self._m.parse(model, row, target)
             values = self._m.model(model)(row)
             values.update(extra)
             return target.model_validate(values)
