@@ -41,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 from gateway import canonical, operations
 from gateway.errors import GatewayError, InternalError, InvalidInput, NotFound
 from gateway.mapping import transforms as tr
+from gateway.mapping.builder import Shape, items_ok, record_builder, shape
 from gateway.mapping.source import LocDict, LocList, MappingError
 
 Compiled = Callable[[Any], Any]
@@ -173,12 +174,21 @@ class ModelCompiler:
             gen = _Gen()
             path = name if name.startswith("actions.") else f"models.{name}"
             checks: list[tuple[str, str, str]] = []
+            # a record's dict keeps its None values: the record builder reads them as "not given"
+            keep_none = self.records and target is not None and self.ctx.direction == "parse"
             expr = self._object(
-                gen, fields, path, source, target, spec.get("source") == "dict" or source is None, checks
+                gen, fields, path, source, target, spec.get("source") == "dict" or source is None, checks, keep_none
             )
-            fn = self._finish(gen, expr, checks, path)
+            found = shape(target) if keep_none and target is not None else None
+            inline = found is not None and "<<" not in fields and all(k in found.accepts for k in fields)
+            if inline and found is not None:
+                reader = self._remote_reader(spec["remote"], name) if spec.get("remote") is not None else None
+                fn = self._finish_record(gen, checks, path, found, reader)
+            else:
+                fn = self._finish(gen, expr, checks, path)
             if spec.get("remote") is not None and self.ctx.direction == "parse":
-                fn = self._keeping_remote(fn, spec["remote"], name)
+                if not inline:  # (an inline record reads its raw record itself)
+                    fn = self._keeping_remote(fn, spec["remote"], name)
             elif "remote" in spec:
                 fn = self._passthrough(spec, fields, name, source, fn)
             if self.records and target is not None and self.ctx.direction == "parse":
@@ -190,15 +200,19 @@ class ModelCompiler:
 
     def _keeping_remote(self, fn: Compiled, spec: Any, name: str) -> Compiled:
         """``remote: PATH`` or ``remote: {from: PATH, drop: [key, ...]}`` (``$``: the whole source)."""
+        reader = self._remote_reader(spec, name)
+        return fn if reader is None else _keeping_remote(fn, reader)
+
+    def _remote_reader(self, spec: Any, name: str) -> Callable[[Any], canonical.RemoteData | None] | None:
         if isinstance(spec, str):
-            return _keeping_remote(fn, self.ctx.vendor, spec, frozenset())
+            return _remote_reader(self.ctx.vendor, spec, frozenset())
         drop = spec.get("drop") if isinstance(spec, dict) else None
         if not isinstance(spec, dict) or not isinstance(spec.get("from", "$"), str) or not isinstance(drop, list):
             where = spec.loc if isinstance(spec, LocDict) else self.specs[name].loc
             message = "must be a path or {from: path, drop: [keys]}"
             self.errors.append(MappingError(where, f"models.{name}.remote", message))
-            return fn
-        return _keeping_remote(fn, self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
+            return None
+        return _remote_reader(self.ctx.vendor, str(spec.get("from", "$")), frozenset(map(str, drop)))
 
     def _passthrough(
         self, spec: LocDict, fields: LocDict, name: str, source: type[BaseModel] | None, full: Compiled
@@ -271,6 +285,7 @@ class ModelCompiler:
         target: type[BaseModel] | None,
         from_dict: bool,
         checks: list[tuple[str, str, str]] | None = None,
+        keep_none: bool = False,
     ) -> str:
         items = []
         optional = tuple(k for k, v in fields.items() if isinstance(v, dict) and v.get("optional"))
@@ -291,7 +306,7 @@ class ModelCompiler:
                 checks.append((fpath, _source_of(spec, key), expr))
         body = "{" + ", ".join(items) + "}"
         if self.ctx.direction == "parse":
-            return f"_strip_none({body})"
+            return body if keep_none else f"_strip_none({body})"
         if "<<" not in fields:
             items = _render_items(gen, fields, items)
             return "{" + ", ".join(items) + "}"
@@ -354,10 +369,17 @@ class ModelCompiler:
             return self._each(gen, spec, loc, fpath, source, from_dict)
         if "fields" in spec or "model" in spec:
             return self._nested(gen, spec, loc, fpath, source, target, from_dict)
-        value = self._getter(gen, spec.get("from", key), loc, fpath, source, from_dict)
-        return self._apply(gen, spec, loc, fpath, value, key)
+        sources = spec.get("from", key)
+        value = self._getter(gen, sources, loc, fpath, source, from_dict)
+        # (a dict's first source column alone, for a lookup that needs only it)
+        first = sources[0] if isinstance(sources, list) and sources else sources
+        plain = from_dict and isinstance(first, str) and first
+        code = self._getter(gen, first, loc, fpath, None, True) if plain else None
+        return self._apply(gen, spec, loc, fpath, value, key, code)
 
-    def _apply(self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, value: str, key: str) -> str:
+    def _apply(
+        self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, value: str, key: str, code: str | None = None
+    ) -> str:
         steps = spec.get("transform") or []
         if isinstance(steps, str):
             steps = [steps]
@@ -393,8 +415,14 @@ class ModelCompiler:
                 if plain.get(name) is tr.to_str:
                     inner = f"(_s if type(_s := {inner}) is str else str(_s) if type(_s) is int else {name}(_s))"
                 elif plain.get(name) is tr.to_int:
-                    fast = "type(_s := {}) is str and _s.isdigit() and _s.isascii() and len(_s) <= 18"
-                    inner = f"(int(_s) if {fast.format(inner)} else {name}(_s))"
+                    # a digit text read before is one dict lookup (tr.INT_TEXTS holds only texts of
+                    # ASCII digits, each with its int)
+                    texts, read = gen.bind(tr.INT_TEXTS, "_it"), gen.bind(tr.digits_int, "_di")
+                    fast = "_s.isdigit() and _s.isascii() and len(_s) <= 18"
+                    inner = (
+                        f"(_x if type(_s := {inner}) is str and (_x := {texts}.get(_s)) is not None"
+                        f" else {read}(_s) if type(_s) is str and {fast} else {name}(_s))"
+                    )
                 elif name in inline:
                     inner = inline[name].format(inner)
                 else:
@@ -415,11 +443,22 @@ class ModelCompiler:
             return f"({gen.bind(default)} if {absent} else {chain('_v')})"
         if self.ctx.direction == "parse" and names:
             # absent input stays absent: no transform turns a missing value into a present one
-            return f"(None if {absent} else {chain('_v')})"
+            expr = f"(None if {absent} else {chain('_v')})"
+            kind, table = tr.INLINE.get(fns[0], ("", None)) if len(fns) == 1 else ("", None)
+            if kind == "enum_parse" and code is not None:
+                # a vendor code the table knows as it is (a text) is its answer: no (code, label)
+                # pair, no strip and case-fold (anything else goes the function's way)
+                known = f"type(_k := {code}) is str and (_e := {gen.bind(table, '_tb')}.get(_k)) is not None"
+                expr = f"(_e if {known} else {expr})"
+            return expr
         return chain(value)
 
     def _each(self, gen: _Gen, spec: Mapping[str, Any], loc: Any, fpath: str, source: Any, from_dict: bool) -> str:
-        items = self._getter(gen, spec["each"], loc, fpath, source, from_dict)
+        named = spec["each"] if isinstance(spec["each"], list) else None
+        parts = [self._getter(gen, p, loc, fpath, source, from_dict) for p in named] if named is not None else []
+        # (the list's getter is the tuple of its paths' getters)
+        items = "(" + "".join(p + ", " for p in parts) + ")" if named is not None else None
+        items = items or self._getter(gen, spec["each"], loc, fpath, source, from_dict)
         item_fn = self._sub_model(spec, loc, fpath + "[]")
         index = spec.get("index")
         if index is not None:
@@ -440,6 +479,10 @@ class ModelCompiler:
             cache, miss = memo_parts(item_fn)
             get, call = gen.bind(cache.get, "_mg"), gen.bind(miss, "_m")
             expr = f"[_h[1] if (_h := {get}(id(x))) is not None and _h[0] is x else {call}(x) for x in ({items} or ())]"
+        elif isinstance(spec["each"], list):
+            # items named one by one (`each: [$]`: the row itself): a list display, no loop
+            call = gen.bind(item_fn, "_m")
+            expr = "[" + ", ".join(f"{call}({part})" for part in parts) + "]"
         else:
             expr = f"[{gen.bind(item_fn, '_m')}(x) for x in ({items} or ())]"
         wrap = spec.get("wrap")
@@ -494,6 +537,96 @@ class ModelCompiler:
             f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
         )
         return _exec(gen, path)
+
+    def _finish_record(
+        self,
+        gen: _Gen,
+        checks: list[tuple[str, str, str]],
+        path: str,
+        found: Shape,
+        remote: Callable[[Any], canonical.RemoteData | None] | None,
+    ) -> Compiled:
+        """A parse model that yields its canonical record itself, built the way validation builds
+        it, when every value already has a type its field keeps as it is (see ``builder``).
+
+        Each field's value is worked out once, into a local; if one of them is of another type,
+        the field values go on as a dict (None for "not given") to be validated as before."""
+        names = [fpath.rsplit(".", 1)[1] for fpath, _, _ in checks]
+        local = {key: f"_r{i}" for i, key in enumerate(names)}
+        if remote is not None:
+            local["remote"] = "_rr"
+        unmapped_required = [k for k in found.required if k not in local]
+        probes = []
+        lines = ["def _model(s):\n    try:\n"]
+        for i, (fpath, src, field_expr) in enumerate(checks):
+            gen.lines.append(f"def _probe{i}(s):\n    return {field_expr}\n")
+            probes.append(f"({fpath!r}, {src!r}, _probe{i})")
+            lines.append(f"        _r{i} = {field_expr}\n")
+        if not checks:
+            lines.append("        pass\n")
+        lines.append(f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n")
+        if remote is not None:
+            lines.append(f"    _rr = {gen.bind(remote, '_rm')}(s)\n")
+        fallback = "{" + "".join(f"{k!r}: {v}, " for k, v in local.items()) + "}"
+        if unmapped_required:
+            lines.append(f"    return {fallback}\n")
+        else:
+            tests = [self._record_test(gen, found, key, var) for key, var in local.items()]
+            lines.append(f"    if {' and '.join(tests) or 'True'}:\n")
+            lines.extend(f"        {line}\n" for line in self._record_make(gen, found, local))
+            lines.append(f"    return {fallback}\n")
+        gen.ns["_fail"] = _failure(self.ctx.direction, path.startswith("actions.") and ".params" in path)
+        gen.ns["_DATA_ERRORS"] = tr.DATA_ERRORS
+        gen.lines.append(f"_probes = ({''.join(p + ', ' for p in probes)})\n")
+        gen.lines.append("".join(lines))
+        return _exec(gen, path)
+
+    @staticmethod
+    def _record_test(gen: _Gen, found: Shape, key: str, var: str) -> str:
+        """The test that ``var`` is a value ``key``'s validation keeps as it is (None: not given)."""
+        accepts = found.accepts[key]
+        none_ok = key not in found.required
+        if accepts.items is not None:
+            kinds, items = gen.bind(accepts.types, "_T"), gen.bind(accepts.items, "_T")
+            ok = f"(type({var}) in {kinds} and _items_ok({var}, {items}))"
+        elif len(accepts.types) == 1:
+            ok = f"type({var}) is {gen.bind(next(iter(accepts.types)), '_T')}"
+        else:
+            ok = f"type({var}) in {gen.bind(accepts.types, '_T')}"
+        if accepts.values is not None:
+            ok = f"({ok} and {var} in {gen.bind(accepts.values, '_V')})"
+        return f"({var} is None or {ok})" if none_ok else ok
+
+    @staticmethod
+    def _record_make(gen: _Gen, found: Shape, local: dict[str, str]) -> list[str]:
+        """Statements that build the record from the checked locals: its ``__dict__`` in field
+        order (defaults for what is not given) and its fields set (what is given)."""
+        entries = []
+        for key, default in found.defaults.items():
+            var = local.get(key)
+            factory = found.factories.get(key)
+            fallback = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
+            if var is None:
+                entries.append(f"{key!r}: {fallback}")
+                continue
+            value = f"tuple({var})" if found.accepts[key].items is not None else var
+            if factory is None and default is None:
+                kept = value if value == var else f"(None if {var} is None else {value})"
+                entries.append(f"{key!r}: {kept}")
+            else:
+                entries.append(f"{key!r}: ({fallback} if {var} is None else {value})")
+        given = gen.bind(frozenset(local), "_G")
+        lines = [
+            f"_o = _new({gen.bind(found.cls, '_K')})",
+            f"_put(_o, '__dict__', {{{', '.join(entries)}}})",
+            f"_fs = set({given})",
+        ]
+        optional = [(key, var) for key, var in local.items() if key not in found.required]
+        lines.extend(f"if {var} is None: _fs.discard({key!r})" for key, var in optional)
+        lines += ["_put_fs(_o, _fs)", "_put_extra(_o, None)", "_put_private(_o, None)", "return _o"]
+        gen.ns.update(_new=_new, _put=_set, _items_ok=items_ok)
+        gen.ns.update(_put_fs=_set_fields_set, _put_extra=_set_extra, _put_private=_set_private)
+        return lines
 
     def _named(self, name: Any, loc: Any, fpath: str) -> Compiled:
         if not isinstance(name, str) or name not in self.specs:
@@ -633,6 +766,10 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
 
 
 _new, _set = object.__new__, object.__setattr__
+# a pydantic model's slots, set through their descriptors (`object.__setattr__` looks each one up)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def remote_data(vendor: str, fields: dict[str, Any]) -> canonical.RemoteData:
@@ -640,30 +777,43 @@ def remote_data(vendor: str, fields: dict[str, Any]) -> canonical.RemoteData:
     the class's fields (a fifth of a ticket row's parse): the same instance state, set directly."""
     out = _new(canonical.RemoteData)
     _set(out, "__dict__", {"vendor": vendor, "fields": fields})
-    _set(out, "__pydantic_fields_set__", {"vendor", "fields"})
-    _set(out, "__pydantic_extra__", None)
-    _set(out, "__pydantic_private__", None)
+    _set_fields_set(out, {"vendor", "fields"})
+    _set_extra(out, None)
+    _set_private(out, None)
     return out
 
 
-def _keeping_remote(fn: Compiled, vendor: str, path: str, drop: frozenset[str]) -> Compiled:
-    """A parse model with ``remote:`` keeps that raw record beside the canonical one
-    (``remote`` = RemoteData), for same-vendor identity, minus the ``drop`` keys (secrets)."""
+def _remote_reader(vendor: str, path: str, drop: frozenset[str]) -> Callable[[Any], canonical.RemoteData | None]:
+    """A parse model's ``remote:``: the raw record (``RemoteData``) kept beside the canonical one,
+    for same-vendor identity, minus the ``drop`` keys (secrets); None when it is not a record."""
     parts = () if path == "$" else tuple(path.split("."))
     dropped = tuple(sorted(drop))
 
+    def remote(s: Any) -> canonical.RemoteData | None:
+        raw = _dig(s, parts) if parts else s
+        if not isinstance(raw, dict):
+            return None
+        # a copy less the secrets (a C-level copy then a few deletions: a row has ~100 columns
+        # and the comprehension that filtered each one was a fifth of a ticket's parse)
+        fields = raw.copy()
+        pop = fields.pop
+        for key in dropped:
+            pop(key, None)
+        # built as the record (the copy above is its own): validating it would copy it again
+        return remote_data(vendor, fields)
+
+    return remote
+
+
+def _keeping_remote(fn: Compiled, reader: Callable[[Any], canonical.RemoteData | None]) -> Compiled:
+    """A parse model with ``remote:`` (its dict, with ``remote`` = the reader's RemoteData)."""
+
     def parse(s: Any) -> Any:
         out = fn(s)
-        raw = _dig(s, parts) if parts else s
-        if isinstance(out, dict) and isinstance(raw, dict):
-            # a copy less the secrets (a C-level copy then a few deletions: a row has ~100 columns
-            # and the comprehension that filtered each one was a fifth of a ticket's parse)
-            fields = raw.copy()
-            for key in dropped:
-                if key in fields:
-                    del fields[key]
-            # built as the record (the copy above is its own): validating it would copy it again
-            out["remote"] = remote_data(vendor, fields)
+        if isinstance(out, dict):
+            remote = reader(s)
+            if remote is not None:
+                out["remote"] = remote
         return out
 
     return parse
@@ -722,13 +872,16 @@ def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] |
     no validation, and the render memo, which knows records by identity, hits.  Only texts
     (and None) key it: ``1``, ``1.0`` and ``True`` are equal keys that may not parse alike."""
     validate = target.__pydantic_validator__.validate_python
+    build = record_builder(target, validate) or (lambda d: validate(_strip_none(d)))
 
     def record(s: Any) -> Any:
-        out = fn(s)
-        try:
-            return validate(out)
-        except ValidationError:
+        out = fn(s)  # the record, or the field values, None for "not given" (see _object's keep_none)
+        if type(out) is target:
             return out
+        try:
+            return build(out) if type(out) is dict else validate(out)
+        except ValidationError:
+            return _strip_none(out) if type(out) is dict else out
 
     if columns is None:
         if volatile:
@@ -736,19 +889,24 @@ def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] |
         return record
     ns: dict[str, Any] = {"_record": record, "_cls": target, "_cache": {}, "_order": deque(), "_box": tr._UNMAPPED_SEEN}
     names = [f"_a{i}" for i in range(len(columns))]
-    reads = "".join(f"    {n} = s.get({c!r})\n" for n, c in zip(names, columns, strict=True))
     texts = " and ".join(f"(type({n}) is str or {n} is None)" for n in names) or "True"
+    # Only keys of texts and None are kept, and a text equals only a text: a key holding a number,
+    # a boolean or a float may be looked up (it cannot be found there); one holding a list cannot
+    # be hashed (that row is parsed, never kept)
     source = (
         "def _interned(s):\n"
         "    if type(s) is not dict:\n"
         "        return _record(s)\n"
-        f"{reads}"
-        f"    if not ({texts}):\n"
+        f"    _key = ({''.join(f's.get({c!r}), ' for c in columns)})\n"
+        "    try:\n"
+        "        _hit = _cache.get(_key)\n"
+        "    except TypeError:\n"
         "        return _record(s)\n"
-        f"    _key = ({''.join(n + ', ' for n in names)})\n"
-        "    _hit = _cache.get(_key)\n"
         "    if _hit is not None:\n"
         "        return _hit\n"
+        f"    ({''.join(n + ', ' for n in names)}) = _key\n"
+        f"    if not ({texts}):\n"
+        "        return _record(s)\n"
         "    _seen = _box[0]\n"
         "    _out = _record(s)\n"
         "    # (a record that met an unmapped enum value is not kept: its metric counts every read)\n"

@@ -101,6 +101,21 @@ def to_int(value: Any) -> int:
     return int(text)
 
 
+#: digit texts already read as ints (ids repeat: a department's, a customer's, a staff member's)
+INT_MEMO_SIZE = 4096
+INT_TEXTS: dict[str, int] = {}
+
+
+def digits_int(text: str) -> int:
+    """``int(text)`` for a text of at most 18 ASCII digits, kept in ``INT_TEXTS`` (the compiler
+    looks a text up there first; the memo is cleared whole when full)."""
+    number = int(text)
+    if len(INT_TEXTS) >= INT_MEMO_SIZE:
+        INT_TEXTS.clear()
+    INT_TEXTS[text] = number
+    return number
+
+
 MAX_OFFSET = 10**12  # past any list a backend can hold; keeps offsets inside 64 bits
 
 
@@ -254,6 +269,9 @@ def _enum(arg: str | None, ctx: CompileContext) -> Fn:
         hook(vendor, name, str(code))
         return Unmapped(vendor=vendor, code=str(code), label=str(label or "") or str(code))
 
+    # the codes this function answers from the table as they are (a text already stripped and
+    # case-folded, not empty): the compiler may look a text code up there first
+    INLINE[parse] = ("enum_parse", {k: v for k, v in to_canonical.items() if k and k.strip().casefold() == k})
     return parse
 
 

@@ -71,6 +71,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "huge number": {"userid": "9" * 30},
     "list in a column": {"subject": ["a", "b"]},
     "no ticket id": {"ticketid": None},
+    # the enum lookup spelled out in the generated code, against the function's own reading
+    "status padded": {"status": " 1 "},
+    "status as a label only": {"status": "", "status_name": "Open"},
+    "status unknown number": {"status": 9, "priority": 7.0},
+    "status in a list": {"status": ["1"]},
+    "status upper-case label": {"status": "OPEN"},
+    # the ints read from the memo of digit texts, against int()
+    "leading zeros": {"userid": "007", "contactid": "0003"},
+    "non-ascii digits": {"userid": "١٢"},
+    "negative id": {"userid": "-5"},
+    "nineteen digits": {"userid": "1" * 19},
+    "a dict in a column": {"department_name": {"a": 1}},
+    "a list in a keyed column": {"user_firstname": ["J"]},
 }
 
 
@@ -260,3 +273,15 @@ def test_a_date_text_parses_to_what_the_parser_gives_and_the_memo_is_bounded(tmp
         parse({"id": "1", "date": "not a date"})
     with pytest.raises(compiler.MappingDataFailure):
         parse({"id": "1", "date": "not a date"})  # a failure is never remembered as a date
+
+
+def test_digit_texts_read_from_the_memo_are_their_ints_and_the_memo_is_bounded(pmp: VendorMappings) -> None:
+    from gateway.mapping import transforms as tr
+
+    record = pmp.record("ticket_department")
+    assert record is not None
+    for n in range(tr.INT_MEMO_SIZE + 50):
+        text = f"{n:0{1 + n % 3}d}"  # with and without leading zeros
+        assert record({"department": text, "department_name": "x"}).id == int(text)
+        assert len(tr.INT_TEXTS) <= tr.INT_MEMO_SIZE
+    assert all(k.isdigit() and k.isascii() and tr.INT_TEXTS[k] == int(k) for k in tr.INT_TEXTS)
