@@ -28,8 +28,10 @@ result, so absent input stays absent (a patch changes only what was sent).
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
+import tokenize
 import types
 import weakref
 from collections import deque
@@ -185,7 +187,7 @@ class ModelCompiler:
                 reader = self._remote_reader(spec["remote"], name) if spec.get("remote") is not None else None
                 fn = self._finish_record(gen, checks, path, found, reader)
             else:
-                fn = self._finish(gen, expr, checks, path)
+                fn = self._finish(gen, expr, checks, path, source)
             if spec.get("remote") is not None and self.ctx.direction == "parse":
                 if not inline:  # (an inline record reads its raw record itself)
                     fn = self._keeping_remote(fn, spec["remote"], name)
@@ -519,9 +521,16 @@ class ModelCompiler:
         gen = _Gen()
         checks: list[tuple[str, str, str]] = []
         expr = self._object(gen, fields, fpath, source, target, src_name == "dict" or source is None, checks)
-        return self._finish(gen, expr, checks, fpath)
+        return self._finish(gen, expr, checks, fpath, source)
 
-    def _finish(self, gen: _Gen, expr: str, checks: list[tuple[str, str, str]], path: str) -> Compiled:
+    def _finish(
+        self,
+        gen: _Gen,
+        expr: str,
+        checks: list[tuple[str, str, str]],
+        path: str,
+        source: type[BaseModel] | None = None,
+    ) -> Compiled:
         """The model's function: one expression; on bad data, each field alone finds the culprit
         (the slow path runs only then, so the fast path stays one dict display)."""
         probes = []
@@ -531,9 +540,14 @@ class ModelCompiler:
         gen.ns["_fail"] = _failure(self.ctx.direction, path.startswith("actions.") and ".params" in path)
         gen.ns["_DATA_ERRORS"] = tr.DATA_ERRORS
         gen.lines.append(f"_probes = ({''.join(p + ', ' for p in probes)})\n")
+        fast = _dict_reads(expr, source) if self.ctx.direction == "render" and source is not None else None
+        # a canonical record's fields read from its __dict__: pydantic's models define __getattr__,
+        # which makes every attribute read a slow generic look-up (a ticket's render reads ~25)
+        kind = gen.bind(source, "_K")
+        head = f"        if type(s) is {kind}:\n            _d = s.__dict__\n            return {fast}\n"
         gen.lines.append(
             "def _model(s):\n"
-            f"    try:\n        return {expr}\n"
+            f"    try:\n{head if fast is not None else ''}        return {expr}\n"
             f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
         )
         return _exec(gen, path)
@@ -654,6 +668,39 @@ def _render_items(gen: _Gen, fields: LocDict, items: list[str]) -> list[str]:
         kept = f"not in {gen.bind((None, '', {}, []), '_e')}" if empty else "is not None"
         out.append(f"**({{{key!r}: {var}}} if ({var} := {expr}) {kept} else {gen.bind({}, '_e')})")
     return out
+
+
+def _dict_reads(expr: str, source: type[BaseModel]) -> str | None:
+    """``expr`` with each read of one of ``source``'s fields (``s.name``) made a read of ``_d``,
+    the record's ``__dict__`` (a property, or anything else, is still read from ``s``); None
+    when nothing changes.  Rewritten token by token: text in string literals is left alone."""
+    if not issubclass(source, BaseModel):
+        return None
+    fields = source.model_fields
+    tokens = list(tokenize.generate_tokens(io.StringIO(expr).readline))
+    out: list[tuple[int, str]] = []
+    changed = False
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        prev = tokens[i - 1] if i else None
+        if (
+            tok.type == tokenize.NAME
+            and tok.string == "s"
+            and i + 2 < len(tokens)
+            and tokens[i + 1].string == "."
+            and tokens[i + 2].type == tokenize.NAME
+            and tokens[i + 2].string in fields
+            and not (prev is not None and prev.string == ".")
+        ):
+            out += [(tokenize.NAME, "_d"), (tokenize.OP, "["), (tokenize.STRING, repr(tokens[i + 2].string))]
+            out.append((tokenize.OP, "]"))
+            changed = True
+            i += 3
+            continue
+        out.append((tok.type, tok.string))
+        i += 1
+    return tokenize.untokenize(out).strip() if changed else None
 
 
 def _render_inlines(gen: _Gen, names: list[str], fns: list[tr.Fn]) -> dict[str, str]:
