@@ -384,7 +384,7 @@ def _records() -> list[Any]:
 
 def _subclass_copy(record: Any) -> Any:
     """The same record as an instance of a subclass: the render reads it attribute by attribute."""
-    sub = type(f"Sub{type(record).__name__}", (type(record),), {})
+    sub: Any = type(f"Sub{type(record).__name__}", (type(record),), {})
     copy = sub.model_construct(_fields_set=set(record.model_fields_set), **record.__dict__)
     assert type(copy) is not type(record) and copy.__dict__ == record.__dict__
     return copy
