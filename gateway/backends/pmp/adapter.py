@@ -354,7 +354,14 @@ class PMPBackend(BackendDefaults):
         if ticket_id <= 0:
             raise NotFound("ticket", "Ticket ID Not Found")
         ticket: Ticket = await self._wire.read_memo(f"api/tickets/{ticket_id}", self._ticket_answer)
+        if self._discovered_at is not None and not self._conversation_kept():
+            return ticket  # (what _with_conversation answers then, without its coroutine)
         return await self._with_conversation(ticket)
+
+    def _conversation_kept(self) -> bool:
+        """Whether the discovered installation has replies or notes to add to a ticket read."""
+        caps = self._caps
+        return caps.has("replies") or caps.has("notes")
 
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket row alone (its opening message, no replies or notes): what a list page shows."""
