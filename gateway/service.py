@@ -109,7 +109,9 @@ def _id_fields_of(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
 
 def refuse_bad_ids(operation: str, args: BaseModel) -> None:
     """NotFound for an id that cannot name a record (<= 0 where 0 is not "none")."""
-    for name, kind in _id_fields_of(type(args)):
+    cls = type(args)
+    fields = _ID_FIELDS_OF.get(cls)  # (_id_fields_of's look-up inline: every request passes here)
+    for name, kind in fields if fields is not None else _id_fields_of(cls):
         value = getattr(args, name, None)
         if type(value) is not int:
             continue
