@@ -344,8 +344,9 @@ class PMPBackend(BackendDefaults):
         ticket = staff_opening(ticket, row)
         if unmapped_seen() == seen:  # an unmapped value is counted on every read
             memo[key] = (row, ticket)
-            memo.move_to_end(key)
-            if len(memo) > memo.maxsize:
+            if hit is not None:
+                memo.move_to_end(key)  # (a changed row: its entry is replaced where it stood)
+            elif len(memo) > memo.maxsize:  # (a new one is added last, and the memo has grown)
                 memo.popitem(last=False)
         return ticket
 
