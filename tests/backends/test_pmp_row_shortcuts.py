@@ -12,6 +12,7 @@ from gateway.backends.pmp import PMPBackend
 from gateway.backends.pmp.adapter import RowMemo
 from gateway.backends.pmp.wire import Refused, row_of
 from gateway.backends.pmp_lists import _int, _row_id
+from gateway.canonical import Ticket
 from gateway.errors import BackendUnavailable, NotFound
 from gateway.mapping.loader import PACKAGED_ROOT, VendorMappings, load_mappings
 from gateway.store import MemoryStore
@@ -118,3 +119,22 @@ def test_a_page_cut_from_a_full_listing_is_sorted_by_the_row_id(
     got, total = result
     assert total == len(rows)
     assert [id(r) for r in got] == [id(r) for r in window]
+
+
+@pytest.mark.parametrize("admin", [None, "", "0", 0, "00", " 0 ", False, True, "3", 3, "x", 0.0, "\u0660"])
+def test_a_row_without_a_staff_opening_skips_the_call_that_changes_nothing(
+    pmp_mappings: VendorMappings, admin: Any
+) -> None:
+    from gateway.backends.pmp.conversation import staff_opening
+
+    backend = _backend(pmp_mappings, 8)
+    row = {**_row(4), "admin": admin}
+    try:
+        expected: Any = staff_opening(backend._parse("ticket", row, Ticket), row)
+    except (ValueError, BackendUnavailable) as exc:
+        expected = type(exc)
+    try:
+        got: Any = backend._ticket(dict(row))
+    except (ValueError, BackendUnavailable) as exc:
+        got = type(exc)
+    assert got == expected

@@ -112,6 +112,10 @@ _DEPARTMENTS_GRANT = (
 )
 
 
+# a row's ``admin`` column that names no staff member (staff_opening reads it as 0 and changes nothing)
+_NOT_STAFF = (None, "", "0")
+
+
 class RowMemo(OrderedDict[str | int, tuple[Row, Ticket]]):
     """Ticket id -> (the row last parsed, its Ticket), least recently used first, at most ``maxsize``.
 
@@ -341,7 +345,8 @@ class PMPBackend(BackendDefaults):
             return hit[1]
         seen = unmapped_seen()
         ticket: Ticket = self._parse("ticket", row, Ticket)
-        ticket = staff_opening(ticket, row)
+        if row.get("admin") not in _NOT_STAFF:  # (most rows: no staff opening, and no call to find it)
+            ticket = staff_opening(ticket, row)
         if unmapped_seen() == seen:  # an unmapped value is counted on every read
             memo[key] = (row, ticket)
             if hit is not None:
