@@ -691,8 +691,13 @@ _FILTERS = (
 )
 
 
+_FILTER_VALUES = operator.attrgetter(*_FILTERS)
+_NONES = (None,) * len(_FILTERS)
+
+
 def _unfiltered(a: ops.ListTicketsArgs) -> bool:
-    return all(getattr(a, name) is None for name in _FILTERS)
+    # every filter None, tested without a Python frame per filter (every list asks)
+    return all(map(operator.is_, _FILTER_VALUES(a), _NONES))
 
 
 def _stamp(value: object) -> float | None:
