@@ -354,12 +354,19 @@ class Wire:
         else:
             data = parse_stripped(body)
         # the usual answer, a 2xx record or list, told at once (what _refusal would find too: its
-        # checks are about other statuses, or about dicts whose status is false); a row carries
-        # no status, an answer saying true is not false
+        # checks are about other statuses, or about dicts whose status is false); a status that is
+        # None, true or digits other than "0" (a ticket row's status id: digits have no case and
+        # no spaces) is not false without is_false's strip and lower
         if 200 <= reply.status < 300:
             kind = type(data)
             if kind is list or (
-                kind is dict and ((status := data.get("status")) is None or status is True or not is_false(status))
+                kind is dict
+                and (
+                    (status := data.get("status")) is None
+                    or status is True
+                    or (type(status) is str and status.isdigit() and status != "0")
+                    or not is_false(status)
+                )
             ):
                 return data
         return self._refusal(reply, data, method, path)
