@@ -259,12 +259,16 @@ class PMPLists:
         try:
             async with self._wire.stream(path) as reply:
                 if reply.status not in http.RETRYABLE_STATUS:
-                    body = b""
-                    while len(body) <= MEMO_BODY_LIMIT:
+                    # the parts joined once at the end (a body read in one part is that part itself)
+                    parts: list[bytes] = []
+                    size = 0
+                    while size <= MEMO_BODY_LIMIT:
                         chunk = await reply.body.read(65536)
                         if not chunk:
-                            return http.Reply(reply.status, reply.headers, body)
-                        body += chunk
+                            return http.Reply(reply.status, reply.headers, b"".join(parts))
+                        parts.append(chunk)
+                        size += len(chunk)
+                    body = b"".join(parts)
                     if body.lstrip(_SPACE)[:1] == b"[":
                         return None
                     return http.Reply(reply.status, reply.headers, body + await reply.body.read())
