@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -192,7 +193,7 @@ class PMPLists:
 
     def _as_page(self, data: Any) -> _Page:
         if isinstance(data, list):
-            if not all(isinstance(r, dict) for r in data):
+            if not all(map(isinstance, data, itertools.repeat(dict))):  # (no generator frame per row)
                 raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
             return _Page(data, len(data), paged=False)
         if isinstance(data, dict) and isinstance(data.get("data"), list):

@@ -115,3 +115,26 @@ async def test_a_bounded_read_equals_the_body_grown_part_by_part(size: int, firs
         assert (got is None) == (expected is None)
         if got is not None and expected is not None:
             assert (got.status, got.body) == (expected.status, expected.body)
+
+
+class DictLike(dict[str, Any]):
+    pass
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[], [{}], [{"a": 1}, {"b": 2}], [{}, []], [None], [DictLike()], [{}, "x", {}], [1], {"data": [{}, 3]}],
+)
+def test_a_list_answer_is_taken_when_every_row_is_a_dict(data: Any) -> None:
+    from gateway.errors import BackendUnavailable
+
+    lists = PMPLists(
+        w.Wire("http://module.invalid/", "tok", Chunked(b"", 1)), load_mappings(roots=[PACKAGED_ROOT])["pmp"], _same
+    )
+    rows = data if isinstance(data, list) else data["data"]
+    if isinstance(data, list) and not all(isinstance(r, dict) for r in data):
+        with pytest.raises(BackendUnavailable):
+            lists._as_page(data)
+        return
+    page = lists._as_page(data)
+    assert page.rows == [r for r in rows if isinstance(r, dict)]
