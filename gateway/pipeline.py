@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from gateway.errors import GatewayError
-from gateway.service import Service, build_args
+from gateway.request_args import args_for
+from gateway.service import Service
 
 if TYPE_CHECKING:
     from gateway.dialects.base import Dialect, Inbound
@@ -45,7 +46,7 @@ async def respond(
             admit(spec)
         if spec.unsupported:  # (most actions lose nothing: no call)
             dialect.refuse_lost_params(inbound, spec)
-        args = build_args(spec.operation, spec.params(inbound.params))
+        args = args_for(spec, inbound.params)  # (the mapped parameters' model, reused for the same ones)
         result = await service.run(spec.operation, args)
         return dialect.success(inbound, spec, spec.result(result) if spec.result is not None else {})
     except GatewayError as exc:

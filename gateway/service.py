@@ -12,6 +12,7 @@ import asyncio
 import fnmatch
 import logging
 import math
+import operator
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,13 +26,15 @@ from gateway import operations as ops
 from gateway.backends import index as ix
 from gateway.backends.base import Backend, TicketHeader, header_of
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported
+from gateway.pages import ticket_page
 from gateway.plain_args import construct
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
 TICKET = "ticket"
-_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within a 64-bit id
+_ID = re.compile(r"[0-9]{1,18}")
+_NUMBER = operator.attrgetter("number")  # ASCII digits only, within a 64-bit id
 Handler = Callable[[Any], Awaitable[Any]]
 
 
@@ -109,7 +112,9 @@ def _id_fields_of(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
 
 def refuse_bad_ids(operation: str, args: BaseModel) -> None:
     """NotFound for an id that cannot name a record (<= 0 where 0 is not "none")."""
-    for name, kind in _id_fields_of(type(args)):
+    cls = type(args)
+    fields = _ID_FIELDS_OF.get(cls)  # (_id_fields_of's look-up inline: every request passes here)
+    for name, kind in fields if fields is not None else _id_fields_of(cls):
         value = getattr(args, name, None)
         if type(value) is not int:
             continue
@@ -189,8 +194,10 @@ class Service:
         raise InvalidInput(field="ticketid", reason="ticket_ref_required")
 
     async def _numbered(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
-        numbers = await self.store.numbers_for(TICKET, [t.id for t in tickets])
-        if not numbers and all(t.number for t in tickets):
+        # (the ids as a generator: a link-free store answers without reading them; the numbers
+        # tested without a Python frame per ticket)
+        numbers = await self.store.numbers_for(TICKET, (t.id for t in tickets))
+        if not numbers and all(map(_NUMBER, tickets)):
             return list(tickets)  # (no links, every ticket numbered by its backend: the loop below changes none)
         out = []
         for t in tickets:
@@ -277,7 +284,7 @@ class Service:
                 page = tuple(await self._numbered(items))
                 if args.with_messages:
                     page = tuple(await self._with_messages(page))
-                return ops.TicketPage(items=page, total=total, offset=args.offset)
+                return ticket_page(page, total, args.offset)
         return await self._list_indexed(args)
 
     async def _list_full(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
@@ -292,7 +299,7 @@ class Service:
         page = () if args.count_only else tuple(tickets[args.offset : end])
         if args.with_messages:
             page = tuple(await self._with_messages(page))
-        return ops.TicketPage(items=page, total=len(tickets), offset=args.offset)
+        return ticket_page(page, len(tickets), args.offset)
 
     async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         """List rows without their messages (a backend's list may carry none) read in full."""
@@ -328,7 +335,7 @@ class Service:
             raise InvalidInput(f"cannot sort by {args.order_by!r}", "order")
         rows = ix.select(snap, _query(args, number))
         if args.count_only:
-            return ops.TicketPage(items=(), total=len(rows), offset=args.offset)
+            return ticket_page((), len(rows), args.offset)
         if args.limit is None and len(rows) - args.offset > UNLIMITED_BY_ID:
             return await self._list_full(args)  # every match of a broad filter: one listing, not a read each
         end = args.offset + args.limit if args.limit is not None else None
@@ -339,7 +346,7 @@ class Service:
         tickets = await self._tickets([snap.ids[p] for p in page_rows])
         if args.with_messages:
             tickets = await self._with_messages(tickets)
-        return ops.TicketPage(items=tuple(await self._numbered(tickets)), total=len(rows), offset=args.offset)
+        return ticket_page(tuple(await self._numbered(tickets)), len(rows), args.offset)
 
     async def _tickets(self, ids: Sequence[int], *, full: bool = False) -> list[c.Ticket]:
         """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out.
@@ -684,8 +691,13 @@ _FILTERS = (
 )
 
 
+_FILTER_VALUES = operator.attrgetter(*_FILTERS)
+_NONES = (None,) * len(_FILTERS)
+
+
 def _unfiltered(a: ops.ListTicketsArgs) -> bool:
-    return all(getattr(a, name) is None for name in _FILTERS)
+    # every filter None, tested without a Python frame per filter (every list asks)
+    return all(map(operator.is_, _FILTER_VALUES(a), _NONES))
 
 
 def _stamp(value: object) -> float | None:

@@ -141,6 +141,11 @@ class SQLiteStore:
         return self._empty
 
     async def numbers_for(self, kind: str, backend_ids: Iterable[int]) -> dict[int, str]:
+        # _no_links' answer while it stands, without the lock, the list and the call (on every
+        # ticket read): its two fields are read as the locked check reads them, and a link made
+        # meanwhile is one that check could as well have run before
+        if self._empty and time.monotonic() - self._checked_at < 1.0:
+            return {}
         ids = list(backend_ids)
         if not ids:
             return {}

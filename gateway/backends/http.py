@@ -166,10 +166,16 @@ class WholeBody:
     """A body already read, served in parts: how a transport that cannot stream answers a stream."""
 
     def __init__(self, data: bytes) -> None:
+        self._whole = data
         self._data = memoryview(data)
         self._at = 0
 
     async def read(self, n: int = -1) -> bytes:
+        if self._at == 0 and (n < 0 or n >= len(self._data)) and type(self._whole) is bytes:
+            # the whole body in one part (a list page's answer, read 64 KiB at a time): the
+            # bytes themselves, not a copy of them (bytes are immutable)
+            self._at = len(self._data)
+            return self._whole
         end = len(self._data) if n < 0 else self._at + n
         out = bytes(self._data[self._at : end])
         self._at += len(out)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -192,7 +193,7 @@ class PMPLists:
 
     def _as_page(self, data: Any) -> _Page:
         if isinstance(data, list):
-            if not all(isinstance(r, dict) for r in data):
+            if not all(map(isinstance, data, itertools.repeat(dict))):  # (no generator frame per row)
                 raise BackendUnavailable("The backend is unavailable (a list answer has the wrong shape)")
             return _Page(data, len(data), paged=False)
         if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -259,12 +260,16 @@ class PMPLists:
         try:
             async with self._wire.stream(path) as reply:
                 if reply.status not in http.RETRYABLE_STATUS:
-                    body = b""
-                    while len(body) <= MEMO_BODY_LIMIT:
+                    # the parts joined once at the end (a body read in one part is that part itself)
+                    parts: list[bytes] = []
+                    size = 0
+                    while size <= MEMO_BODY_LIMIT:
                         chunk = await reply.body.read(65536)
                         if not chunk:
-                            return http.Reply(reply.status, reply.headers, body)
-                        body += chunk
+                            return http.Reply(reply.status, reply.headers, b"".join(parts))
+                        parts.append(chunk)
+                        size += len(chunk)
+                    body = b"".join(parts)
                     if body.lstrip(_SPACE)[:1] == b"[":
                         return None
                     return http.Reply(reply.status, reply.headers, body + await reply.body.read())
@@ -287,9 +292,14 @@ class PMPLists:
         if len(rows) > self._unpaged_limit:
             self.unpaged_large = True
             log.info("pmp: the ticket list route does not page and holds %d tickets: lists use the index", len(rows))
-        ordered = sorted(rows, key=_row_id, reverse=descending)
-        window = ordered[offset : offset + limit] if limit > 0 else []
-        return [self._ticket(r) for r in window], len(rows)
+        if limit <= 0:
+            return [], len(rows)
+        # the rows' ids read without a call each (_row_id's common case inline), then the rows
+        # ordered by them as sorted(rows, key=_row_id, reverse=descending) orders them (the same
+        # stable sort over the same keys, its key function the list's own C-level item look-up)
+        ids = [int(v) if type(v := r.get("ticketid")) is str and v.isascii() and v.isdigit() else _int(v) for r in rows]
+        order = sorted(range(len(rows)), key=ids.__getitem__, reverse=descending)
+        return [self._ticket(rows[i]) for i in order[offset : offset + limit]], len(rows)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -12,6 +12,7 @@ from gateway.backends.pmp import PMPBackend
 from gateway.backends.pmp.adapter import RowMemo
 from gateway.backends.pmp.wire import Refused, row_of
 from gateway.backends.pmp_lists import _int, _row_id
+from gateway.canonical import Ticket
 from gateway.errors import BackendUnavailable, NotFound
 from gateway.mapping.loader import PACKAGED_ROOT, VendorMappings, load_mappings
 from gateway.store import MemoryStore
@@ -72,3 +73,68 @@ def test_a_single_ticket_answer_is_read_as_row_of_reads_it(pmp_mappings: VendorM
         backend._ticket_answer(Refused(404, "Ticket ID Not Found"))
     with pytest.raises(BackendUnavailable):
         backend._ticket_answer({"subject": "no id"})
+
+
+def test_the_row_memo_keeps_the_order_a_plain_lru_keeps(pmp_mappings: VendorMappings) -> None:
+    """New, unchanged and changed rows in a seeded random order: the memo's keys, oldest first, are
+    those of an LRU map (every use, a parse or a hit, makes the ticket the most recent)."""
+    import random
+
+    size = 5
+    backend = _backend(pmp_mappings, size)
+    reference: list[str] = []
+    rows: dict[int, dict[str, Any]] = {}
+    pick = random.Random(7)
+    for step in range(300):
+        ticket_id = pick.randint(1, 9)
+        if ticket_id not in rows or pick.random() < 0.3:
+            rows[ticket_id] = _row(ticket_id, f"Subject {step}")  # new, or changed
+        before = backend._rows.get(str(ticket_id))
+        got = backend._ticket(dict(rows[ticket_id]))
+        assert got.subject == rows[ticket_id]["subject"]
+        if before is not None and before[0] == rows[ticket_id]:
+            assert got is before[1]
+        key = str(ticket_id)
+        if key in reference:
+            reference.remove(key)
+        reference.append(key)
+        del reference[:-size]
+        assert list(backend._rows) == reference
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(("offset", "limit"), [(0, 25), (0, 3), (2, 4), (10, 25), (40, 5), (0, 0), (3, -1)])
+def test_a_page_cut_from_a_full_listing_is_sorted_by_the_row_id(
+    pmp_mappings: VendorMappings, descending: bool, offset: int, limit: int
+) -> None:
+    backend = _backend(pmp_mappings, 64)
+    lists = backend._lists
+    lists._ticket = lambda row: row  # type: ignore[assignment,return-value]  # (the rows themselves, in the page's order)
+    ids: list[Any] = ["12", "3", "0012", " 7 ", "", None, "abc", "5", "12", 9, "\u00b2", "-4", "100", "3", 2.5, True]
+    rows = [{"ticketid": value, "n": i} for i, value in enumerate(ids)]
+    expected_rows = sorted(rows, key=_row_id, reverse=descending)
+    window = expected_rows[offset : offset + limit] if limit > 0 else []
+    result = lists._from_full(rows, offset, limit, descending)
+    assert result is not None
+    got, total = result
+    assert total == len(rows)
+    assert [id(r) for r in got] == [id(r) for r in window]
+
+
+@pytest.mark.parametrize("admin", [None, "", "0", 0, "00", " 0 ", False, True, "3", 3, "x", 0.0, "\u0660"])
+def test_a_row_without_a_staff_opening_skips_the_call_that_changes_nothing(
+    pmp_mappings: VendorMappings, admin: Any
+) -> None:
+    from gateway.backends.pmp.conversation import staff_opening
+
+    backend = _backend(pmp_mappings, 8)
+    row = {**_row(4), "admin": admin}
+    try:
+        expected: Any = staff_opening(backend._parse("ticket", row, Ticket), row)
+    except (ValueError, BackendUnavailable) as exc:
+        expected = type(exc)
+    try:
+        got: Any = backend._ticket(dict(row))
+    except (ValueError, BackendUnavailable) as exc:
+        got = type(exc)
+    assert got == expected

@@ -294,3 +294,16 @@ async def test_2x_large_table_pages_come_from_the_index(tmp_path: Path, mappings
             await service.index.close()
     finally:
         await runner.cleanup()
+
+
+def test_a_list_is_unfiltered_exactly_when_every_filter_is_none() -> None:
+    from gateway.service import _FILTERS, _unfiltered
+
+    assert _unfiltered(ops.ListTicketsArgs())
+    for name in _FILTERS:
+        values: dict[str, Any] = {name: object()}  # any set value (built as it is, not validated)
+        args = ops.ListTicketsArgs.model_construct(**values)
+        assert getattr(args, name) is not None
+        assert not _unfiltered(args), name
+        values[name] = None
+        assert _unfiltered(ops.ListTicketsArgs.model_construct(**values))

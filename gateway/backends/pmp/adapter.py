@@ -112,6 +112,10 @@ _DEPARTMENTS_GRANT = (
 )
 
 
+# a row's ``admin`` column that names no staff member (staff_opening reads it as 0 and changes nothing)
+_NOT_STAFF = (None, "", "0")
+
+
 class RowMemo(OrderedDict[str | int, tuple[Row, Ticket]]):
     """Ticket id -> (the row last parsed, its Ticket), least recently used first, at most ``maxsize``.
 
@@ -341,11 +345,13 @@ class PMPBackend(BackendDefaults):
             return hit[1]
         seen = unmapped_seen()
         ticket: Ticket = self._parse("ticket", row, Ticket)
-        ticket = staff_opening(ticket, row)
+        if row.get("admin") not in _NOT_STAFF:  # (most rows: no staff opening, and no call to find it)
+            ticket = staff_opening(ticket, row)
         if unmapped_seen() == seen:  # an unmapped value is counted on every read
             memo[key] = (row, ticket)
-            memo.move_to_end(key)
-            if len(memo) > memo.maxsize:
+            if hit is not None:
+                memo.move_to_end(key)  # (a changed row: its entry is replaced where it stood)
+            elif len(memo) > memo.maxsize:  # (a new one is added last, and the memo has grown)
                 memo.popitem(last=False)
         return ticket
 
@@ -354,7 +360,14 @@ class PMPBackend(BackendDefaults):
         if ticket_id <= 0:
             raise NotFound("ticket", "Ticket ID Not Found")
         ticket: Ticket = await self._wire.read_memo(f"api/tickets/{ticket_id}", self._ticket_answer)
+        if self._discovered_at is not None and not self._conversation_kept():
+            return ticket  # (what _with_conversation answers then, without its coroutine)
         return await self._with_conversation(ticket)
+
+    def _conversation_kept(self) -> bool:
+        """Whether the discovered installation has replies or notes to add to a ticket read."""
+        caps = self._caps
+        return caps.has("replies") or caps.has("notes")
 
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket row alone (its opening message, no replies or notes): what a list page shows."""

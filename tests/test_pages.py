@@ -1,0 +1,67 @@
+"""gateway.pages.ticket_page against validating ``operations.TicketPage`` with the same values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gateway import canonical as c
+from gateway import operations as ops
+from gateway.pages import ticket_page
+
+
+class SubTicket(c.Ticket):
+    pass
+
+
+def _ticket(i: int) -> c.Ticket:
+    return c.Ticket(id=i, subject=f"s{i}", status=c.Status.OPEN, priority=c.Priority.LOW)
+
+
+def _validated(items: Any, total: Any, offset: Any) -> Any:
+    try:
+        return ops.TicketPage(items=tuple(items), total=total, offset=offset)
+    except ValidationError as exc:
+        return ("invalid", [e["type"] for e in exc.errors()])
+
+
+def _built(items: Any, total: Any, offset: Any) -> Any:
+    try:
+        return ticket_page(items, total, offset)
+    except ValidationError as exc:
+        return ("invalid", [e["type"] for e in exc.errors()])
+
+
+CASES: list[tuple[Any, Any, Any]] = [
+    ((), 0, 0),
+    ((_ticket(1),), 1, 0),
+    (tuple(_ticket(i) for i in range(25)), 400, 25),
+    ([_ticket(1), _ticket(2)], 2, 0),  # a list: validated
+    ((SubTicket(id=3, subject="x", status=c.Status.OPEN, priority=c.Priority.LOW),), 1, 0),
+    ((_ticket(1),), True, 0),
+    ((_ticket(1),), 1, False),
+    ((_ticket(1),), "7", 0),
+    ((_ticket(1),), 1.0, 0),
+    ((_ticket(1),), -1, -5),
+    (({"id": 4, "subject": "d"},), 1, 0),
+    (("not a ticket",), 1, 0),
+    ((_ticket(1),), None, 0),
+]
+
+
+@pytest.mark.parametrize(("items", "total", "offset"), CASES)
+def test_a_page_built_directly_is_the_validated_one(items: Any, total: Any, offset: Any) -> None:
+    built, validated = _built(items, total, offset), _validated(items, total, offset)
+    assert built == validated
+    if isinstance(validated, ops.TicketPage):
+        assert isinstance(built, ops.TicketPage)
+        assert built.__dict__ == validated.__dict__
+        assert [type(v) for v in built.__dict__.values()] == [type(v) for v in validated.__dict__.values()]
+        assert built.model_fields_set == validated.model_fields_set
+        assert built.model_dump() == validated.model_dump()
+        assert built.model_dump_json() == validated.model_dump_json()
+        assert built.returned == validated.returned
+        with pytest.raises(ValidationError):
+            built.total = 3  # type: ignore[misc]  # frozen, as validated ones are
