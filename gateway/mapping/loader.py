@@ -85,6 +85,10 @@ class VendorMappings:
         where the model reads only a few (compiler._as_record)."""
         return self.records.get(name)
 
+    def secrets(self, name: str) -> frozenset[str]:
+        """The keys parse model ``name`` leaves out of the raw record it keeps (``remote: {drop:}``)."""
+        return self.records.dropped(name) if isinstance(self.records, Records) else frozenset()
+
     def parse(self, name: str, source: Any, target: type[M]) -> M:
         """``source`` parsed by model ``name`` into a ``target`` record: its record where it has one
         of that class (record()), else its dict validated."""
@@ -333,6 +337,23 @@ class Records(Mapping[str, Compiled]):
                 raise KeyError(name)
             fn = self._done[name] = _validated(self._recorder.compile(name), target)
         return fn
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # (Mapping.get goes through __getitem__ and a KeyError: two Python calls a parsed row)
+        fn = self._done.get(name)
+        if fn is not None:
+            return fn
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def dropped(self, name: str) -> frozenset[str]:
+        """The keys model ``name``'s ``remote: {drop: [...]}`` leaves out of the raw record it keeps."""
+        spec = self._specs.get(name)
+        remote = spec.get("remote") if spec is not None else None
+        drop = remote.get("drop") if isinstance(remote, dict) else None
+        return frozenset(map(str, drop)) if isinstance(drop, list) else frozenset()
 
     def __iter__(self) -> Iterator[str]:
         return (n for n, t in self._targets.items() if t is not None)

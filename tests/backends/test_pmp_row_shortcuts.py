@@ -138,3 +138,24 @@ def test_a_row_without_a_staff_opening_skips_the_call_that_changes_nothing(
     except (ValueError, BackendUnavailable) as exc:
         got = type(exc)
     assert got == expected
+
+
+def test_a_rows_secrets_leave_it_and_the_ticket_keeps_the_row_itself(pmp_mappings: VendorMappings) -> None:
+    backend = _backend(pmp_mappings, 4)
+    secrets = pmp_mappings.secrets("ticket")
+    assert {"password", "last_ip", "two_factor_auth_code"} <= secrets
+    original = _row(5)
+    assert secrets <= original.keys()  # (the payload's row joins them, as PMP's does)
+    row = dict(original)
+    ticket = backend._ticket(row)
+    assert ticket.remote is not None
+    assert ticket.remote.fields is row  # no copy: the row is the adapter's own
+    assert secrets.isdisjoint(row) and secrets.isdisjoint(ticket.remote.fields)
+    assert row == {k: v for k, v in original.items() if k not in secrets}
+    # the same ticket a row of someone else's is parsed into (that row copied, not changed)
+    elsewhere = dict(original)
+    reference = pmp_mappings.parse("ticket", elsewhere, Ticket)
+    assert elsewhere == original and reference.remote is not None and reference.remote.fields is not elsewhere
+    assert reference == ticket
+    # an equal row, secrets and all, is still the memo's: the same Ticket
+    assert backend._ticket(dict(original)) is ticket

@@ -405,3 +405,38 @@ def test_a_records_fields_read_from_its_dict_render_as_read_one_by_one() -> None
     ticket = _records()[0]
     assert detail(ticket) == detail(_subclass_copy(ticket))
     assert detail(ticket)["priority"] == "Urgent" and len(detail(ticket)["replies"]["reply"]) == 2
+
+
+def test_the_render_memo_lets_go_of_a_record_when_it_dies() -> None:
+    import gc
+    import weakref
+
+    from gateway.mapping.compiler import identity_memo, memo_parts
+
+    calls: list[int] = []
+
+    def render(s: Any) -> dict[str, Any]:
+        calls.append(s.id)
+        return {"id": s.id}
+
+    cache, miss = memo_parts(render, 4)
+    ticket = Ticket(id=1, subject="kept while alive")
+    first = miss(ticket)
+    assert len(cache) == 1 and cache[id(ticket)][1] is first
+    alive = weakref.ref(ticket)
+    del ticket
+    gc.collect()
+    assert alive() is None  # the memo held no strong reference
+    assert len(cache) == 0  # and its entry left with the record
+    # more live records than the memo holds: the oldest entries go first
+    live = [Ticket(id=n) for n in range(10)]
+    for t in live:
+        miss(t)
+    assert len(cache) == 4 and set(cache) == {id(t) for t in live[-4:]}
+    # an object at a dead one's address is rendered, never answered the dead one's rendering
+    memo = identity_memo(render, 4)
+    for n in range(200):
+        out = memo(Ticket(id=n))  # each dies at once; its successor may take its address
+        assert out == {"id": n}
+    kept = Ticket(id=999)
+    assert memo(kept) is memo(kept)

@@ -202,6 +202,7 @@ class PMPBackend(BackendDefaults):
         self._discover_lock = asyncio.Lock()
         # ticket id -> (the row last parsed, its Ticket): see _ticket
         self._rows = RowMemo(int(s.get("row_memo_size", 256)))
+        self._secrets = mappings.secrets("ticket")
         self._lists = PMPLists(self._wire, mappings, self._ticket)
         self._talk = Conversation(
             self._wire,
@@ -338,6 +339,12 @@ class PMPBackend(BackendDefaults):
         key = row.get("ticketid") if isinstance(row, dict) else None
         if not isinstance(key, (str, int)):  # (a tuple: isinstance with a union is slower)
             return staff_opening(self._parse("ticket", row, Ticket), row)
+        if not row.keys().isdisjoint(self._secrets):
+            # the secrets the row's joins bring (password hashes, keys) leave the decoded row,
+            # which is the adapter's own, before anything keeps it: the raw record the ticket
+            # carries (`remote:` drops them) is then the row itself, not a copy of it less them
+            for secret in self._secrets:
+                row.pop(secret, None)
         memo = self._rows
         hit = memo.get(key)
         if hit is not None and hit[0] == row:
