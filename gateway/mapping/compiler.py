@@ -28,6 +28,7 @@ result, so absent input stays absent (a patch changes only what was sent).
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import logging
@@ -1026,11 +1027,10 @@ def memo_parts(fn: Compiled, size: int = MEMO_SIZE) -> tuple[dict[int, tuple[Any
     # (the counter's list and the frozen-type table read directly: a new record pays for this
     # on every item of every list)
     seen_box, frozen = tr._UNMAPPED_SEEN, _FROZEN
-
-    def gone(ref: Any) -> None:
-        entry = cache.get(ref.key)
-        if entry is not None and entry[0] is ref:  # (not a newer object's entry under its id)
-            del cache[ref.key]
+    # when the object dies, its entry goes (`cache.pop(key, ref)`, all in C: a Python callback
+    # cost a frame per record).  No newer entry can hold that key then: an object's id is not
+    # reused while it lives, and its weak references' callbacks run before it is freed.
+    drop = cache.pop
 
     def miss(s: Any) -> Any:
         cls = type(s)
@@ -1041,7 +1041,7 @@ def memo_parts(fn: Compiled, size: int = MEMO_SIZE) -> tuple[dict[int, tuple[Any
         if seen_box[0] == seen:
             key = id(s)
             try:
-                ref = weakref.KeyedRef(s, gone, key)
+                ref = _weak(s, _partial(drop, key))
             except TypeError:  # (a record that cannot be referred to weakly is not kept)
                 return out
             if len(cache) >= size:
@@ -1052,6 +1052,7 @@ def memo_parts(fn: Compiled, size: int = MEMO_SIZE) -> tuple[dict[int, tuple[Any
     return cache, miss
 
 
+_weak, _partial = weakref.ref, functools.partial
 _FROZEN: dict[type, bool] = {}
 
 
