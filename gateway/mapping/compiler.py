@@ -535,6 +535,23 @@ class ModelCompiler:
     ) -> Compiled:
         """The model's function: one expression; on bad data, each field alone finds the culprit
         (the slow path runs only then, so the fast path stays one dict display)."""
+        self._probes(gen, checks, path)
+        fast = _dict_reads(expr, source) if self.ctx.direction == "render" and source is not None else None
+        # a canonical record's fields read from its __dict__: pydantic's models define __getattr__,
+        # which makes every attribute read a slow generic look-up (a ticket's render reads ~25)
+        head = ""
+        if fast is not None:
+            kind = gen.bind(source, "_K")
+            head = f"        if type(s) is {kind}:\n            _d = s.__dict__\n            return {fast}\n"
+        gen.lines.append(
+            "def _model(s):\n"
+            f"    try:\n{head}        return {expr}\n"
+            f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
+        )
+        return _exec(gen, path)
+
+    def _probes(self, gen: _Gen, checks: list[tuple[str, str, str]], path: str) -> None:
+        """Each field's expression alone (``_probes``): on bad data, ``_fail`` finds the culprit."""
         probes = []
         for i, (fpath, src, field_expr) in enumerate(checks):
             gen.lines.append(f"def _probe{i}(s):\n    return {field_expr}\n")
@@ -542,17 +559,6 @@ class ModelCompiler:
         gen.ns["_fail"] = _failure(self.ctx.direction, path.startswith("actions.") and ".params" in path)
         gen.ns["_DATA_ERRORS"] = tr.DATA_ERRORS
         gen.lines.append(f"_probes = ({''.join(p + ', ' for p in probes)})\n")
-        fast = _dict_reads(expr, source) if self.ctx.direction == "render" and source is not None else None
-        # a canonical record's fields read from its __dict__: pydantic's models define __getattr__,
-        # which makes every attribute read a slow generic look-up (a ticket's render reads ~25)
-        kind = gen.bind(source, "_K")
-        head = f"        if type(s) is {kind}:\n            _d = s.__dict__\n            return {fast}\n"
-        gen.lines.append(
-            "def _model(s):\n"
-            f"    try:\n{head if fast is not None else ''}        return {expr}\n"
-            f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
-        )
-        return _exec(gen, path)
 
     def _finish_record(
         self,
@@ -572,12 +578,9 @@ class ModelCompiler:
         if remote is not None:
             local["remote"] = "_rr"
         unmapped_required = [k for k in found.required if k not in local]
-        probes = []
+        self._probes(gen, checks, path)
         lines = ["def _model(s):\n    try:\n"]
-        for i, (fpath, src, field_expr) in enumerate(checks):
-            gen.lines.append(f"def _probe{i}(s):\n    return {field_expr}\n")
-            probes.append(f"({fpath!r}, {src!r}, _probe{i})")
-            lines.append(f"        _r{i} = {field_expr}\n")
+        lines.extend(f"        _r{i} = {field_expr}\n" for i, (_, _, field_expr) in enumerate(checks))
         if not checks:
             lines.append("        pass\n")
         lines.append(f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n")
@@ -591,9 +594,6 @@ class ModelCompiler:
             lines.append(f"    if {' and '.join(tests) or 'True'}:\n")
             lines.extend(f"        {line}\n" for line in self._record_make(gen, found, local))
             lines.append(f"    return {fallback}\n")
-        gen.ns["_fail"] = _failure(self.ctx.direction, path.startswith("actions.") and ".params" in path)
-        gen.ns["_DATA_ERRORS"] = tr.DATA_ERRORS
-        gen.lines.append(f"_probes = ({''.join(p + ', ' for p in probes)})\n")
         gen.lines.append("".join(lines))
         return _exec(gen, path)
 
