@@ -33,8 +33,8 @@ from gateway.store import Store
 log = logging.getLogger(__name__)
 
 TICKET = "ticket"
-_ID = re.compile(r"[0-9]{1,18}")
-_NUMBER = operator.attrgetter("number")  # ASCII digits only, within a 64-bit id
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within a 64-bit id
+_NUMBER = operator.attrgetter("number")
 Handler = Callable[[Any], Awaitable[Any]]
 
 
