@@ -14,8 +14,8 @@ from typing import Any
 
 from gateway import canonical as c
 from gateway import operations as ops
+from gateway.mapping.builder import instance
 
-_new, _set = object.__new__, object.__setattr__
 _TICKETS_ONLY = frozenset({c.Ticket})
 _FIELDS = ("items", "total", "offset")
 
@@ -34,9 +34,4 @@ def ticket_page(items: Sequence[c.Ticket], total: int, offset: int) -> ops.Ticke
 
 def _built(cls: type[ops.TicketPage], values: dict[str, Any]) -> ops.TicketPage:
     """The instance validation would build from ``values`` (each already of its field's exact type)."""
-    out = _new(cls)
-    _set(out, "__dict__", values)
-    _set(out, "__pydantic_fields_set__", set(_FIELDS))
-    _set(out, "__pydantic_extra__", None)
-    _set(out, "__pydantic_private__", None)
-    return out
+    return instance(cls, values, set(_FIELDS))

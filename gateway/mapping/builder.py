@@ -21,15 +21,34 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
+
+_new, _put = object.__new__, object.__setattr__
+# a pydantic model's slots, set through their descriptors (`object.__setattr__` looks each one up)
+put_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+put_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+put_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def instance(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
+    """The instance of ``cls`` validation builds from ``values`` (every field, in field order, each
+    already what validation would keep) given ``fields_set``: its state set directly."""
+    out: M = _new(cls)
+    _put(out, "__dict__", values)
+    put_fields_set(out, fields_set)
+    put_extra(out, None)
+    put_private(out, None)
+    return out
+
 
 #: plans (key sets and value types) kept per class; more are validated, not planned
 PLAN_LIMIT = 64
 
 _NONE = type(None)
+M = TypeVar("M", bound=BaseModel)
 #: value types a field of that annotation keeps as they are (the exact type: a ``bool`` in an
 #: ``int`` field, a ``str`` subclass, a ``date`` in a ``datetime`` field all go to pydantic)
 _PLAIN = (int, str, bool, datetime)
@@ -166,7 +185,7 @@ def record_builder(cls: type[BaseModel], validate: Callable[[Any], Any]) -> Call
     accepts, template, factories = found_shape.accepts, found_shape.defaults, found_shape.factories
     required = found_shape.required
     plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan | None] = {}
-    new, put, strip = object.__new__, object.__setattr__, _strip_none
+    strip = _strip_none
 
     def plan(keys: tuple[str, ...], kinds: tuple[type, ...]) -> _Plan | None:
         present: set[str] = set()
@@ -219,12 +238,7 @@ def record_builder(cls: type[BaseModel], validate: Callable[[Any], Any]) -> Call
         for key, allowed in found.literals:
             if values[key] not in allowed:
                 return validate(strip(d))
-        out = new(cls)
-        put(out, "__dict__", values)
-        put(out, "__pydantic_fields_set__", set(found.present))
-        put(out, "__pydantic_extra__", None)
-        put(out, "__pydantic_private__", None)
-        return out
+        return instance(cls, values, set(found.present))
 
     return build
 

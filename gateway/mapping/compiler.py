@@ -44,7 +44,16 @@ from pydantic import BaseModel, ValidationError
 from gateway import canonical, operations
 from gateway.errors import GatewayError, InternalError, InvalidInput, NotFound
 from gateway.mapping import transforms as tr
-from gateway.mapping.builder import Shape, items_ok, record_builder, shape
+from gateway.mapping.builder import (
+    Shape,
+    instance,
+    items_ok,
+    put_extra,
+    put_fields_set,
+    put_private,
+    record_builder,
+    shape,
+)
 from gateway.mapping.source import LocDict, LocList, MappingError
 
 Compiled = Callable[[Any], Any]
@@ -640,8 +649,8 @@ class ModelCompiler:
         optional = [(key, var) for key, var in local.items() if key not in found.required]
         lines.extend(f"if {var} is None: _fs.discard({key!r})" for key, var in optional)
         lines += ["_put_fs(_o, _fs)", "_put_extra(_o, None)", "_put_private(_o, None)", "return _o"]
-        gen.ns.update(_new=_new, _put=_set, _items_ok=items_ok)
-        gen.ns.update(_put_fs=_set_fields_set, _put_extra=_set_extra, _put_private=_set_private)
+        gen.ns.update(_new=object.__new__, _put=object.__setattr__, _items_ok=items_ok)
+        gen.ns.update(_put_fs=put_fields_set, _put_extra=put_extra, _put_private=put_private)
         return lines
 
     def _named(self, name: Any, loc: Any, fpath: str) -> Compiled:
@@ -814,22 +823,10 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
     return guarded
 
 
-_new, _set = object.__new__, object.__setattr__
-# a pydantic model's slots, set through their descriptors (`object.__setattr__` looks each one up)
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
 def remote_data(vendor: str, fields: dict[str, Any]) -> canonical.RemoteData:
     """``RemoteData.model_construct(vendor=vendor, fields=fields)``, without its generic walk over
     the class's fields (a fifth of a ticket row's parse): the same instance state, set directly."""
-    out = _new(canonical.RemoteData)
-    _set(out, "__dict__", {"vendor": vendor, "fields": fields})
-    _set_fields_set(out, {"vendor", "fields"})
-    _set_extra(out, None)
-    _set_private(out, None)
-    return out
+    return instance(canonical.RemoteData, {"vendor": vendor, "fields": fields}, {"vendor", "fields"})
 
 
 def _remote_reader(vendor: str, path: str, drop: frozenset[str]) -> Callable[[Any], canonical.RemoteData | None]:
