@@ -5,7 +5,6 @@ absent-source tests inlined, a field of a field without `_oget`, ISO dates by th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -16,7 +15,6 @@ from gateway.canonical import Author, RemoteData, Reply
 from gateway.mapping import dates
 from gateway.mapping import transforms as tr
 from gateway.mapping.compiler import MappingDataFailure
-from gateway.mapping.loader import load_mappings
 
 MODELS = """
 models:
@@ -73,11 +71,8 @@ VALUES: list[Any] = [
 
 
 @pytest.fixture(scope="module")
-def vendor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    root: Path = tmp_path_factory.mktemp("maps")
-    (root / "acme").mkdir()
-    (root / "acme" / "m.yaml").write_text(MODELS, encoding="utf-8")
-    return load_mappings(roots=[root])["acme"]
+def vendor(yaml_vendor: Any) -> Any:
+    return yaml_vendor(MODELS)
 
 
 def _outcome(fn: Any, value: Any) -> Any:

@@ -6,7 +6,6 @@ items looked up in their memo inline, a passthrough model's other-vendor records
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -135,11 +134,8 @@ models:
 
 
 @pytest.fixture(scope="module")
-def vendor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    root: Path = tmp_path_factory.mktemp("maps")
-    (root / "acme").mkdir()
-    (root / "acme" / "m.yaml").write_text(MODELS, encoding="utf-8")
-    return load_mappings(roots=[root])["acme"]
+def vendor(yaml_vendor: Any) -> Any:
+    return yaml_vendor(MODELS)
 
 
 def _ctx(vendor: Any) -> tr.CompileContext:
@@ -224,11 +220,8 @@ dates:
 
 
 @pytest.fixture(scope="module")
-def passing(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    root: Path = tmp_path_factory.mktemp("maps")
-    (root / "acme").mkdir()
-    (root / "acme" / "m.yaml").write_text(PASSING, encoding="utf-8")
-    return load_mappings(roots=[root])["acme"]
+def passing(yaml_vendor: Any) -> Any:
+    return yaml_vendor(PASSING)
 
 
 def test_a_passthrough_model_renders_other_backends_records_field_by_field(passing: Any) -> None:
@@ -271,11 +264,8 @@ models:
 
 
 @pytest.fixture(scope="module")
-def lists(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    root: Path = tmp_path_factory.mktemp("maps")
-    (root / "acme").mkdir()
-    (root / "acme" / "m.yaml").write_text(LISTS, encoding="utf-8")
-    return load_mappings(roots=[root])["acme"]
+def lists(yaml_vendor: Any) -> Any:
+    return yaml_vendor(LISTS)
 
 
 def test_a_lists_items_are_rendered_once_per_object(lists: Any) -> None:
