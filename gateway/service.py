@@ -303,18 +303,18 @@ class Service:
 
     async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         """List rows without their messages (a backend's list may carry none) read in full."""
-        limit = asyncio.Semaphore(8)
-
-        async def full(t: c.Ticket) -> c.Ticket:
-            if t.replies:
-                return t
-            async with limit:
-                read = await self.backend.get_ticket(t.id)
-            return read.model_copy(update={"number": t.number})
-
         if all(t.replies for t in tickets):
-            out = list(tickets)  # nothing to read: no task per row
+            out = list(tickets)  # nothing to read: no task per row (and no semaphore)
         else:
+            limit = asyncio.Semaphore(8)
+
+            async def full(t: c.Ticket) -> c.Ticket:
+                if t.replies:
+                    return t
+                async with limit:
+                    read = await self.backend.get_ticket(t.id)
+                return read.model_copy(update={"number": t.number})
+
             out = list(await asyncio.gather(*(full(t) for t in tickets)))
         # rows that carried only their opening message: the rest of the conversation's replies
         # (who wrote last), where the backend can add them without a read per ticket

@@ -163,6 +163,9 @@ class Dialect(abc.ABC):
 
     def refuse_lost_params(self, inbound: Inbound, spec: ActionSpec) -> None:
         params = inbound.params
+        # (the usual request, told in C: none of these parameters and no bracketed key)
+        if spec.unsupported.keys().isdisjoint(params) and "[" not in "".join(params):
+            return
         # (the `name[...]` keys looked for only when some key has a bracket: most requests have none)
         bracketed = [k for k in params if "[" in k]
         for param, message in spec.unsupported.items():

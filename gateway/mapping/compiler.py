@@ -205,7 +205,7 @@ class ModelCompiler:
                 fn = self._passthrough(spec, fields, name, source, fn)
             if self.records and target is not None and self.ctx.direction == "parse":
                 volatile = gen.volatile or is_volatile(fn)
-                fn = _as_record(fn, target, None if volatile else self._columns(name), volatile)
+                fn = _as_record(fn, target, None if volatile else self._columns(name), volatile, inline)
         self._busy.discard(name)
         self.done[name] = fn
         return fn
@@ -595,7 +595,10 @@ class ModelCompiler:
         lines.append(f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n")
         if remote is not None:
             lines.append(f"    _rr = {gen.bind(remote, '_rm')}(s)\n")
-        fallback = "{" + "".join(f"{k!r}: {v}, " for k, v in local.items()) + "}"
+        # (the values that are not all of their fields' types go on to _as_record's validation,
+        # called from here: the record function is this one, with no wrapper around it)
+        values = "{" + "".join(f"{k!r}: {v}, " for k, v in local.items()) + "}"
+        fallback = f"{gen.bind(_record_fallback(found.cls), '_fb')}({values})"
         if unmapped_required:
             lines.append(f"    return {fallback}\n")
         else:
@@ -908,7 +911,25 @@ def _spec_columns(fields: Mapping[str, Any], named: Callable[[str], tuple[str, .
     return found
 
 
-def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] | None, volatile: bool) -> Compiled:
+def _record_fallback(target: type[BaseModel]) -> Compiled:
+    """What ``_as_record`` does with a dict of field values (None for "not given"): the record
+    built or validated, else the dict less its Nones (an outer record's validation then raises
+    the error, at its place)."""
+    validate = target.__pydantic_validator__.validate_python
+    build = record_builder(target, validate) or (lambda d: validate(_strip_none(d)))
+
+    def fallback(values: dict[str, Any]) -> Any:
+        try:
+            return build(values)
+        except ValidationError:
+            return _strip_none(values)
+
+    return fallback
+
+
+def _as_record(
+    fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] | None, volatile: bool, inline: bool = False
+) -> Compiled:
     """A parse model's dict validated into its canonical record.
 
     The record is handed back instead of the dict, so that a model nesting this one gets the
@@ -922,17 +943,21 @@ def _as_record(fn: Compiled, target: type[BaseModel], columns: tuple[str, ...] |
     no validation, and the render memo, which knows records by identity, hits.  Only texts
     (and None) key it: ``1``, ``1.0`` and ``True`` are equal keys that may not parse alike."""
     validate = target.__pydantic_validator__.validate_python
-    build = record_builder(target, validate) or (lambda d: validate(_strip_none(d)))
+    values = _record_fallback(target)
 
-    def record(s: Any) -> Any:
+    def wrapped(s: Any) -> Any:
         out = fn(s)  # the record, or the field values, None for "not given" (see _object's keep_none)
         if type(out) is target:
             return out
+        if type(out) is dict:
+            return values(out)
         try:
-            return build(out) if type(out) is dict else validate(out)
+            return validate(out)
         except ValidationError:
-            return _strip_none(out) if type(out) is dict else out
+            return out
 
+    # (an inline record builds its record itself, and validates what it cannot build: _finish_record)
+    record: Compiled = fn if inline else wrapped
     if columns is None:
         if volatile:
             _VOLATILE.add(record)

@@ -25,6 +25,7 @@ Top-level keys of a vendor file:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -84,6 +85,14 @@ class VendorMappings:
         records of its nested models already made, and the same record again for equal columns
         where the model reads only a few (compiler._as_record)."""
         return self.records.get(name)
+
+    def unvalidated_record(self, name: str, target: type[M]) -> Compiled:
+        """``record(name)`` without its last step, for a hot path that tests the type itself: the
+        ``target`` record, or the field values whose ``target.model_validate`` raises the error
+        ``record(name)`` would (a value of a type no field keeps).  For a model without a record
+        of that class, ``parse(name, ·, target)``."""
+        found = self.records.unvalidated(name, target) if isinstance(self.records, Records) else None
+        return found if found is not None else functools.partial(self.parse, name, target=target)
 
     def secrets(self, name: str) -> frozenset[str]:
         """The keys parse model ``name`` leaves out of the raw record it keeps (``remote: {drop:}``)."""
@@ -347,6 +356,13 @@ class Records(Mapping[str, Compiled]):
             return self[name]
         except KeyError:
             return default
+
+    def unvalidated(self, name: str, target: type[BaseModel]) -> Compiled | None:
+        """Model ``name``'s record function before ``_validated``: its ``target`` record, or the field
+        values to validate (None when the model has no record of that class)."""
+        if self._targets.get(name) is not target or self._recorder is None:
+            return None
+        return self._recorder.compile(name)
 
     def dropped(self, name: str) -> frozenset[str]:
         """The keys model ``name``'s ``remote: {drop: [...]}`` leaves out of the raw record it keeps."""

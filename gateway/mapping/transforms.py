@@ -225,6 +225,8 @@ def _epoch(arg: str | None, ctx: CompileContext) -> Fn:
 # how many unmapped enum values the transforms have met (each one is counted in a metric, so a
 # result that met one is never reused from a memo: the next request must count it again)
 _UNMAPPED_SEEN = [0]
+#: the same one-item list, for hot paths that read the count without calling unmapped_seen()
+UNMAPPED_SEEN = _UNMAPPED_SEEN
 
 
 def unmapped_seen() -> int:
@@ -427,20 +429,31 @@ def _last(value: Any) -> Any:
 
 
 def _attr(arg: str | None, ctx: CompileContext) -> Fn:
-    """``attr:a.b|c``: the first of these attribute paths (or dict keys) that is not None, '' or 0."""
+    """``attr:a.b|c``: the first of these attribute paths (or dict keys) that is not None, '' or 0.
+
+    Compiled to straight-line code: each path's steps read in turn (a prefix several paths share,
+    such as ``author`` in ``author.staff_id|author.name``, read once), the first good value
+    answered.  A step from None is None."""
     paths = [tuple(p.split(".")) for p in _need(arg, "attr").split("|") if p]
-
-    def attr(value: Any) -> Any:
-        for path in paths:
-            found = value
-            for part in path:
-                found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
-                if found is None:
-                    break
-            if found is not None and found != "" and (found is False or found != 0):
-                return found
-        return None
-
+    read: dict[tuple[str, ...], str] = {(): "value"}
+    lines = ["def attr(value):"]
+    for path in paths:
+        for n in range(1, len(path) + 1):
+            if path[:n] in read:
+                continue
+            prev, part, var = read[path[: n - 1]], path[n - 1], f"_{len(read)}"
+            lines.append(
+                f"    {var} = None if {prev} is None else {prev}.get({part!r}) "
+                f"if isinstance({prev}, dict) else getattr({prev}, {part!r}, None)"
+            )
+            read[path[:n]] = var
+        last = read[path]
+        lines.append(f"    if {last} is not None and {last} != '' and ({last} is False or {last} != 0):")
+        lines.append(f"        return {last}")
+    lines.append("    return None")
+    ns: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", f"<transform attr:{arg}>", "exec"), ns)
+    attr: Fn = ns["attr"]
     return attr
 
 
@@ -556,7 +569,9 @@ URL_MEMO_SIZE, URL_MEMO_TEXT = 256, 4096
 
 def _urlencode(value: Any) -> str:
     """``quote_plus``; names, numbers and words (most fields) without its encode-and-scan."""
-    text = to_str(value)
+    text = value if type(value) is str else to_str(value)
+    if text.isalnum() and text.isascii():  # (a number or a word, told in C: no pattern match)
+        return text
     if _URL_PLAIN.fullmatch(text):
         return text.replace(" ", "+") if " " in text else text
     if len(text) > URL_MEMO_TEXT:

@@ -6,13 +6,14 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from bench import payload
 from gateway.backends.pmp import PMPBackend
 from gateway.backends.pmp.adapter import RowMemo
 from gateway.backends.pmp.wire import Refused, row_of
 from gateway.backends.pmp_lists import _int, _row_id
-from gateway.canonical import Ticket
+from gateway.canonical import Customer, Ticket
 from gateway.errors import BackendUnavailable, NotFound
 from gateway.mapping.loader import PACKAGED_ROOT, VendorMappings, load_mappings
 from gateway.store import MemoryStore
@@ -159,3 +160,66 @@ def test_a_rows_secrets_leave_it_and_the_ticket_keeps_the_row_itself(pmp_mapping
     assert reference == ticket
     # an equal row, secrets and all, is still the memo's: the same Ticket
     assert backend._ticket(dict(original)) is ticket
+
+
+# rows whose values the inline record cannot keep as they are (validation converts or refuses
+# them), or that no field can read at all: the adapter's direct call of the record function
+# gives what `VendorMappings.parse` gives, or refuses the row in the same words
+AWKWARD_ROWS: list[dict[str, Any]] = [
+    {},
+    {"subject": "x"},
+    {"ticketid": "7", "status": "99", "priority": "9"},  # unmapped codes
+    {"ticketid": "7", "status": "", "status_name": "Weird"},
+    {"ticketid": "7", "userid": "0", "contactid": "0", "assigned": "0"},
+    {"ticketid": "7", "date": "0000-00-00 00:00:00", "lastreply": ""},
+    {"ticketid": "7", "date": "not a date"},
+    {"ticketid": "7", "subject": ["a", "list"]},
+    {"ticketid": "7", "userid": {"a": 1}},
+    {"ticketid": "abc"},
+    {"ticketid": "-5"},
+    {"ticketid": 7, "department": 3, "subject": 12, "cc": True},
+    {"ticketid": "7", "email": "not an email", "message": None},
+    {"ticketid": "7", "admin": "3", "staff_firstname": "Sara", "staff_lastname": ""},
+]
+
+
+def _parsed_as_before(mappings: VendorMappings, row: dict[str, Any]) -> Ticket | type[BaseException]:
+    try:
+        return mappings.parse("ticket", row, Ticket)
+    except (ValueError, TypeError, KeyError) as exc:  # (ValidationError and DateFormatError are ValueErrors)
+        return type(exc)
+
+
+@pytest.mark.parametrize("changes", AWKWARD_ROWS, ids=range(len(AWKWARD_ROWS)))
+def test_the_direct_record_call_parses_or_refuses_as_parse_does(
+    pmp_mappings: VendorMappings, changes: dict[str, Any]
+) -> None:
+    base = {k: v for k, v in _row(1).items() if k not in pmp_mappings.secrets("ticket")}
+    for row in (changes, {**base, **changes}):
+        expected = _parsed_as_before(pmp_mappings, dict(row))
+        backend = _backend(pmp_mappings, 4)
+        if isinstance(expected, type):
+            with pytest.raises(BackendUnavailable) as err:
+                backend._ticket(dict(row))
+            assert err.value.message == "The backend is unavailable (a ticket record has the wrong shape)"
+            continue
+        got = backend._ticket(dict(row))
+        if row.get("admin") in (None, "", "0"):
+            assert got == expected
+            assert got.__dict__ == expected.__dict__ and got.model_fields_set == expected.model_fields_set
+        else:  # a staff opening: the opening message is theirs
+            assert got.replies[0].author.kind == "staff" and got.id == expected.id
+
+
+def test_unvalidated_record_is_the_record_or_values_that_fail_validation(pmp_mappings: VendorMappings) -> None:
+    fn = pmp_mappings.unvalidated_record("ticket", Ticket)
+    good = fn(_row(3))
+    assert type(good) is Ticket and good == pmp_mappings.parse("ticket", _row(3), Ticket)
+    values = fn({"subject": "no id"})  # (a ticket needs its id: the values go on, unbuilt)
+    assert type(values) is dict and values["subject"] == "no id"
+    with pytest.raises(ValidationError):
+        Ticket.model_validate(values)
+    # a model without a record of that class: parse() itself, and what it raises
+    other = pmp_mappings.unvalidated_record("ticket", Customer)
+    with pytest.raises(ValidationError):
+        other(_row(3))

@@ -156,9 +156,78 @@ def test_a_field_of_a_field_and_urlencode_and_iso_dates(vendor: Any) -> None:
     assert render(odd) == {"name": "", "author_id": "", "missing": "", "text": "5", "date": "", "day": ""}
 
 
-@pytest.mark.parametrize("text", ["", "plain", "two words", "a-b_c.d~e", "x+y", "50%", "è", "a/b?c=d&e", " lead", "\t"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("", "plain", "two words", "a-b_c.d~e", "x+y", "50%", "è", "a/b?c=d&e", " lead", "\t"),
+        # letters and digits outside ASCII are alphanumeric too, and still encoded
+        *("abc123", "0042", "caf\u00e9", "\u0663\u0664", "x\u00b2", "\u00bd", "\u4e2d\u6587", "\uff21", "I\u0307"),
+    ],
+)
 def test_urlencode_is_quote_plus(text: str) -> None:
     assert tr.TRANSFORMS["urlencode"](None, _ctx())(text) == quote_plus(text)
+
+
+@pytest.mark.parametrize("value", [None, 7, -3, True, False, 0])
+def test_urlencode_of_a_value_is_quote_plus_of_its_text(value: Any) -> None:
+    assert tr.TRANSFORMS["urlencode"](None, _ctx())(value) == quote_plus(tr.to_str(value))
+
+
+def _attr_loop(paths: list[tuple[str, ...]], value: Any) -> Any:
+    """``attr:`` as it was before it was compiled: each path walked in a loop."""
+    for path in paths:
+        found = value
+        for part in path:
+            found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
+            if found is None:
+                break
+        if found is not None and found != "" and (found is False or found != 0):
+            return found
+    return None
+
+
+class _Obj:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+ATTR_ARGS = [
+    "author.staff_id|author.staff_name|author.customer_id",
+    "author.staff_id|author.staff_name|author.customer_id|author.name",
+    "author.kind",
+    "a|b.c|a.b|b",
+    "x.y.z|x.y|x",
+    'it\'s."q"|n',  # parts that need quoting in the generated code
+]
+ATTR_VALUES: list[Any] = [
+    None,
+    {},
+    {"author": None},
+    {"author": {"staff_id": 0, "staff_name": "", "customer_id": 5}},
+    {"author": {"staff_id": 3, "staff_name": "Sara"}},
+    {"author": {"staff_id": False}},  # False is a value, unlike 0
+    {"author": {"staff_id": 0.0, "staff_name": None, "customer_id": "0", "name": "N"}},
+    {"author": _Obj(staff_id=None, staff_name="Ann", kind="staff")},
+    _Obj(author=_Obj(staff_id=None, staff_name=None, customer_id=None, name="")),
+    _Obj(author={"kind": "customer"}),
+    Reply(id=1, author=Author(kind="staff", staff_id=3, name="Sara")),
+    Reply(id=1, author=Author(kind="customer", customer_id=9, name="Bob")),
+    {"a": 0, "b": {"c": ""}, "x": {"y": {"z": []}}},
+    {"a": [], "b": {"c": [1]}, "x": {"y": 2}},
+    {"b": 7, "x": {"y": {"z": 0}}},  # a step from a number
+    {"it's": {'"q"': "quoted"}, "n": 1},
+    "a text",
+]
+
+
+@pytest.mark.parametrize("arg", ATTR_ARGS)
+def test_attr_compiled_gives_what_the_loop_gives(arg: str) -> None:
+    fn = tr.TRANSFORMS["attr"](arg, _ctx())
+    paths = [tuple(p.split(".")) for p in arg.split("|") if p]
+    for value in ATTR_VALUES:
+        expected = _attr_loop(paths, value)
+        got = fn(value)
+        assert got == expected and type(got) is type(expected), (arg, value)
 
 
 def _ctx() -> tr.CompileContext:

@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, TypeVar
 
 import aiohttp
@@ -82,7 +83,7 @@ from gateway.canonical import (
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported, WriteOutcomeUnknown
 from gateway.mapping.dates import DateFormatError
 from gateway.mapping.loader import VendorMappings
-from gateway.mapping.transforms import unmapped_seen
+from gateway.mapping.transforms import UNMAPPED_SEEN
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,8 @@ class PMPBackend(BackendDefaults):
         self._discover_lock = asyncio.Lock()
         # ticket id -> (the row last parsed, its Ticket): see _ticket
         self._rows = RowMemo(int(s.get("row_memo_size", 256)))
-        self._secrets = mappings.secrets("ticket")
+        self._secrets = tuple(sorted(mappings.secrets("ticket")))
+        self._ticket_record = mappings.unvalidated_record("ticket", Ticket)
         self._lists = PMPLists(self._wire, mappings, self._ticket)
         self._talk = Conversation(
             self._wire,
@@ -224,8 +226,7 @@ class PMPBackend(BackendDefaults):
         try:
             return self._m.parse(model, source, target)
         except _DATA_ERRORS as exc:
-            log.warning("pmp %s record not understood: %s", model, type(exc).__name__)
-            raise unavailable(f"a {model} record has the wrong shape") from None
+            raise _not_understood(model, exc) from None
 
     # ============================================================ health and discovery
 
@@ -339,22 +340,29 @@ class PMPBackend(BackendDefaults):
         key = row.get("ticketid") if isinstance(row, dict) else None
         if not isinstance(key, (str, int)):  # (a tuple: isinstance with a union is slower)
             return staff_opening(self._parse("ticket", row, Ticket), row)
-        if not row.keys().isdisjoint(self._secrets):
+        secrets = self._secrets
+        if not row.keys().isdisjoint(secrets):
             # the secrets the row's joins bring (password hashes, keys) leave the decoded row,
             # which is the adapter's own, before anything keeps it: the raw record the ticket
             # carries (`remote:` drops them) is then the row itself, not a copy of it less them
-            for secret in self._secrets:
-                row.pop(secret, None)
+            # (`row.pop(secret, None)` for each, in C)
+            _drain(map(row.pop, secrets, _NONES))
         memo = self._rows
         hit = memo.get(key)
         if hit is not None and hit[0] == row:
             memo.move_to_end(key)  # least recently used first
             return hit[1]
-        seen = unmapped_seen()
-        ticket: Ticket = self._parse("ticket", row, Ticket)
+        box = UNMAPPED_SEEN  # (unmapped_seen() read directly: every new row pays for it twice)
+        seen = box[0]
+        # (`_parse("ticket", row, Ticket)` spelled out: its record function called directly)
+        try:
+            out = self._ticket_record(row)
+            ticket: Ticket = out if type(out) is Ticket else Ticket.model_validate(out)
+        except _DATA_ERRORS as exc:
+            raise _not_understood("ticket", exc) from None
         if row.get("admin") not in _NOT_STAFF:  # (most rows: no staff opening, and no call to find it)
             ticket = staff_opening(ticket, row)
-        if unmapped_seen() == seen:  # an unmapped value is counted on every read
+        if box[0] == seen:  # an unmapped value is counted on every read
             memo[key] = (row, ticket)
             if hit is not None:
                 memo.move_to_end(key)  # (a changed row: its entry is replaced where it stood)
@@ -974,6 +982,17 @@ class PMPBackend(BackendDefaults):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _not_understood(model: str, exc: Exception) -> GatewayError:
+    """A backend record no mapping could parse: logged (its error's kind, never its values)."""
+    log.warning("pmp %s record not understood: %s", model, type(exc).__name__)
+    return unavailable(f"a {model} record has the wrong shape")
+
+
+# (`deque(..., maxlen=0).extend`: runs an iterator to its end in C, keeping nothing)
+_drain: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
+_NONES = repeat(None)
 
 
 def _created_but(what: str, exc: BackendError) -> GatewayError:
