@@ -290,15 +290,15 @@ class Service:
     async def _list_full(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
         tickets = await self._numbered(await self._all_tickets())
         if args.with_messages:
-            tickets = await self._with_messages(tickets)  # the keyword is looked for in the messages too
+            # every ticket read with its messages once: the keyword is looked for in them too, and
+            # the page (some of these tickets) shows them
+            tickets = await self._with_messages(tickets)
         tickets = [t for t in tickets if _matches(t, args)]
         if args.order_by is not None or args.descending or not self.backend.capabilities().has("filters"):
             # a backend that lists in the vendor's own shape (WHMCS) keeps its order when none is asked
             tickets = _sorted(tickets, args.order_by, args.descending)
         end = args.offset + args.limit if args.limit is not None else None
         page = () if args.count_only else tuple(tickets[args.offset : end])
-        if args.with_messages:
-            page = tuple(await self._with_messages(page))
         return ticket_page(page, len(tickets), args.offset)
 
     async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:

@@ -307,3 +307,24 @@ def test_a_list_is_unfiltered_exactly_when_every_filter_is_none() -> None:
         assert not _unfiltered(args), name
         values[name] = None
         assert _unfiltered(ops.ListTicketsArgs.model_construct(**values))
+
+
+async def test_a_list_with_messages_reads_the_conversation_once(world: World) -> None:
+    """A list whose dialect shows messages (ReadyDesk): every ticket completed once, not again for
+    its page, and each shows the replies a read of that ticket alone shows."""
+    backend = world.backend
+    asked: list[int] = []
+    with_replies = backend.with_replies
+
+    async def counted(tickets: Any) -> list[c.Ticket]:
+        asked.append(len(tickets))
+        return await with_replies(tickets)
+
+    backend.with_replies = counted  # type: ignore[method-assign]
+    args = ops.ListTicketsArgs(offset=3, limit=None, with_messages=True, keyword="message 1")
+    page = await world.service.list_tickets(args)
+    assert asked == [len(await world.every_ticket())]  # one pass, over every listed ticket
+    assert page.items and all("message 1" in t.replies[0].message for t in page.items)
+    for shown in page.items[:5]:
+        alone = await world.service.get_ticket(ops.GetTicketArgs(ticket_id=shown.id))
+        assert [r.message for r in shown.replies] == [r.message for r in alone.replies]
