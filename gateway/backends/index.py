@@ -34,7 +34,7 @@ import math
 import time
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,12 @@ class Snapshot:
         self._strings: dict[str, str] = {}
         self.pos: dict[int, int] = {}
         self.department_names: dict[int, str] = {}  # as the tickets name them
+        # value -> the live rows holding it, for the equality filters lists use most (a filtered
+        # page then costs its matches, not a scan of every row: select())
+        # (arrays of 4-byte row numbers, in no set order: a set would cost ten times the memory)
+        self.by_department: dict[int, array[int]] = {}
+        self.by_customer: dict[int, array[int]] = {}
+        self.by_status: dict[int, array[int]] = {}  # status code -> rows
         self.version = 0  # bumped by every change: per-snapshot caches key on it
         self.dead = 0
         self.sorted_ids = True  # rows in ascending id order (the default order needs no sort)
@@ -121,24 +127,50 @@ class Snapshot:
         if p is None:
             if self.ids and h.id < self.ids[-1]:
                 self.sorted_ids = False
-            self.pos[h.id] = len(self.ids)
+            p = self.pos[h.id] = len(self.ids)
             self.ids.append(h.id)
             self.alive.append(1)
             for column, value in zip(self._columns(), row, strict=True):
                 column.append(value)
+            self._enter(p)
             return
-        if not self.alive[p]:
+        if self.alive[p]:
+            self._leave(p)
+        else:
             self.alive[p] = 1
             self.dead -= 1
         for column, value in zip(self._columns(), row, strict=True):
             column[p] = value
+        self._enter(p)
 
     def remove(self, ticket_id: int) -> None:
         p = self.pos.get(ticket_id)
         if p is not None and self.alive[p]:
             self.version += 1
+            self._leave(p)
             self.alive[p] = 0
             self.dead += 1
+
+    def _lookups(self) -> tuple[tuple[dict[int, array[int]], Any], ...]:
+        return ((self.by_department, self.department), (self.by_customer, self.customer), (self.by_status, self.status))
+
+    def _enter(self, p: int) -> None:
+        """Live row ``p`` into the look-ups of its values."""
+        for lookup, column in self._lookups():
+            found = lookup.get(column[p])
+            if found is None:
+                lookup[column[p]] = array("I", (p,))
+            else:
+                found.append(p)
+
+    def _leave(self, p: int) -> None:
+        """Row ``p`` out of the look-ups of the values it holds (before they change or it dies)."""
+        for lookup, column in self._lookups():
+            found = lookup.get(column[p])
+            if found is not None:
+                found.remove(p)  # (a write: one memmove in C)
+                if not found:
+                    del lookup[column[p]]
 
     def _columns(self) -> tuple[Any, ...]:
         return (
@@ -432,10 +464,14 @@ class Query:
 
 
 def select(snap: Snapshot, q: Query) -> list[int]:
-    """The rows matching ``q``, in storage order; each filter narrows the rows the previous left."""
-    rows = snap.rows()
+    """The rows matching ``q``, in storage order; each filter narrows the rows the previous left.
+
+    A department, customer or status filter starts from the rows its look-up holds (the smallest
+    of them, intersected with the others): its cost is its matches, not the table's size."""
     if q.ticket_ids is not None:
         rows = [snap.pos[i] for i in sorted(q.ticket_ids) if i in snap.pos and snap.alive[snap.pos[i]]]
+    else:
+        rows = _looked_up(snap, q)
     ids = snap.ids
     if q.id_min is not None:
         rows = [p for p in rows if ids[p] >= q.id_min]
@@ -473,6 +509,27 @@ def select(snap: Snapshot, q: Query) -> list[int]:
         numbers = q.numbers
         rows = [p for p in rows if numbers(ids[p])]
     return rows
+
+
+def _looked_up(snap: Snapshot, q: Query) -> list[int]:
+    """The live rows the look-ups allow for ``q``'s department, customer and statuses, in storage
+    order (every live row when it has none of them).  select() still applies those filters to
+    them, as it does any other: a look-up only narrows where it starts."""
+    found: list[Collection[int]] = []
+    if q.department_id is not None:
+        found.append(snap.by_department.get(q.department_id, ()))
+    if q.customer_id is not None:
+        found.append(snap.by_customer.get(q.customer_id, ()))
+    if q.statuses is not None:
+        wanted = q.statuses
+        codes = [code for code, value in enumerate(snap.values) if wanted(value)]
+        found.append(set().union(*(snap.by_status.get(code, ()) for code in codes)))
+    if not found:
+        return snap.rows()
+    found.sort(key=len)
+    if len(found) == 1:
+        return sorted(found[0])
+    return sorted(set(found[0]).intersection(*found[1:]))
 
 
 def sort_key(snap: Snapshot, order_by: str, number: Callable[[int], str]) -> Callable[[int], Any] | None:

@@ -275,3 +275,94 @@ async def test_a_refresh_slower_than_the_bound_counts_from_its_end() -> None:
     assert served.done()  # served from memory, not waiting for another full refresh ...
     assert backend.reads == 2  # ... which runs behind it
     backend.gate.set()
+
+
+def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_force() -> None:
+    """A random run of new tickets, changed ones (status, department, customer), removals and
+    revivals: after each step the look-ups hold exactly the live rows of each value, and every
+    kind of query selects what a scan of the live headers selects, in storage order."""
+    import random
+
+    from gateway.backends.index import Snapshot
+
+    rnd = random.Random(5)
+    statuses = [Status.OPEN, Status.ANSWERED, Status.CLOSED, Status.CUSTOMER_REPLY, Status.ON_HOLD]
+    snap = Snapshot([])
+    live: dict[int, TicketHeader] = {}
+
+    def make(i: int) -> TicketHeader:
+        created = datetime(2024, 1 + rnd.randrange(12), 1 + rnd.randrange(28), tzinfo=UTC)
+        return TicketHeader(
+            i, rnd.choice(statuses), rnd.choice(list(Priority)), rnd.randrange(4), rnd.randrange(6), 0,
+            f"u{rnd.randrange(3)}@x.example", f"Subject {rnd.randrange(5)}", created, None,
+        )  # fmt: skip
+
+    queries = [
+        Query(department_id=2),
+        Query(customer_id=3),
+        Query(department_id=0, customer_id=0),
+        Query(statuses=lambda v: v is Status.OPEN),
+        Query(statuses=lambda v: v in {Status.ANSWERED, Status.CLOSED}, department_id=1),
+        Query(statuses=lambda v: v in {Status.ON_HOLD}, customer_id=5, department_id=3, subject="ject 1"),
+        Query(department_id=99),
+        Query(statuses=lambda v: False),
+        Query(id_min=20, id_max=60, department_id=2),
+        Query(ticket_ids=frozenset({3, 4, 500}), department_id=1),
+        Query(email="U1@x.example", customer_id=2),
+    ]
+
+    def brute(q: Query) -> list[int]:
+        rows = []
+        for p, i in enumerate(snap.ids):
+            h = live.get(i)
+            if h is None or not snap.alive[p]:
+                continue
+            if q.ticket_ids is not None and i not in q.ticket_ids:
+                continue
+            if (q.id_min is not None and i < q.id_min) or (q.id_max is not None and i > q.id_max):
+                continue
+            if q.department_id is not None and h.department_id != q.department_id:
+                continue
+            if q.customer_id is not None and h.customer_id != q.customer_id:
+                continue
+            if q.statuses is not None and not q.statuses(h.status):
+                continue
+            if q.email is not None and h.email.casefold() != q.email.casefold():
+                continue
+            if q.subject is not None and q.subject.casefold() not in h.subject.casefold():
+                continue
+            rows.append(p)
+        return rows
+
+    for step in range(1500):
+        action = rnd.random()
+        if action < 0.45 or not live:
+            i = rnd.randrange(1, 200)  # a new ticket, or one seen before (changed, or revived)
+            live[i] = make(i)
+            snap.put(live[i])
+        elif action < 0.75:
+            i = rnd.choice(list(live))
+            live[i] = make(i)
+            snap.put(live[i])
+        else:
+            i = rnd.choice(list(live))
+            del live[i]
+            snap.remove(i)
+        if step % 25:
+            continue
+        for lookup, column in ((snap.by_department, snap.department), (snap.by_customer, snap.customer)):
+            expected: dict[int, list[int]] = {}
+            for p in range(len(snap.ids)):
+                if snap.alive[p]:
+                    expected.setdefault(column[p], []).append(p)
+            assert {v: sorted(rows) for v, rows in lookup.items()} == expected
+        by_status = {snap.values[code]: sorted(rows) for code, rows in snap.by_status.items()}
+        assert by_status == {
+            s: sorted(p for p in range(len(snap.ids)) if snap.alive[p] and live[snap.ids[p]].status is s)
+            for s in {h.status for h in live.values()}
+        }
+        for q in queries:
+            got = select(snap, q)
+            if q.ticket_ids is not None:  # (named tickets come in id order)
+                got = sorted(got)
+            assert got == brute(q), (step, q)
