@@ -200,6 +200,7 @@ class Snapshot:
         total = sum(a.itemsize * len(a) for a in (*arrays, self.created, self.replied))
         total += sys.getsizeof(self.email) + sys.getsizeof(self.subject) + sys.getsizeof(self.pos)
         total += sum(sys.getsizeof(s) for s in self._strings) + sum(sys.getsizeof(s) for s in self.subject)
+        total += sum(sys.getsizeof(rows) for lookup, _ in self._lookups() for rows in lookup.values())
         return total + len(self.alive)
 
 
