@@ -351,28 +351,29 @@ class Service:
     async def _tickets(self, ids: Sequence[int], *, full: bool = False) -> list[c.Ticket]:
         """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out.
         ``full``: with their conversation (a dialect whose list shows messages)."""
-        limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
-
         # a list page shows no conversation: a backend that can read a ticket without it does so
         read = self.backend.get_ticket if full else self.backend.ticket_summary
-        # kept rows are list rows, without the conversation
+        # kept rows are list rows, without the conversation; one read since the snapshot that
+        # lists it is as fresh (taken here, without a task each: a polled page has them all)
         kept, not_before = self.index.rows, math.inf if full else self.index.rows_not_before()
+        found: list[c.Ticket | None] = [kept.get(i, not_before) for i in ids]
+        missing = [k for k, t in enumerate(found) if t is None]
+        if missing:
+            limit = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
 
-        async def one(ticket_id: int) -> c.Ticket | None:
-            found: c.Ticket | None = kept.get(ticket_id, not_before)
-            if found is not None:
-                return found  # read since the snapshot that lists it: as fresh
-            async with limit:
-                read_at, version = self.index.now(), kept.version
-                try:
-                    ticket: c.Ticket = await read(ticket_id)
-                except NotFound:
-                    return None
-                if not full:
-                    kept.put(ticket_id, ticket, read_at, version)
-                return ticket
+            async def one(ticket_id: int) -> c.Ticket | None:
+                async with limit:
+                    read_at, version = self.index.now(), kept.version
+                    try:
+                        ticket: c.Ticket = await read(ticket_id)
+                    except NotFound:
+                        return None
+                    if not full:
+                        kept.put(ticket_id, ticket, read_at, version)
+                    return ticket
 
-        found = await asyncio.gather(*(one(i) for i in ids))
+            for k, ticket in zip(missing, await asyncio.gather(*(one(ids[k]) for k in missing)), strict=True):
+                found[k] = ticket
         return [t for t in found if t is not None]
 
     async def _check_department(self, department_id: int) -> None:

@@ -196,6 +196,8 @@ async def test_page_rows_are_kept_with_their_snapshot_and_never_across_a_write(w
     page = await world.service.list_tickets(args)
     assert page.items[0].subject == "Changed here"  # a write through the gateway: at once
     assert world.calls == [f"GET /api/tickets/{target.id}"]  # that row alone is read again
+    assert [t.id for t in page.items] == [t.id for t in first.items]  # (in its place among the kept)
+    assert page.items[1:] == first.items[1:]
     world.service.index._taken_at -= 5.0  # the bound (5 s) has passed: a new snapshot, new rows
     page = await world.service.list_tickets(args)
     assert page.items[1].subject == "Changed outside"
