@@ -19,16 +19,31 @@ from gateway.mapping.builder import instance
 _TICKETS_ONLY = frozenset({c.Ticket})
 _FIELDS = ("items", "total", "offset")
 
+#: pages built lately, by (total, offset, each item's id), oldest first.  A polled list whose
+#: tickets are the very same objects (the adapter hands back the same Ticket for an unchanged
+#: row, the index its kept rows) gets the very same page, which the render memo and the
+#: dialect's answer bytes then know: no rendering and no encoding of an unchanged page.  An
+#: entry holds its page, and so its tickets: their ids cannot be reused while it lives.
+PAGE_MEMO_SIZE = 16
+_PAGES: dict[tuple[int, ...], ops.TicketPage] = {}
+
 
 def ticket_page(items: Sequence[c.Ticket], total: int, offset: int) -> ops.TicketPage:
-    """``ops.TicketPage(items=items, total=total, offset=offset)``."""
+    """``ops.TicketPage(items=items, total=total, offset=offset)`` (the same page for the same tickets)."""
     if (
         type(items) is tuple
         and type(total) is int
         and type(offset) is int
         and (not items or frozenset(map(type, items)) == _TICKETS_ONLY)
     ):
-        return _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
+        key = (total, offset, *map(id, items))
+        page = _PAGES.get(key)
+        if page is None:
+            page = _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
+            if len(_PAGES) >= PAGE_MEMO_SIZE:
+                del _PAGES[next(iter(_PAGES))]
+            _PAGES[key] = page
+        return page
     return ops.TicketPage(items=tuple(items), total=total, offset=offset)
 
 

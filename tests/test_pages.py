@@ -65,3 +65,33 @@ def test_a_page_built_directly_is_the_validated_one(items: Any, total: Any, offs
         assert built.returned == validated.returned
         with pytest.raises(ValidationError):
             built.total = 3  # type: ignore[misc]  # frozen, as validated ones are
+
+
+def test_the_same_tickets_give_back_the_same_page() -> None:
+    from gateway import pages
+
+    pages._PAGES.clear()
+    items = tuple(_ticket(i) for i in range(25))
+    page = ticket_page(items, 400, 25)
+    assert ticket_page(tuple(items), 400, 25) is page  # a new tuple of the very same tickets
+    assert ticket_page(items, 401, 25) is not page and ticket_page(items, 400, 0) is not page
+    equal = tuple(t.model_copy() for t in items)  # equal tickets, other objects: another page, equal
+    again = ticket_page(equal, 400, 25)
+    assert again is not page and again == page
+    assert ticket_page(items[:24], 400, 25) is not page
+    assert ticket_page((), 0, 0) is ticket_page((), 0, 0)
+    assert ticket_page(list(items), 400, 25) is not page  # (validated, never kept)
+
+
+def test_the_page_memo_is_bounded_and_drops_the_oldest_first() -> None:
+    from gateway import pages
+
+    pages._PAGES.clear()
+    items = (_ticket(1),)
+    first = ticket_page(items, 0, 0)
+    made = [ticket_page(items, n, 0) for n in range(1, pages.PAGE_MEMO_SIZE)]
+    assert len(pages._PAGES) == pages.PAGE_MEMO_SIZE and ticket_page(items, 0, 0) is first
+    ticket_page(items, 999, 0)  # one more: the oldest entry goes
+    assert len(pages._PAGES) == pages.PAGE_MEMO_SIZE
+    assert ticket_page(items, 0, 0) is not first and ticket_page(items, 0, 0) == first
+    assert ticket_page(items, pages.PAGE_MEMO_SIZE - 1, 0) is made[-1]
