@@ -9,7 +9,7 @@ its field's type (about a fifth of the cost), and validates anything else as usu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from gateway import canonical as c
@@ -19,30 +19,41 @@ from gateway.mapping.builder import instance
 _TICKETS_ONLY = frozenset({c.Ticket})
 _FIELDS = ("items", "total", "offset")
 
-#: pages built lately, by (total, offset, each item's id), oldest first.  A polled list whose
-#: tickets are the very same objects (the adapter hands back the same Ticket for an unchanged
-#: row, the index its kept rows) gets the very same page, which the render memo and the
-#: dialect's answer bytes then know: no rendering and no encoding of an unchanged page.  An
-#: entry holds its page, and so its tickets: their ids cannot be reused while it lives.
+#: the page each list request (a ``slot``: the service and the request's arguments) was last
+#: answered with, and the identities it was built from.  A polled list whose tickets are the
+#: very same objects (the adapter hands back the same Ticket for an unchanged row, the index its
+#: kept rows) gets the very same page, which the render memo and the dialect's answer bytes then
+#: know: no rendering and no encoding of an unchanged page.  One page per slot, replaced when its
+#: tickets change: the memo never keeps a ticket the list no longer shows (a page held with its
+#: 25 tickets' raw rows after they changed made a changed list's translation 2.2x the
+#: hand-written code's CPU instead of 1.6x).  The page holds its tickets: their ids cannot be
+#: reused while the entry lives.  At most PAGE_MEMO_SIZE slots, the oldest out first.
 PAGE_MEMO_SIZE = 16
-_PAGES: dict[tuple[int, ...], ops.TicketPage] = {}
+_PAGES: dict[Hashable, tuple[tuple[int, ...], ops.TicketPage]] = {}
 
 
-def ticket_page(items: Sequence[c.Ticket], total: int, offset: int) -> ops.TicketPage:
-    """``ops.TicketPage(items=items, total=total, offset=offset)`` (the same page for the same tickets)."""
+def ticket_page(items: Sequence[c.Ticket], total: int, offset: int, slot: Hashable = None) -> ops.TicketPage:
+    """``ops.TicketPage(items=items, total=total, offset=offset)``; for a ``slot``, the page it was
+    last answered with while these are the very same tickets."""
     if (
         type(items) is tuple
         and type(total) is int
         and type(offset) is int
         and (not items or frozenset(map(type, items)) == _TICKETS_ONLY)
     ):
+        if slot is None:
+            return _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
         key = (total, offset, *map(id, items))
-        page = _PAGES.get(key)
-        if page is None:
-            page = _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
-            if len(_PAGES) >= PAGE_MEMO_SIZE:
-                del _PAGES[next(iter(_PAGES))]
-            _PAGES[key] = page
+        try:
+            hit = _PAGES.get(slot)
+        except TypeError:  # (arguments that cannot be hashed: no memo)
+            return _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        page = _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
+        if hit is None and len(_PAGES) >= PAGE_MEMO_SIZE:
+            del _PAGES[next(iter(_PAGES))]
+        _PAGES[slot] = (key, page)
         return page
     return ops.TicketPage(items=tuple(items), total=total, offset=offset)
 

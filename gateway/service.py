@@ -284,7 +284,7 @@ class Service:
                 page = tuple(await self._numbered(items))
                 if args.with_messages:
                     page = tuple(await self._with_messages(page))
-                return ticket_page(page, total, args.offset)
+                return ticket_page(page, total, args.offset, (id(self), args))
         return await self._list_indexed(args)
 
     async def _list_full(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
@@ -299,7 +299,7 @@ class Service:
             tickets = _sorted(tickets, args.order_by, args.descending)
         end = args.offset + args.limit if args.limit is not None else None
         page = () if args.count_only else tuple(tickets[args.offset : end])
-        return ticket_page(page, len(tickets), args.offset)
+        return ticket_page(page, len(tickets), args.offset, (id(self), args))
 
     async def _with_messages(self, tickets: Sequence[c.Ticket]) -> list[c.Ticket]:
         """List rows without their messages (a backend's list may carry none) read in full."""
@@ -346,7 +346,7 @@ class Service:
         tickets = await self._tickets([snap.ids[p] for p in page_rows])
         if args.with_messages:
             tickets = await self._with_messages(tickets)
-        return ticket_page(tuple(await self._numbered(tickets)), len(rows), args.offset)
+        return ticket_page(tuple(await self._numbered(tickets)), len(rows), args.offset, (id(self), args))
 
     async def _tickets(self, ids: Sequence[int], *, full: bool = False) -> list[c.Ticket]:
         """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out.

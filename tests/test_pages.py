@@ -67,31 +67,37 @@ def test_a_page_built_directly_is_the_validated_one(items: Any, total: Any, offs
             built.total = 3  # type: ignore[misc]  # frozen, as validated ones are
 
 
-def test_the_same_tickets_give_back_the_same_page() -> None:
+def test_a_slot_gets_back_its_page_while_its_tickets_are_the_same_objects() -> None:
     from gateway import pages
 
     pages._PAGES.clear()
     items = tuple(_ticket(i) for i in range(25))
-    page = ticket_page(items, 400, 25)
-    assert ticket_page(tuple(items), 400, 25) is page  # a new tuple of the very same tickets
-    assert ticket_page(items, 401, 25) is not page and ticket_page(items, 400, 0) is not page
+    page = ticket_page(items, 400, 25, "list A")
+    assert ticket_page(tuple(items), 400, 25, "list A") is page  # a new tuple of the very same tickets
+    assert ticket_page(items, 400, 25) is not page  # no slot: never kept
+    assert ticket_page(items, 400, 25, "list B") is not page  # another list's own page
     equal = tuple(t.model_copy() for t in items)  # equal tickets, other objects: another page, equal
-    again = ticket_page(equal, 400, 25)
+    again = ticket_page(equal, 400, 25, "list A")
     assert again is not page and again == page
-    assert ticket_page(items[:24], 400, 25) is not page
-    assert ticket_page((), 0, 0) is ticket_page((), 0, 0)
-    assert ticket_page(list(items), 400, 25) is not page  # (validated, never kept)
+    # one page a slot: the old one (and its tickets) is no longer held
+    assert pages._PAGES["list A"][1] is again and len(pages._PAGES) == 2
+    assert ticket_page(equal, 401, 25, "list A") is not again
+    assert ticket_page(equal, 401, 0, "list A") is not again
+    assert ticket_page(equal[:24], 401, 0, "list A") is not again
+    assert ticket_page((), 0, 0, "empty") is ticket_page((), 0, 0, "empty")
+    assert ticket_page(list(items), 400, 25, "list C") is not ticket_page(list(items), 400, 25, "list C")
+    assert ticket_page(items, 400, 25, ("unhashable", [1])) == page  # (built, not kept)
 
 
-def test_the_page_memo_is_bounded_and_drops_the_oldest_first() -> None:
+def test_the_page_memo_is_bounded_and_drops_the_oldest_slot_first() -> None:
     from gateway import pages
 
     pages._PAGES.clear()
     items = (_ticket(1),)
-    first = ticket_page(items, 0, 0)
-    made = [ticket_page(items, n, 0) for n in range(1, pages.PAGE_MEMO_SIZE)]
-    assert len(pages._PAGES) == pages.PAGE_MEMO_SIZE and ticket_page(items, 0, 0) is first
-    ticket_page(items, 999, 0)  # one more: the oldest entry goes
+    first = ticket_page(items, 1, 0, 0)
+    made = [ticket_page(items, 1, 0, n) for n in range(1, pages.PAGE_MEMO_SIZE)]
+    assert len(pages._PAGES) == pages.PAGE_MEMO_SIZE and ticket_page(items, 1, 0, 0) is first
+    ticket_page(items, 1, 0, 999)  # one more slot: the oldest goes
     assert len(pages._PAGES) == pages.PAGE_MEMO_SIZE
-    assert ticket_page(items, 0, 0) is not first and ticket_page(items, 0, 0) == first
-    assert ticket_page(items, pages.PAGE_MEMO_SIZE - 1, 0) is made[-1]
+    assert ticket_page(items, 1, 0, 0) is not first and ticket_page(items, 1, 0, 0) == first
+    assert ticket_page(items, 1, 0, pages.PAGE_MEMO_SIZE - 1) is made[-1]
