@@ -638,6 +638,7 @@ class _FakeTickets:
     def __init__(self, create: bool) -> None:
         self.create = create
         self.rows: list[dict[str, Any]] = []
+        self.listings = 0
 
     async def listing(self, request: web.Request) -> web.Response:
         if not self.rows:
@@ -678,6 +679,33 @@ async def test_dropped_connection_after_a_create_that_happened(fake: Any, make: 
     url = await fake(backend.routes())
     t = await make(url).open_ticket(_new(customer_id=0, contact_id=0))
     assert t.id == 1 and t.subject == "Printer on fire"
+
+
+class _ListingDown(_FakeTickets):
+    """A 2.x module that answers the create (naming no record, as 2.x does) and then cannot list."""
+
+    async def listing(self, request: web.Request) -> web.Response:
+        self.listings += 1
+        return web.Response(status=503, text="<h1>Service Unavailable</h1>", content_type="text/html")
+
+    async def post(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.rows.append({"ticketid": str(len(self.rows) + 1), **{k: str(v) for k, v in form.items()}})
+        return _json({"status": True, "message": "Ticket add successful."})
+
+
+async def test_a_create_the_backend_accepted_is_never_a_plain_failure_when_its_listing_fails(
+    fake: Any, make: Make
+) -> None:
+    """The create happened: a listing that cannot name its record gives an unknown outcome (the
+    client must check, not open it again), never "unavailable" (which says it was not created)."""
+    backend = _ListingDown(create=True)
+    url = await fake(backend.routes())
+    _deadline(20)
+    with pytest.raises(WriteOutcomeUnknown) as err:
+        await make(url).open_ticket(_new(customer_id=0, contact_id=0))
+    assert "accepted it" in err.value.message and "HTTP 503" in err.value.message
+    assert len(backend.rows) == 1 and backend.listings >= 1  # created once, listed (and retried), not re-sent
 
 
 async def test_dropped_connection_after_a_create_that_did_not_happen(fake: Any, make: Make) -> None:

@@ -125,7 +125,7 @@ class Settler:
             await self._store.claim(spec.claim_kind, record)
             return record
         # an installation that takes the key but names no record: one listing finds it
-        found = await self._find(spec, None)
+        found = await self._find_accepted(spec)
         if found is None:
             raise unknown(spec.noun, "creating", "the backend accepted it but named no record and none was found")
         return found
@@ -142,10 +142,20 @@ class Settler:
         if record > 0:
             await self._store.claim(spec.claim_kind, record)
             return record
-        found = await self._find(spec, None)
+        found = await self._find_accepted(spec)
         if found is None:
             raise unknown(spec.noun, "creating", "the backend accepted it but the new record could not be found")
         return found
+
+    async def _find_accepted(self, spec: Creation) -> int | None:
+        """The record a create the backend accepted made (2.x names none): its listing failing says
+        nothing about the create, which happened, so never a plain failure (the client would
+        open it again)."""
+        try:
+            return await self._find(spec, None)
+        except BackendError as exc:
+            why = f"the backend accepted it but could not be asked which record it made ({exc.message})"
+            raise unknown(spec.noun, "creating", why) from None
 
     async def _settle_create(self, spec: Creation, started: datetime, exc: Unsettled) -> int:
         try:
