@@ -469,6 +469,9 @@ def select(snap: Snapshot, q: Query) -> list[int]:
 
     A department, customer or status filter starts from the rows its look-up holds (the smallest
     of them, intersected with the others): its cost is its matches, not the table's size."""
+    # (named tickets are filtered here on every column; otherwise the look-ups already left only
+    # the rows of the department, customer and statuses asked for)
+    named = q.ticket_ids is not None
     if q.ticket_ids is not None:
         rows = [snap.pos[i] for i in sorted(q.ticket_ids) if i in snap.pos and snap.alive[snap.pos[i]]]
     else:
@@ -478,10 +481,10 @@ def select(snap: Snapshot, q: Query) -> list[int]:
         rows = [p for p in rows if ids[p] >= q.id_min]
     if q.id_max is not None:
         rows = [p for p in rows if ids[p] <= q.id_max]
-    if q.department_id is not None:
+    if named and q.department_id is not None:
         col, want = snap.department, q.department_id
         rows = [p for p in rows if col[p] == want]
-    if q.customer_id is not None:
+    if named and q.customer_id is not None:
         col, want = snap.customer, q.customer_id
         rows = [p for p in rows if col[p] == want]
     if q.customer_min is not None:
@@ -490,7 +493,7 @@ def select(snap: Snapshot, q: Query) -> list[int]:
     if q.customer_max is not None:
         high = q.customer_max.casefold()
         rows = [p for p in rows if str(snap.customer[p])[: len(high)] <= high]
-    for wanted, col in ((q.statuses, snap.status), (q.priorities, snap.priority)):
+    for wanted, col in ((q.statuses if named else None, snap.status), (q.priorities, snap.priority)):
         if wanted is not None:
             codes = {code for code, value in enumerate(snap.values) if wanted(value)}
             rows = [p for p in rows if col[p] in codes]
@@ -514,8 +517,7 @@ def select(snap: Snapshot, q: Query) -> list[int]:
 
 def _looked_up(snap: Snapshot, q: Query) -> list[int]:
     """The live rows the look-ups allow for ``q``'s department, customer and statuses, in storage
-    order (every live row when it has none of them).  select() still applies those filters to
-    them, as it does any other: a look-up only narrows where it starts."""
+    order (every live row when it has none of them)."""
     found: list[Collection[int]] = []
     if q.department_id is not None:
         found.append(snap.by_department.get(q.department_id, ()))
