@@ -41,19 +41,21 @@ def ticket_page(items: Sequence[c.Ticket], total: int, offset: int, slot: Hashab
         and type(offset) is int
         and (not items or frozenset(map(type, items)) == _TICKETS_ONLY)
     ):
-        if slot is None:
-            return _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
-        key = (total, offset, *map(id, items))
-        try:
-            hit = _PAGES.get(slot)
-        except TypeError:  # (arguments that cannot be hashed: no memo)
-            return _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
-        if hit is not None and hit[0] == key:
-            return hit[1]
+        hit: tuple[tuple[int, ...], ops.TicketPage] | None = None
+        key: tuple[int, ...] = ()
+        if slot is not None:
+            key = (total, offset, *map(id, items))
+            try:
+                hit = _PAGES.get(slot)
+            except TypeError:  # (arguments that cannot be hashed: no memo)
+                slot = None
+            if hit is not None and hit[0] == key:
+                return hit[1]
         page = _built(ops.TicketPage, {"items": items, "total": total, "offset": offset})
-        if hit is None and len(_PAGES) >= PAGE_MEMO_SIZE:
-            del _PAGES[next(iter(_PAGES))]
-        _PAGES[slot] = (key, page)
+        if slot is not None:
+            if hit is None and len(_PAGES) >= PAGE_MEMO_SIZE:
+                del _PAGES[next(iter(_PAGES))]
+            _PAGES[slot] = (key, page)
         return page
     return ops.TicketPage(items=tuple(items), total=total, offset=offset)
 
