@@ -271,7 +271,7 @@ class Service:
     async def list_tickets(self, args: ops.ListTicketsArgs) -> ops.TicketPage:
         # a whole list (no limit) is one full listing, unless it names its tickets (ReadyDesk's tid)
         glob = args.number_glob
-        named = args.ticket_ids is not None or (glob is not None and not any(ch in glob for ch in "*?["))
+        named = args.ticket_ids is not None or (glob is not None and _exact(glob))
         whole = args.limit is None and not args.count_only and not named
         if args.keyword is not None or whole or self.backend.capabilities().has("filters"):
             # message bodies (the index holds none), or the whole list asked for: one full listing
@@ -324,6 +324,11 @@ class Service:
         """Filter, count and order in the index; read only the page's tickets in full."""
         snap = await self.index.snapshot()
         numbers: dict[int, str] = {}
+        exact = args.number_glob is not None and _exact(args.number_glob)
+        if exact:
+            # one number, no wildcard (ReadyDesk's tid): the tickets showing it are named, found
+            # by two store look-ups instead of testing every row's number
+            args = args.model_copy(update={"ticket_ids": await self._showing(args), "number_glob": None})
         if args.number_glob is not None or args.order_by == "number":
             numbers = await self.store.numbers_for(TICKET, snap.ids)  # dialect numbers may be links
 
@@ -347,6 +352,22 @@ class Service:
         if args.with_messages:
             tickets = await self._with_messages(tickets)
         return ticket_page(tuple(await self._numbered(tickets)), len(rows), args.offset, (id(self), args))
+
+    async def _showing(self, args: ops.ListTicketsArgs) -> tuple[int, ...]:
+        """The tickets (of ``args.ticket_ids``, if named) whose number as the index shows it (the
+        store's link, else the id) is ``args.number_glob``, a number without wildcards: the ticket
+        linked to it, and the ticket of that id unless a link gives that one another number."""
+        wanted = str(args.number_glob)
+        found: set[int] = set()
+        linked = await self.store.id_for(TICKET, wanted)
+        if linked is not None:
+            found.add(linked)
+        if _ID.fullmatch(wanted) and wanted == str(int(wanted)):
+            own = int(wanted)
+            if ((await self.store.numbers_for(TICKET, (own,))).get(own) or wanted) == wanted:
+                found.add(own)
+        named = args.ticket_ids
+        return tuple(sorted(found if named is None else found.intersection(named)))
 
     async def _tickets(self, ids: Sequence[int], *, full: bool = False) -> list[c.Ticket]:
         """Full tickets by id, a few at a time, in order; one deleted since the index saw it is left out.
@@ -724,6 +745,11 @@ def _query(a: ops.ListTicketsArgs, number: Callable[[int], str]) -> ix.Query:
         created_to=_stamp(a.created_to),
         numbers=(lambda i: fnmatch.fnmatchcase(number(i), glob)) if glob is not None else None,
     )
+
+
+def _exact(glob: str) -> bool:
+    """Whether a number pattern matches one number only (``fnmatchcase`` without ``*``, ``?``, ``[``)."""
+    return not any(ch in glob for ch in "*?[")
 
 
 def _as_set(value: Any) -> frozenset[Any] | None:

@@ -9,6 +9,7 @@ as two ``--workers`` processes do.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -361,6 +362,9 @@ def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_f
             s: sorted(p for p in range(len(snap.ids)) if snap.alive[p] and live[snap.ids[p]].status is s)
             for s in {h.status for h in live.values()}
         }
+        # the kept (department, status) counts: what counting every live header gives
+        pairs = Counter((h.department_id, snap.code(h.status)) for h in live.values())
+        assert snap.pairs == pairs and tally(snap) == pairs
         for q in queries:
             got = select(snap, q)
             if q.ticket_ids is not None:  # (named tickets come in id order)

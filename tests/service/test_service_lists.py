@@ -330,3 +330,64 @@ async def test_a_list_with_messages_reads_the_conversation_once(world: World) ->
     for shown in page.items[:5]:
         alone = await world.service.get_ticket(ops.GetTicketArgs(ticket_id=shown.id))
         assert [r.message for r in shown.replies] == [r.message for r in alone.replies]
+
+
+async def test_an_exact_number_names_the_tickets_showing_it_as_a_scan_of_every_number_would(world: World) -> None:
+    """A number without wildcards (ReadyDesk's tid) is found by the store's links and the id,
+    not by testing every row: the same tickets as matching every ticket's shown number (its link,
+    else its id), alone, with other filters and with named tickets; a wildcard still scans."""
+    import fnmatch
+
+    store = world.service.store
+    await store.link("ticket", "LEGACY-7", 7)  # ticket 7 shows LEGACY-7, no longer "7"
+    await store.link("ticket", "5", 12)  # ticket 12 shows "5", as ticket 5 does
+    await store.link("ticket", "009", 9)  # "9" is no longer ticket 9's number; "009" is
+    every = await world.every_ticket()
+    links = await store.numbers_for("ticket", [t.id for t in every])
+
+    def shown(t: c.Ticket) -> str:
+        return links.get(t.id) or str(t.id)
+
+    cases: list[dict[str, Any]] = [
+        {"number_glob": g}
+        for g in ("5", "7", "LEGACY-7", "legacy-7", "9", "009", "05", "0", "12", "100", "99999", "", "5 ", "1?", "*-7")
+    ]
+    cases += [
+        {"number_glob": "5", "department_id": 2},
+        {"number_glob": "5", "ticket_ids": (12, 40)},
+        {"number_glob": "100", "statuses": frozenset({c.Status.OPEN, c.Status.CLOSED})},
+    ]
+    for filters in cases:
+        glob = filters["number_glob"]
+        dept, named, statuses = filters.get("department_id"), filters.get("ticket_ids"), filters.get("statuses")
+        want = [
+            t.id
+            for t in sorted(every, key=lambda t: t.id)
+            if fnmatch.fnmatchcase(shown(t), glob)
+            and (dept is None or t.department.id == dept)
+            and (named is None or t.id in named)
+            and (statuses is None or t.status in statuses)
+        ]
+        for limit in (25, None):
+            page = await world.service.list_tickets(ops.ListTicketsArgs(offset=0, limit=limit, **filters))
+            assert sorted(t.id for t in page.items) == want, filters
+            assert page.total == len(want), filters
+            assert all(t.number == shown(t) for t in page.items), filters
+
+
+async def test_an_exact_number_asks_the_store_for_one_ticket_not_every_one(world: World) -> None:
+    store = world.service.store
+    asked: list[int] = []
+    numbers_for = store.numbers_for
+
+    async def counting(kind: str, ids: Any) -> dict[int, str]:
+        ids = list(ids)
+        asked.append(len(ids))
+        return await numbers_for(kind, ids)
+
+    store.numbers_for = counting  # type: ignore[method-assign]
+    await world.service.list_tickets(ops.ListTicketsArgs(offset=0, limit=25, number_glob="17"))
+    assert asked and max(asked) == 1  # the ticket of id 17, and the page's one ticket
+    asked.clear()
+    await world.service.list_tickets(ops.ListTicketsArgs(offset=0, limit=25, number_glob="1*"))
+    assert max(asked) >= N  # a wildcard tests every ticket's number
