@@ -216,18 +216,27 @@ class SQLiteStore:
             self._db.execute("DELETE FROM idempotency WHERE scope = ? AND key = ? AND status IS NULL", (scope, key))
 
     async def bump_generation(self, name: str, item: int = 0) -> int:
+        # one transaction: the generation and its journal entry are written together, with one
+        # commit (one WAL sync) instead of one per statement
         with self._lock:
-            row = self._db.execute(
-                "INSERT INTO generations (name, value) VALUES (?, 1) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                (name,),
-            ).fetchone()
-            value = int(row[0])
-            self._db.execute("INSERT OR REPLACE INTO generation_items VALUES (?, ?, ?)", (name, value, item))
-            if value % 100 == 0:
-                self._db.execute(
-                    "DELETE FROM generation_items WHERE name = ? AND value <= ?", (name, value - GENERATION_JOURNAL)
-                )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "INSERT INTO generations (name, value) VALUES (?, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                    (name,),
+                ).fetchone()
+                value = int(row[0])
+                self._db.execute("INSERT OR REPLACE INTO generation_items VALUES (?, ?, ?)", (name, value, item))
+                if value % 100 == 0:
+                    self._db.execute(
+                        "DELETE FROM generation_items WHERE name = ? AND value <= ?",
+                        (name, value - GENERATION_JOURNAL),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
         return value
 
     async def generation(self, name: str) -> int:
