@@ -15,7 +15,7 @@ import math
 import operator
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -248,10 +248,17 @@ class Service:
 
     # -- the header index's sources (gateway/backends/index.py)
 
-    async def _all_headers(self) -> Sequence[TicketHeader]:
+    def _all_headers(self) -> AsyncIterator[Sequence[TicketHeader]]:
+        chunks = getattr(self.backend, "ticket_header_chunks", None)
+        if chunks is not None:  # a page at a time: the index never holds them all as objects
+            return chunks()  # type: ignore[no-any-return]
+        return self._headers_at_once()
+
+    async def _headers_at_once(self) -> AsyncIterator[Sequence[TicketHeader]]:
         if hasattr(self.backend, "ticket_headers"):
-            return await self.backend.ticket_headers()
-        return [header_of(t) for t in await self.backend.list_tickets()]  # a backend without the method
+            yield await self.backend.ticket_headers()
+        else:
+            yield [header_of(t) for t in await self.backend.list_tickets()]  # a backend without the method
 
     async def _header(self, ticket_id: int) -> TicketHeader | None:
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
@@ -211,6 +211,25 @@ class GuardedBackend(BackendDefaults):
 
     async def ticket_headers(self) -> Sequence[TicketHeader]:
         return await self._call(self.inner.ticket_headers)
+
+    async def ticket_header_chunks(self) -> AsyncIterator[Sequence[TicketHeader]]:
+        """The inner backend's headers a chunk at a time where it reads them so (else all in one),
+        counted by the breaker as one call."""
+        chunks = getattr(self.inner, "ticket_header_chunks", None)
+        if chunks is None:
+            yield await self._call(self.inner.ticket_headers)
+            return
+        self.breaker.before()
+        try:
+            async for chunk in chunks():
+                yield chunk
+        except _FAILURES:
+            self.breaker.failure()
+            raise
+        except BaseException:
+            self.breaker.success()  # the backend answered (or the reader stopped)
+            raise
+        self.breaker.success()
 
     async def ticket_page(
         self, offset: int, limit: int, order_by: str | None, descending: bool

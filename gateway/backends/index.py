@@ -34,7 +34,7 @@ import math
 import time
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,7 +53,10 @@ REFRESH_DEADLINE = 120.0
 #: Past this many changed items, catching up re-reads everything.
 CATCH_UP_LIMIT = 50
 
-Loader = Callable[[], Awaitable[Sequence[TicketHeader]]]
+#: every ticket's header: all at once, or in chunks as the backend reads them (a refresh then fills
+#: its snapshot as they come, never holding every header as an object); an id may come twice
+#: (paging shifted its row): the last one counts
+Loader = Callable[[], Awaitable[Iterable[TicketHeader]] | AsyncIterator[Iterable[TicketHeader]]]
 Fetcher = Callable[[int], Awaitable[TicketHeader | None]]
 
 
@@ -368,9 +371,7 @@ class HeaderIndex:
         context.begin(context.RequestContext(deadline=time.monotonic() + REFRESH_DEADLINE, action="index"))
         try:
             generation = await self._store_generation()
-            headers = await self._load()
-            snap = Snapshot(headers)
-            del headers
+            snap = await self._loaded()
         except BaseException as exc:
             if self._flight is flight:
                 self._flight = None
@@ -400,6 +401,18 @@ class HeaderIndex:
             if generation is not None:
                 self._generation = generation
         flight.future.set_result(snap)
+
+    async def _loaded(self) -> Snapshot:
+        """A new snapshot of everything the loader gives."""
+        got = self._load()
+        if not isinstance(got, AsyncIterator):
+            return Snapshot(await got)
+        snap = Snapshot(())
+        put = snap.put
+        async for chunk in got:
+            for header in chunk:
+                put(header)
+        return snap
 
     # ------------------------------------------------------------------ writes
 

@@ -22,6 +22,7 @@ on both, and the answer's shape says which generation served it:
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import itertools
 import logging
@@ -83,28 +84,47 @@ class PMPLists:
 
     async def headers(self) -> list[TicketHeader]:
         """Every ticket's header: paged and projected on 3.x, one streamed full listing on 2.x."""
+        out: list[TicketHeader] = []
+        async for chunk in self.header_chunks():
+            out.extend(chunk)
+        # rows inserted or deleted while paging can shift a row onto two pages: one header per id
+        return list({h.id: h for h in out}.values())
+
+    async def header_chunks(self) -> AsyncIterator[list[TicketHeader]]:
+        """Every ticket's header, a page at a time, in page order (3.x: pages asked for a few at
+        once, each handed on as soon as the ones before it were): the index fills itself from them,
+        so a refresh never holds every header of a large backend as objects at once (at 20,000
+        tickets that list was the worker's peak memory).  A row that paging shifted onto two pages
+        comes twice (the consumer keeps one per id).  2.x's full listing comes as one chunk."""
         query = {"page": "1", "per_page": str(self._page_size), "sort": "ticketid"}
         if self._fields:
             query["fields"] = self._fields
         first = await self._stream_first(f"api/tickets?{urlencode(query)}")
         if isinstance(first, list):
-            return first
-        out = [self._to_header(r) for r in first.rows]
+            yield first
+            return
+        yield [self._to_header(r) for r in first.rows]
         if not first.paged:
-            return list({h.id: h for h in out}.values())  # a whole listing, read at once
+            return
         pages = -(-(first.total or 0) // self._page_size)
-        if pages > 1:
-            limit = asyncio.Semaphore(self._concurrency)
+        numbers = iter(range(2, pages + 1))
 
-            async def one(number: int) -> list[TicketHeader]:
-                async with limit:
-                    page = await self._page(f"api/tickets?{urlencode({**query, 'page': str(number)})}")
-                    return [self._to_header(r) for r in page.rows]
+        async def one(number: int) -> list[TicketHeader]:
+            page = await self._page(f"api/tickets?{urlencode({**query, 'page': str(number)})}")
+            return [self._to_header(r) for r in page.rows]
 
-            for chunk in await asyncio.gather(*(one(n) for n in range(2, pages + 1))):
-                out.extend(chunk)
-        # rows inserted or deleted while paging can shift a row onto two pages: one header per id
-        return list({h.id: h for h in out}.values())
+        ahead = collections.deque(asyncio.ensure_future(one(n)) for n in itertools.islice(numbers, self._concurrency))
+        try:
+            while ahead:
+                chunk = await ahead.popleft()
+                following = next(numbers, None)
+                if following is not None:
+                    ahead.append(asyncio.ensure_future(one(following)))
+                yield chunk
+        finally:
+            for task in ahead:  # (the consumer stopped, or a page failed: the others are not waited for)
+                task.cancel()
+                task.add_done_callback(_retrieved)
 
     def _to_header(self, row: Row) -> TicketHeader:
         try:
@@ -355,3 +375,9 @@ def _int(value: Any) -> int:
 
 def unavailable(detail: str) -> BackendUnavailable:
     return BackendUnavailable(f"The backend is unavailable ({detail})")
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A task given up on: its failure, if any, is not one to log as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -33,6 +33,22 @@ put_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 put_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
+def frozen_record(cls: type[BaseModel]) -> bool:
+    """Whether ``cls``'s instances are immutable: their fields sets may then be one shared object
+    (pydantic changes a fields set only on assignment, which a frozen record refuses, and
+    ``model_copy`` copies it before it adds to it).  A record holds the same few sets of given
+    fields as thousands of others: a set each was ~200 bytes to 2 KB per record kept."""
+    return bool(cls.model_config.get("frozen"))
+
+
+def shared_fields_set(fields: frozenset[str], kept: dict[frozenset[str], set[str]]) -> set[str]:
+    """The one set of ``fields`` records of a frozen class share (made on its first use)."""
+    found = kept.get(fields)
+    if found is None:
+        found = kept[fields] = set(fields)
+    return found
+
+
 def instance(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
     """The instance of ``cls`` validation builds from ``values`` (every field, in field order, each
     already what validation would keep) given ``fields_set``: its state set directly."""
@@ -128,6 +144,7 @@ class _Plan:
     """How one key set with one set of value types becomes the record."""
 
     present: frozenset[str]  # the keys given a value (the record's fields set)
+    fields_set: set[str] | None  # the one set a frozen class's records built by this plan share
     reset: tuple[str, ...]  # keys given None: their default again (the dict had them last)
     factories: tuple[tuple[str, Callable[[], Any]], ...]  # absent keys whose default is made per record
     sequences: tuple[tuple[str, frozenset[type]], ...]  # list/tuple values: items checked, made tuples
@@ -186,6 +203,8 @@ def record_builder(cls: type[BaseModel], validate: Callable[[Any], Any]) -> Call
     required = found_shape.required
     plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan | None] = {}
     strip = _strip_none
+    frozen = frozen_record(cls)
+    shared: dict[frozenset[str], set[str]] = {}
 
     def plan(keys: tuple[str, ...], kinds: tuple[type, ...]) -> _Plan | None:
         present: set[str] = set()
@@ -209,7 +228,9 @@ def record_builder(cls: type[BaseModel], validate: Callable[[Any], Any]) -> Call
             return None
         made = tuple((k, f) for k, f in factories.items() if k not in present)
         reset = [k for k in reset if k not in factories]
-        return _Plan(frozenset(present), tuple(reset), made, tuple(sequences), tuple(literals))
+        given = frozenset(present)
+        fields_set = shared_fields_set(given, shared) if frozen else None
+        return _Plan(given, fields_set, tuple(reset), made, tuple(sequences), tuple(literals))
 
     def build(d: dict[str, Any]) -> Any:
         keys = tuple(d)
@@ -238,7 +259,8 @@ def record_builder(cls: type[BaseModel], validate: Callable[[Any], Any]) -> Call
         for key, allowed in found.literals:
             if values[key] not in allowed:
                 return validate(strip(d))
-        return instance(cls, values, set(found.present))
+        fields_set = found.fields_set
+        return instance(cls, values, set(found.present) if fields_set is None else fields_set)
 
     return build
 

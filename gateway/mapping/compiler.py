@@ -46,6 +46,7 @@ from gateway.errors import GatewayError, InternalError, InvalidInput, NotFound
 from gateway.mapping import transforms as tr
 from gateway.mapping.builder import (
     Shape,
+    frozen_record,
     instance,
     items_ok,
     put_extra,
@@ -647,10 +648,17 @@ class ModelCompiler:
         lines = [
             f"_o = _new({gen.bind(found.cls, '_K')})",
             f"_put(_o, '__dict__', {{{', '.join(entries)}}})",
-            f"_fs = set({given})",
         ]
         optional = [(key, var) for key, var in local.items() if key not in found.required]
-        lines.extend(f"if {var} is None: _fs.discard({key!r})" for key, var in optional)
+        if frozen_record(found.cls):
+            # one shared set per pattern of absent optional fields (a bit each): no set per record
+            sets = _FieldsSets(frozenset(local), tuple(key for key, _ in optional))
+            kept, make = gen.bind(sets.kept, "_FS"), gen.bind(sets.make, "_FM")
+            mask = " | ".join(f"(({var} is None) << {i})" for i, (_, var) in enumerate(optional)) or "0"
+            lines += [f"_m = {mask}", f"_fs = {kept}.get(_m)", f"if _fs is None: _fs = {make}(_m)"]
+        else:
+            lines.append(f"_fs = set({given})")
+            lines.extend(f"if {var} is None: _fs.discard({key!r})" for key, var in optional)
         lines += ["_put_fs(_o, _fs)", "_put_extra(_o, None)", "_put_private(_o, None)", "return _o"]
         gen.ns.update(_new=object.__new__, _put=object.__setattr__, _items_ok=items_ok)
         gen.ns.update(_put_fs=put_fields_set, _put_extra=put_extra, _put_private=put_private)
@@ -826,10 +834,33 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
     return guarded
 
 
+class _FieldsSets:
+    """The fields sets a generated record constructor gives a frozen class's records: one shared
+    set per pattern of absent optional fields (``mask``: bit ``i`` set when ``optional[i]`` is
+    None), kept as they are first met; past ``limit`` patterns, a set per record."""
+
+    __slots__ = ("_given", "_optional", "kept", "limit")
+
+    def __init__(self, given: frozenset[str], optional: tuple[str, ...], limit: int = 256) -> None:
+        self._given, self._optional, self.limit = given, optional, limit
+        self.kept: dict[int, set[str]] = {}  # (read by the generated code directly: no call on a hit)
+
+    def make(self, mask: int) -> set[str]:
+        """The set for ``mask`` met the first time."""
+        fields = set(self._given)
+        fields.difference_update(key for i, key in enumerate(self._optional) if mask >> i & 1)
+        if len(self.kept) < self.limit:
+            self.kept[mask] = fields
+        return fields
+
+
+_REMOTE_FIELDS = {"vendor", "fields"}  # (RemoteData is frozen: its records share their fields set)
+
+
 def remote_data(vendor: str, fields: dict[str, Any]) -> canonical.RemoteData:
     """``RemoteData.model_construct(vendor=vendor, fields=fields)``, without its generic walk over
     the class's fields (a fifth of a ticket row's parse): the same instance state, set directly."""
-    return instance(canonical.RemoteData, {"vendor": vendor, "fields": fields}, {"vendor", "fields"})
+    return instance(canonical.RemoteData, {"vendor": vendor, "fields": fields}, _REMOTE_FIELDS)
 
 
 def _remote_reader(vendor: str, path: str, drop: frozenset[str]) -> Callable[[Any], canonical.RemoteData | None]:

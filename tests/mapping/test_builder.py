@@ -216,3 +216,28 @@ def test_literals_and_tuples_of_plain_values_have_a_shape() -> None:
     assert build({"items": [1, 2]}).items == (1, 2)
     # a text item is converted by validation (lax mode), not kept
     assert build({"items": ["3"]}).items == (3,)
+
+
+def test_records_of_a_frozen_class_share_their_fields_set_and_a_copy_gets_its_own() -> None:
+    build = record_builder(c.Reply, c.Reply.__pydantic_validator__.validate_python)
+    assert build is not None
+    a, b, other = build({"id": 1, "message": "x"}), build({"id": 2, "message": "y"}), build({"id": 3})
+    assert a.model_fields_set == {"id", "message"} and a.model_fields_set is b.model_fields_set
+    assert other.model_fields_set == {"id"}
+    changed = a.model_copy(update={"author": AUTHOR})
+    assert changed.model_fields_set == {"id", "message", "author"}
+    assert b.model_fields_set == {"id", "message"}  # the shared set is not the copy's
+
+
+class _Open(BaseModel):
+    id: int
+    note: str = ""
+
+
+def test_records_of_a_class_that_can_change_get_a_fields_set_each() -> None:
+    build = record_builder(_Open, _Open.__pydantic_validator__.validate_python)
+    assert build is not None
+    a, b = build({"id": 1}), build({"id": 2})
+    assert a.model_fields_set == b.model_fields_set == {"id"}
+    a.note = "set"
+    assert a.model_fields_set == {"id", "note"} and b.model_fields_set == {"id"}

@@ -273,3 +273,14 @@ def test_digit_texts_read_from_the_memo_are_their_ints_and_the_memo_is_bounded(p
         assert record({"department": text, "department_name": "x"}).id == int(text)
         assert len(tr.INT_TEXTS) <= tr.INT_MEMO_SIZE
     assert all(k.isdigit() and k.isascii() and tr.INT_TEXTS[k] == int(k) for k in tr.INT_TEXTS)
+
+
+def test_records_built_inline_share_a_fields_set_per_pattern_of_absent_fields(pmp: VendorMappings) -> None:
+    record = pmp.record("ticket_department")
+    assert record is not None
+    a = record({"department": "1", "department_name": "Sales"})
+    b = record({"department": "2", "department_name": "Billing"})
+    validated = c.Department.model_validate({"id": 1, "name": "Sales"})
+    assert a.model_fields_set == validated.model_fields_set and a.model_fields_set is b.model_fields_set
+    copy = a.model_copy(update={"name": "Other"})
+    assert copy.model_fields_set is not a.model_fields_set and b.model_fields_set == validated.model_fields_set

@@ -27,7 +27,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any, TypeVar
@@ -433,6 +433,10 @@ class PMPBackend(BackendDefaults):
 
     async def ticket_headers(self) -> Sequence[TicketHeader]:
         return await self._lists.headers()
+
+    def ticket_header_chunks(self) -> AsyncIterator[Sequence[TicketHeader]]:
+        """The headers a page at a time (what the header index fills itself from)."""
+        return self._lists.header_chunks()
 
     async def ticket_page(
         self, offset: int, limit: int, order_by: str | None, descending: bool
