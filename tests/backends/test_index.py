@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.backends.base import TicketHeader
-from gateway.backends.index import HeaderIndex, Query, select, sort_key, tally, window
+from gateway.backends.index import HeaderIndex, Query, Snapshot, select, sort_key, tally, window
 from gateway.canonical import Priority, Status
 from gateway.errors import BackendUnavailable
 from gateway.store import SQLiteStore
@@ -155,7 +155,7 @@ async def test_a_write_is_visible_at_once_and_survives_a_refresh_that_read_befor
     await index.wrote(3, None, deleted=True)
     snap = await index.snapshot()
     assert ids(snap) == [1, 2, 4, 5]
-    assert snap.values[snap.status[snap.pos[2]]] is Status.CLOSED
+    assert snap.values[snap.status[_row(snap, 2)]] is Status.CLOSED
     backend.rows[2] = header(2)  # the refresh's stale view of ticket 2 ...
     backend.rows[3] = header(3)  # ... and of ticket 3
     backend.gate.set()
@@ -163,7 +163,7 @@ async def test_a_write_is_visible_at_once_and_survives_a_refresh_that_read_befor
     assert backend.reads == 2
     snap = await index.snapshot()
     assert ids(snap) == [1, 2, 4, 5]  # ... lose to the writes made while it ran
-    assert snap.values[snap.status[snap.pos[2]]] is Status.CLOSED
+    assert snap.values[snap.status[_row(snap, 2)]] is Status.CLOSED
 
 
 async def test_write_without_the_record_reads_it_once() -> None:
@@ -173,7 +173,7 @@ async def test_write_without_the_record_reads_it_once() -> None:
     backend.rows[4] = header(4, Status.ANSWERED)
     await index.wrote(4, None)
     snap = await index.snapshot()
-    assert snap.values[snap.status[snap.pos[4]]] is Status.ANSWERED
+    assert snap.values[snap.status[_row(snap, 4)]] is Status.ANSWERED
     assert (backend.reads, backend.fetches) == (1, 1)
 
 
@@ -188,7 +188,7 @@ async def test_another_worker_sees_a_write_through_the_store(tmp_path: Path) -> 
     backend.rows[2] = header(2, Status.CLOSED)
     await a.wrote(2, backend.rows[2])
     snap = await b.snapshot()  # well within the bound, yet b re-reads ticket 2 first
-    assert snap.values[snap.status[snap.pos[2]]] is Status.CLOSED
+    assert snap.values[snap.status[_row(snap, 2)]] is Status.CLOSED
     assert backend.reads == 2 and backend.fetches == 1  # one item re-read, not everything
     await a.snapshot()
     assert backend.fetches == 1  # a knew its own write
@@ -220,7 +220,6 @@ async def test_a_worker_far_behind_re_reads_everything(tmp_path: Path) -> None:
 def test_select_sort_and_tally_match_brute_force() -> None:
     statuses = [Status.OPEN, Status.ANSWERED, Status.CLOSED, Status.CUSTOMER_REPLY]
     rows = [header(i, statuses[i % 4], dept=i % 3, subject=f"Subject {i % 7}") for i in range(1, 400)]
-    from gateway.backends.index import Snapshot
 
     snap = Snapshot(reversed(rows))
     for i in range(1, 400, 9):
@@ -278,13 +277,14 @@ async def test_a_refresh_slower_than_the_bound_counts_from_its_end() -> None:
     backend.gate.set()
 
 
-def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_force() -> None:
+@pytest.mark.parametrize("ascending", [False, True], ids=["ids-in-any-order", "ids-ascending"])
+def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_force(ascending: bool) -> None:
     """A random run of new tickets, changed ones (status, department, customer), removals and
     revivals: after each step the look-ups hold exactly the live rows of each value, and every
-    kind of query selects what a scan of the live headers selects, in storage order."""
+    kind of query selects what a scan of the live headers selects, in storage order.  New ids in
+    ascending order (a paged refresh's, later creates'): rows are found by bisecting the ids; in
+    any order: by the id -> row table the snapshot then keeps."""
     import random
-
-    from gateway.backends.index import Snapshot
 
     rnd = random.Random(5)
     statuses = [Status.OPEN, Status.ANSWERED, Status.CLOSED, Status.CUSTOMER_REPLY, Status.ON_HOLD]
@@ -338,7 +338,12 @@ def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_f
     for step in range(1500):
         action = rnd.random()
         if action < 0.45 or not live:
-            i = rnd.randrange(1, 200)  # a new ticket, or one seen before (changed, or revived)
+            # a new ticket, or one seen before (changed, or revived)
+            i = (
+                (len(snap.ids) + 1 if rnd.random() < 0.5 else rnd.randrange(1, len(snap.ids) + 2))
+                if ascending
+                else rnd.randrange(1, 200)
+            )
             live[i] = make(i)
             snap.put(live[i])
         elif action < 0.75:
@@ -351,6 +356,9 @@ def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_f
             snap.remove(i)
         if step % 25:
             continue
+        assert snap.sorted_ids is ascending or step < 25
+        assert [snap.position(i) for i in snap.ids] == list(range(len(snap.ids)))
+        assert snap.position(0) is None and snap.position(10_000) is None
         for lookup, column in ((snap.by_department, snap.department), (snap.by_customer, snap.customer)):
             expected: dict[int, list[int]] = {}
             for p in range(len(snap.ids)):
@@ -370,3 +378,9 @@ def test_look_ups_follow_every_put_update_and_removal_and_select_matches_brute_f
             if q.ticket_ids is not None:  # (named tickets come in id order)
                 got = sorted(got)
             assert got == brute(q), (step, q)
+
+
+def _row(snap: Snapshot, ticket_id: int) -> int:
+    p = snap.position(ticket_id)
+    assert p is not None
+    return p
