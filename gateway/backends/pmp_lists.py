@@ -26,7 +26,7 @@ import collections
 import functools
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 Row = dict[str, Any]
 T = TypeVar("T")
 MEMO_BODY_LIMIT = 1 << 20  # a page answer bigger than this is not kept
+HEADER_CHUNK = 1000  # headers of 2.x's streamed listing handed to the index at a time
 _SPACE = b" \t\r\n\xef\xbb\xbf"
 #: What a streamed answer's JSON array is handed to: its first bytes, and the rest still to read.
 OnArray = Callable[[bytes, http.Body], Awaitable[T]]
@@ -90,19 +91,45 @@ class PMPLists:
         # rows inserted or deleted while paging can shift a row onto two pages: one header per id
         return list({h.id: h for h in out}.values())
 
-    async def header_chunks(self) -> AsyncIterator[list[TicketHeader]]:
+    async def header_chunks(self) -> AsyncGenerator[list[TicketHeader], None]:
         """Every ticket's header, a page at a time, in page order (3.x: pages asked for a few at
         once, each handed on as soon as the ones before it were): the index fills itself from them,
         so a refresh never holds every header of a large backend as objects at once (at 20,000
         tickets that list was the worker's peak memory).  A row that paging shifted onto two pages
-        comes twice (the consumer keeps one per id).  2.x's full listing comes as one chunk."""
+        comes twice (the consumer keeps one per id).  2.x's full listing comes in chunks of
+        ``HEADER_CHUNK`` as it streams in (a listing retried after a broken connection comes again
+        from its start: the consumer keeps the last header of each id)."""
         query = {"page": "1", "per_page": str(self._page_size), "sort": "ticketid"}
         if self._fields:
             query["fields"] = self._fields
-        first = await self._stream_first(f"api/tickets?{urlencode(query)}")
-        if isinstance(first, list):
-            yield first
-            return
+        chunks: asyncio.Queue[list[TicketHeader]] = asyncio.Queue(maxsize=2)  # (the reader waits for us)
+
+        async def on_array(head: bytes, body: http.Body) -> None:
+            batch: list[TicketHeader] = []
+            async for row in _stream_rows(head, body):
+                batch.append(self._to_header(row))
+                if len(batch) >= HEADER_CHUNK:
+                    await chunks.put(batch)
+                    batch = []
+            await chunks.put(batch)
+
+        reader = asyncio.ensure_future(self._streamed(f"api/tickets?{urlencode(query)}", on_array))
+        try:
+            while not (reader.done() and chunks.empty()):
+                taken = asyncio.ensure_future(chunks.get())
+                await asyncio.wait((taken, reader), return_when=asyncio.FIRST_COMPLETED)
+                if taken.done():
+                    yield taken.result()
+                else:
+                    taken.cancel()
+            answer = reader.result()  # (the listing's failure, if it failed)
+        finally:
+            if not reader.done():
+                reader.cancel()
+                reader.add_done_callback(_retrieved)
+        if answer is None:
+            return  # 2.x: the whole listing, streamed
+        first = self._as_page(self._wire.interpret(answer))
         yield [self._to_header(r) for r in first.rows]
         if not first.paged:
             return
@@ -145,13 +172,6 @@ class PMPLists:
         except (ValueError, TypeError, KeyError) as exc:
             raise BackendUnavailable("The backend is unavailable (a ticket row has the wrong shape)") from exc
 
-    async def _stream_first(self, path: str) -> _Page | list[TicketHeader]:
-        """The first answer: a page (3.x envelope) or, streamed, the headers of 2.x's full listing."""
-        answer = await self._streamed(path, self._stream_headers)
-        if isinstance(answer, http.Reply):
-            return self._as_page(self._wire.interpret(answer))
-        return answer
-
     async def _streamed(self, path: str, on_array: OnArray[T]) -> T | http.Reply:
         """GET ``path``; a JSON array answer is handed to ``on_array`` as a stream, any other comes back
         whole.  Retried like every read on connection errors and 429/502/503/504."""
@@ -174,9 +194,6 @@ class PMPLists:
             pause = wait if wait is not None else self._wire.backoff_for(tries)
             if tries >= self._wire.attempts or not await http.pause(pause):
                 raise failure
-
-    async def _stream_headers(self, head: bytes, body: http.Body) -> list[TicketHeader]:
-        return [self._to_header(row) async for row in _stream_rows(head, body)]
 
     async def each_row(self, path: str, consume: Callable[[AsyncIterator[Row]], Awaitable[None]]) -> None:
         """A list route's rows handed to ``consume`` as they arrive: a JSON array answer parsed as a

@@ -6,6 +6,7 @@ RecordingTransport sees them, and a transport that can only answer whole still c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -18,8 +19,9 @@ import pytest
 from aiohttp import web
 
 from gateway import context
-from gateway.backends import http
+from gateway.backends import http, pmp_lists
 from gateway.backends.pmp import AiohttpTransport, Exchange, PMPBackend, RecordingTransport
+from gateway.backends.pmp_lists import HEADER_CHUNK
 from gateway.errors import BackendUnavailable
 from gateway.mapping.loader import PACKAGED_ROOT, VendorMappings, load_mappings
 from gateway.pmp_sim import DB_KEY, SimDB, create_app, seed_tickets
@@ -138,3 +140,26 @@ async def test_a_streamed_listing_is_retried_like_every_read(sim2: tuple[str, Si
         with pytest.raises(BackendUnavailable) as caught:
             await backend.ticket_headers()
     assert len(down.calls) == 3 and "ClientOSError" in caught.value.message
+
+
+async def test_the_index_takes_the_streamed_listing_a_chunk_at_a_time(
+    sim2: tuple[str, SimDB], mappings: VendorMappings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2.x's whole table comes to the header index in chunks as it streams in, never as one list
+    of every header; a reader that stops early leaves no read behind it."""
+    url, db = sim2
+    async with aiohttp.ClientSession() as session:
+        backend = PMPBackend(url, TOKEN, mappings, MemoryStore(), transport=AiohttpTransport(session))
+        chunks = [list(c) async for c in backend.ticket_header_chunks()]
+        assert [len(c) for c in chunks] == [HEADER_CHUNK, db.count_tickets() - HEADER_CHUNK]
+        assert [h.id for c in chunks for h in c] == [int(str(r["ticketid"])) for r in db.list_ticket_rows()]
+        monkeypatch.setattr(pmp_lists, "HEADER_CHUNK", 100)  # more chunks than the reader may queue
+        stream = backend._lists.header_chunks()
+        first = await anext(stream)
+        await asyncio.sleep(0.05)  # the reader fills the queue and waits
+        await stream.aclose()  # the index stopped reading (a refresh abandoned)
+        await asyncio.sleep(0.05)
+        assert len(first) == 100
+        names = [getattr(t.get_coro(), "__qualname__", "") for t in asyncio.all_tasks() if not t.done()]
+        readers = [n for n in names if n == "PMPLists._streamed"]
+        assert not readers
