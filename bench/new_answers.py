@@ -104,14 +104,13 @@ def run(duration: float, rounds: int, connections: int) -> str:
                     check_answers_one(port, label)
                     for _ in range(20):
                         post(port, FORM_ONE)
-                    script = bench.scripts["get" if label.startswith("aiohttp") else "post_one"]
-                    url = f"http://127.0.0.1:{port}" + (
-                        "/api/tickets/1" if label.startswith("aiohttp") else "/includes/api.php"
-                    )
-                    load = bench.load(server, url, script)
+                    url = f"http://127.0.0.1:{port}/includes/api.php"
+                    load = bench.load(server, url, bench.scripts["post_one"])
                 finally:
                     server.stop()
-                if label not in best or load.rps > best[label].rps:
+                print(f"bench:   {load.rps:,.0f} req/s, {load.errors} errors", file=sys.stderr, flush=True)
+                # the fastest clean round (a round with errors answered faster by failing)
+                if label not in best or (load.errors, -load.rps) < (best[label].errors, -best[label].rps):
                     best[label] = load
         return report(best, duration, rounds, connections)
     finally:
