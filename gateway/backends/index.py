@@ -99,7 +99,6 @@ class Snapshot:
         self.pairs: Counter[tuple[int, int]] = Counter()
         self.version = 0  # bumped by every change: per-snapshot caches key on it
         self.dead = 0
-        self.sorted_ids = True  # rows in ascending id order (the default order needs no sort)
         for h in headers:
             self.put(h)
 
@@ -136,7 +135,6 @@ class Snapshot:
         p = self.position(h.id)
         if p is None:
             if self.ids and h.id < self.ids[-1] and self._pos is None:
-                self.sorted_ids = False
                 self._pos = {ticket_id: row for row, ticket_id in enumerate(self.ids)}
             p = len(self.ids)
             if self._pos is not None:
@@ -155,6 +153,11 @@ class Snapshot:
         for column, value in zip(self._columns(), row, strict=True):
             column[p] = value
         self._enter(p)
+
+    @property
+    def sorted_ids(self) -> bool:
+        """Rows in ascending id order (the default order needs no sort): no id -> row table yet."""
+        return self._pos is None
 
     def position(self, ticket_id: int) -> int | None:
         """The row of ``ticket_id`` (alive or not), or None."""
