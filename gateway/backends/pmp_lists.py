@@ -124,9 +124,7 @@ class PMPLists:
                     taken.cancel()
             answer = reader.result()  # (the listing's failure, if it failed)
         finally:
-            if not reader.done():
-                reader.cancel()
-                reader.add_done_callback(_retrieved)
+            _give_up((reader,))
         if answer is None:
             return  # 2.x: the whole listing, streamed
         first = self._as_page(self._wire.interpret(answer))
@@ -149,9 +147,7 @@ class PMPLists:
                     ahead.append(asyncio.ensure_future(one(following)))
                 yield chunk
         finally:
-            for task in ahead:  # (the consumer stopped, or a page failed: the others are not waited for)
-                task.cancel()
-                task.add_done_callback(_retrieved)
+            _give_up(ahead)  # (the consumer stopped, or a page failed: the others are not waited for)
 
     def _to_header(self, row: Row) -> TicketHeader:
         try:
@@ -394,7 +390,14 @@ def unavailable(detail: str) -> BackendUnavailable:
     return BackendUnavailable(f"The backend is unavailable ({detail})")
 
 
+def _give_up(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel the tasks still running; a failure any of them ends with is not one to log as never
+    retrieved (nobody waits for them any more)."""
+    for task in tasks:
+        task.cancel()
+        task.add_done_callback(_retrieved)
+
+
 def _retrieved(task: asyncio.Future[Any]) -> None:
-    """A task given up on: its failure, if any, is not one to log as never retrieved."""
     if not task.cancelled():
         task.exception()
