@@ -595,7 +595,7 @@ class ModelCompiler:
             lines.append("        pass\n")
         lines.append(f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n")
         if remote is not None:
-            lines.append(f"    _rr = {gen.bind(remote, '_rm')}(s)\n")
+            lines.extend(f"    {line}\n" for line in _remote_lines(gen, remote))
         # (the values that are not all of their fields' types go on to _as_record's validation,
         # called from here: the record function is this one, with no wrapper around it)
         values = "{" + "".join(f"{k!r}: {v}, " for k, v in local.items()) + "}"
@@ -603,18 +603,14 @@ class ModelCompiler:
         if unmapped_required:
             lines.append(f"    return {fallback}\n")
         else:
-            tests = [self._record_test(gen, found, key, var) for key, var in local.items()]
-            lines.append(f"    if {' and '.join(tests) or 'True'}:\n")
-            lines.extend(f"        {line}\n" for line in self._record_make(gen, found, local))
-            lines.append(f"    return {fallback}\n")
+            lines.extend(f"    {line}\n" for line in self._record_make(gen, found, local, fallback))
         gen.lines.append("".join(lines))
         return _exec(gen, path)
 
     @staticmethod
     def _record_test(gen: _Gen, found: Shape, key: str, var: str) -> str:
-        """The test that ``var`` is a value ``key``'s validation keeps as it is (None: not given)."""
+        """The test that ``var``, not None, is a value ``key``'s validation keeps as it is."""
         accepts = found.accepts[key]
-        none_ok = key not in found.required
         if accepts.items is not None:
             kinds, items = gen.bind(accepts.types, "_T"), gen.bind(accepts.items, "_T")
             ok = f"(type({var}) in {kinds} and _items_ok({var}, {items}))"
@@ -624,43 +620,73 @@ class ModelCompiler:
             ok = f"type({var}) in {gen.bind(accepts.types, '_T')}"
         if accepts.values is not None:
             ok = f"({ok} and {var} in {gen.bind(accepts.values, '_V')})"
-        return f"({var} is None or {ok})" if none_ok else ok
+        return ok
 
     @staticmethod
-    def _record_make(gen: _Gen, found: Shape, local: dict[str, str]) -> list[str]:
-        """Statements that build the record from the checked locals: its ``__dict__`` in field
-        order (defaults for what is not given) and its fields set (what is given)."""
+    def _record_make(gen: _Gen, found: Shape, local: dict[str, str], fallback: str) -> list[str]:
+        """Statements that check each local and build the record from them: its ``__dict__`` in
+        field order (defaults for what is not given) and its fields set (what is given).
+
+        One branch per field, straight-line: None takes the default (and marks the field absent),
+        a kept type takes the value, anything else leaves for ``fallback`` (the values as they
+        were, validated).  The locals themselves are not changed: the fallback sees None for
+        "not given"."""
+        frozen = frozen_record(found.cls)
+        optional = [(key, var) for key, var in local.items() if key not in found.required]
+        bits = {key: 1 << i for i, (key, _) in enumerate(optional)}
+        lines = ["try:"]
+        if frozen:
+            lines.append("    _m = 0")
+        else:
+            lines.append(f"    _fs = set({gen.bind(frozenset(local), '_G')})")
+        value_of: dict[str, str] = {}
+        for key, var in local.items():
+            ok = ModelCompiler._record_test(gen, found, key, var)
+            value = f"tuple({var})" if found.accepts[key].items is not None else var
+            if key in found.required:
+                lines += [f"    if not ({ok}): raise _Bad"]
+                value_of[key] = value
+                continue
+            factory = found.factories.get(key)
+            default = found.defaults[key]
+            mark = f"_m |= {bits[key]}" if frozen else f"_fs.discard({key!r})"
+            if factory is None and default is None and value == var:
+                # (None is the default: the local is the value either way)
+                lines += [f"    if {var} is None:", f"        {mark}", f"    elif not ({ok}):", "        raise _Bad"]
+                value_of[key] = var
+                continue
+            absent = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
+            kept = f"_v{var[2:]}"
+            lines += [
+                f"    if {var} is None:",
+                f"        {mark}",
+                f"        {kept} = {'None' if factory is None and default is None else absent}",
+                f"    elif {ok}:",
+                f"        {kept} = {value}",
+                "    else:",
+                "        raise _Bad",
+            ]
+            value_of[key] = kept
+        lines.append(f"except _Bad:\n        return {fallback}")
         entries = []
         for key, default in found.defaults.items():
-            var = local.get(key)
-            factory = found.factories.get(key)
-            fallback = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
-            if var is None:
-                entries.append(f"{key!r}: {fallback}")
+            if key in value_of:
+                entries.append(f"{key!r}: {value_of[key]}")
                 continue
-            value = f"tuple({var})" if found.accepts[key].items is not None else var
-            if factory is None and default is None:
-                kept = value if value == var else f"(None if {var} is None else {value})"
-                entries.append(f"{key!r}: {kept}")
-            else:
-                entries.append(f"{key!r}: ({fallback} if {var} is None else {value})")
-        given = gen.bind(frozenset(local), "_G")
-        lines = [
+            factory = found.factories.get(key)
+            absent = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
+            entries.append(f"{key!r}: {absent}")
+        lines += [
             f"_o = _new({gen.bind(found.cls, '_K')})",
             f"_put(_o, '__dict__', {{{', '.join(entries)}}})",
         ]
-        optional = [(key, var) for key, var in local.items() if key not in found.required]
-        if frozen_record(found.cls):
+        if frozen:
             # one shared set per pattern of absent optional fields (a bit each): no set per record
             sets = _FieldsSets(frozenset(local), tuple(key for key, _ in optional))
-            kept, make = gen.bind(sets.kept, "_FS"), gen.bind(sets.make, "_FM")
-            mask = " | ".join(f"(({var} is None) << {i})" for i, (_, var) in enumerate(optional)) or "0"
-            lines += [f"_m = {mask}", f"_fs = {kept}.get(_m)", f"if _fs is None: _fs = {make}(_m)"]
-        else:
-            lines.append(f"_fs = set({given})")
-            lines.extend(f"if {var} is None: _fs.discard({key!r})" for key, var in optional)
+            kept_sets, make = gen.bind(sets.kept, "_FS"), gen.bind(sets.make, "_FM")
+            lines += [f"_fs = {kept_sets}.get(_m)", f"if _fs is None: _fs = {make}(_m)"]
         lines += ["_put_fs(_o, _fs)", "_put_extra(_o, None)", "_put_private(_o, None)", "return _o"]
-        gen.ns.update(_new=object.__new__, _put=object.__setattr__, _items_ok=items_ok)
+        gen.ns.update(_new=object.__new__, _put=object.__setattr__, _items_ok=items_ok, _Bad=_NotKept)
         gen.ns.update(_put_fs=put_fields_set, _put_extra=put_extra, _put_private=put_private)
         return lines
 
@@ -834,6 +860,35 @@ def _guarded(fns: list[tr.Fn], default: Any, required: Any, invalid: Any, param:
     return guarded
 
 
+def _remote_lines(gen: _Gen, remote: Callable[[Any], canonical.RemoteData | None]) -> list[str]:
+    """Statements that set ``_rr``, a record's raw record (``remote:``): the reader called, or,
+    for a whole row that holds none of the secrets, its ``RemoteData`` built here (``remote_data``
+    without the three calls it is made of)."""
+    call = f"_rr = {gen.bind(remote, '_rm')}(s)"
+    whole: tuple[str, frozenset[str]] | None = getattr(remote, "whole_row", None)
+    if whole is None:
+        return [call]
+    vendor, drop = whole
+    cls, fields_set = gen.bind(canonical.RemoteData, "_K"), gen.bind(_REMOTE_FIELDS, "_RF")
+    gen.ns.update(_new=object.__new__, _put=object.__setattr__)
+    gen.ns.update(_put_fs=put_fields_set, _put_extra=put_extra, _put_private=put_private)
+    return [
+        f"if type(s) is dict and s.keys().isdisjoint({gen.bind(drop, '_X')}):",
+        f"    _rr = _new({cls})",
+        f"    _put(_rr, '__dict__', {{'vendor': {gen.bind(vendor, '_RV')}, 'fields': s}})",
+        f"    _put_fs(_rr, {fields_set})",
+        "    _put_extra(_rr, None)",
+        "    _put_private(_rr, None)",
+        "else:",
+        f"    {call}",
+    ]
+
+
+class _NotKept(Exception):
+    """A generated record constructor's value that its field would not keep as it is: the values
+    go to validation instead (raised and caught inside the constructor)."""
+
+
 class _FieldsSets:
     """The fields sets a generated record constructor gives a frozen class's records: one shared
     set per pattern of absent optional fields (``mask``: bit ``i`` set when ``optional[i]`` is
@@ -886,6 +941,10 @@ def _remote_reader(vendor: str, path: str, drop: frozenset[str]) -> Callable[[An
         # built as the record (the copy above is its own): validating it would copy it again
         return remote_data(vendor, fields)
 
+    if not parts and drop:
+        # what a generated record constructor does itself for the usual row (one with none of
+        # the secrets: the row itself is the raw record): see ModelCompiler._finish_record
+        remote.whole_row = (vendor, drop)  # type: ignore[attr-defined]
     return remote
 
 

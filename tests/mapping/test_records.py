@@ -84,6 +84,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "nineteen digits": {"userid": "1" * 19},
     "a dict in a column": {"department_name": {"a": 1}},
     "a list in a keyed column": {"user_firstname": ["J"]},
+    # an absent field (its default taken) before one that goes to validation: validation must
+    # still be given None for the absent one (its fields set leaves it out)
+    "absent, then a float": {"ticketkey": None, "subject": "", "userid": 1.0},
+    "absent, then a list": {"ticketkey": None, "cc": None, "service": ["1"]},
 }
 
 
@@ -284,3 +288,61 @@ def test_records_built_inline_share_a_fields_set_per_pattern_of_absent_fields(pm
     assert a.model_fields_set == validated.model_fields_set and a.model_fields_set is b.model_fields_set
     copy = a.model_copy(update={"name": "Other"})
     assert copy.model_fields_set is not a.model_fields_set and b.model_fields_set == validated.model_fields_set
+
+
+LAX = """
+models:
+  contact:
+    direction: parse
+    source: dict
+    target: Contact
+    fields:
+      id: {from: n, transform: int}
+      customer_id: {from: c, transform: int}
+      firstname: {from: f}
+      email: {from: e}
+      is_primary: {from: p}
+"""
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"n": "1", "c": "2", "p": "1"},  # firstname and email absent, then a text for a boolean
+        {"n": "1", "c": "2", "f": "Ann", "p": "yes"},
+        {"n": "1", "c": "2", "e": "", "p": True},  # built without validation
+        {"n": "1", "c": "2", "p": "maybe"},  # validation refuses it
+    ],
+)
+def test_a_value_left_to_validation_after_absent_fields_is_validated_as_the_dict_is(
+    tmp_path: Path, row: dict[str, Any], same_record: Any
+) -> None:
+    """A generated constructor that meets a value of another type (here a text for a boolean)
+    hands every value to validation as the model gave it: an absent field before it is still
+    absent there (None, not the default the constructor had taken for it)."""
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "m.yaml").write_text(LAX, encoding="utf-8")
+    m = load_mappings(roots=[tmp_path])["acme"]
+    record, model = m.record("contact"), m.model("contact")
+    assert record is not None
+    reference = _outcome(lambda: c.Contact.model_validate(model(dict(row))))
+    same_record(_outcome(lambda: record(dict(row))), reference)
+
+
+@pytest.mark.parametrize("secret", [False, True])
+def test_a_tickets_raw_record_is_the_row_less_its_secrets_built_as_model_construct_builds_it(
+    pmp: VendorMappings, secret: bool
+) -> None:
+    row = {k: v for k, v in ROW.items() if k not in ("password", "last_ip")}
+    if secret:
+        row["password"] = "$2y$10$secret"
+    record = pmp.record("ticket")
+    assert record is not None
+    raw = record(row).remote
+    assert raw is not None
+    like = c.RemoteData.model_construct(vendor="pmp", fields={k: v for k, v in row.items() if k != "password"})
+    assert raw == like and raw.model_fields_set == like.model_fields_set
+    assert raw.__pydantic_extra__ is None and raw.__pydantic_private__ is None
+    assert list(raw.__dict__) == list(like.__dict__)
+    assert (raw.fields is row) is not secret  # the row itself when it holds no secret, else a copy
+    assert "password" not in raw.fields and row.get("password") == ("$2y$10$secret" if secret else None)
