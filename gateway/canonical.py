@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -225,6 +225,10 @@ class Ticket(_Record):
     @property
     def message(self) -> str:
         return self.replies[0].message if self.replies else ""
+
+    #: the fields each property reads (and nothing else of the record): a fused translation
+    #: (``gateway.mapping.fuse``) calls the property on just those
+    FUSED_PROPERTIES: ClassVar[dict[str, tuple[str, ...]]] = {"message": ("replies",)}
 
 
 class NewTicket(_Record):

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gateway.errors import GatewayError
 from gateway.request_args import args_for
-from gateway.service import Service
+from gateway.service import GET_TICKET, Service
 
 if TYPE_CHECKING:
     from gateway.dialects.base import Dialect, Inbound
@@ -47,8 +47,12 @@ async def respond(
         if spec.unsupported:  # (most actions lose nothing: no call)
             dialect.refuse_lost_params(inbound, spec)
         args = args_for(spec, inbound.params)  # (the mapped parameters' model, reused for the same ones)
+        render = spec.result
+        if spec.operation == GET_TICKET and render is not None:
+            # (the busiest read: rendered by the service, which may fuse the backend's parse into it)
+            return dialect.success(inbound, spec, await service.ticket_body(args, render))  # type: ignore[arg-type]
         result = await service.run(spec.operation, args)
-        return dialect.success(inbound, spec, spec.result(result) if spec.result is not None else {})
+        return dialect.success(inbound, spec, render(result) if render is not None else {})
     except GatewayError as exc:
         if on_error is not None:
             on_error(exc)

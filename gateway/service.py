@@ -125,6 +125,10 @@ def refuse_bad_ids(operation: str, args: BaseModel) -> None:
 #: Full tickets of one list page read at once (the page's rows the index named).
 PAGE_FETCH_CONCURRENCY = 10
 SHOWN_MEMO_SIZE = 256  # tickets shown with another number or replies newest first, kept per source object
+#: fused translations a service keeps (one per dialect's ticket render: a handful)
+FUSED_KEPT = 64
+GET_TICKET = "get_ticket"
+_UNSET: Any = object()
 #: A list without a limit whose filter matches more tickets than this reads one full listing instead.
 UNLIMITED_BY_ID = 200
 
@@ -137,6 +141,8 @@ class Service:
         self.index = ix.HeaderIndex(self._all_headers, self._header, store=store, max_staleness=max_staleness)
         self._tallies: tuple[int, int, Counter[tuple[int, int]]] | None = None
         self._shown_memo: OrderedDict[tuple[int, str | None, bool], tuple[c.Ticket, c.Ticket]] = OrderedDict()
+        # a dialect's ticket render -> the backend's fused translation for it, or None (ticket_body)
+        self._fused: dict[Callable[[Any], Any], Callable[[Any], Any] | None] = {}
         self._handlers: dict[str, Handler] = {
             "get_ticket": self.get_ticket,
             "list_tickets": self.list_tickets,
@@ -221,6 +227,37 @@ class Service:
         if number == found.number and not args.replies_desc:
             return found
         return self._shown(found, number, args.replies_desc)
+
+    async def ticket_body(self, args: ops.GetTicketArgs, render: Callable[[Any], Any]) -> Any:
+        """``render(await get_ticket(args))``: the ticket rendered for a client.  A backend that
+        composes its parse with ``render`` (``fuse_ticket_render``) answers a changed ticket row
+        rendered at once, without its canonical Ticket, when nothing of the gateway's changes
+        the ticket (no number of the store's, oldest replies first)."""
+        fused = self._fused.get(render, _UNSET)
+        if fused is _UNSET:
+            fused = self._fuse(render)
+        tid = args.ticket_id
+        if fused is None or tid is None or tid <= 0 or args.replies_desc:
+            return render(await self.run(GET_TICKET, args))
+        if await self.store.numbers_for(TICKET, (tid,)):
+            return render(await self.get_ticket(args))
+        found = await self.backend.get_ticket_fused(tid, fused)
+        if not isinstance(found, c.Ticket):
+            return found  # (the answer itself)
+        if found.id != tid:  # (not the ticket asked for: its own number, as get_ticket finds it)
+            number = (await self.store.numbers_for(TICKET, (found.id,))).get(found.id) or found.number or str(found.id)
+        else:
+            number = found.number or str(found.id)
+        return render(found if number == found.number else self._shown(found, number, False))
+
+    def _fuse(self, render: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        """The backend's fused translation for ``render``, made once per render (a few: one per
+        dialect's ticket action)."""
+        fused = self.backend.fuse_ticket_render(render)
+        if len(self._fused) >= FUSED_KEPT:
+            self._fused.clear()
+        self._fused[render] = fused
+        return fused
 
     def _shown(self, found: c.Ticket, number: str | None, replies_desc: bool) -> c.Ticket:
         """``found`` with the store's number and the replies newest first when asked: the same object

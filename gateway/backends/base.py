@@ -9,10 +9,10 @@ anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from gateway.canonical import (
     Contact,
@@ -109,6 +109,16 @@ class Backend(Protocol):
         """A cheap authenticated call; raises BackendError when unreachable or refused."""
 
     async def get_ticket(self, ticket_id: int) -> Ticket: ...
+    def fuse_ticket_render(self, render: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        """``render`` (a dialect's ticket render) composed with the backend's ticket parse
+        (``gateway.mapping.fuse``), for :meth:`get_ticket_fused`; None where it has none."""
+        ...
+
+    async def get_ticket_fused(self, ticket_id: int, fused: Callable[[Any], Any]) -> Ticket | dict[str, Any]:
+        """:meth:`get_ticket`, or, for an answer ``fused`` speaks for, ``fused(row)``: the client's
+        answer itself, without its Ticket."""
+        ...
+
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket without its conversation where the backend can read it so (a list page's row)."""
         ...
@@ -200,6 +210,12 @@ class BackendDefaults:
     is found the same way at every depth and never by ``getattr``."""
 
     async def ticket_summary(self: Backend, ticket_id: int) -> Ticket:
+        return await self.get_ticket(ticket_id)
+
+    def fuse_ticket_render(self: Backend, render: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        return None
+
+    async def get_ticket_fused(self: Backend, ticket_id: int, fused: Callable[[Any], Any]) -> Ticket | dict[str, Any]:
         return await self.get_ticket(ticket_id)
 
     async def ticket_id_for(self: Backend, number: str) -> int | None:

@@ -188,6 +188,25 @@ class GuardedBackend(BackendDefaults):
         self.breaker.success()
         return ticket
 
+    def fuse_ticket_render(self, render: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        """The inner backend's; None when the tickets are cached here (a fused answer has no
+        Ticket to cache)."""
+        return None if self.cache_tickets else self.inner.fuse_ticket_render(render)
+
+    async def get_ticket_fused(self, ticket_id: int, fused: Callable[[Any], Any]) -> Ticket | dict[str, Any]:
+        """The inner backend's, through the breaker as :meth:`get_ticket` goes."""
+        self.breaker.before()
+        try:
+            out = await self.inner.get_ticket_fused(ticket_id, fused)
+        except _FAILURES:
+            self.breaker.failure()
+            raise
+        except BaseException:
+            self.breaker.success()  # the backend answered (not found, invalid, ...)
+            raise
+        self.breaker.success()
+        return out
+
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket without its conversation where the backend can read it so (a list page)."""
         return await self._call(lambda: self.inner.ticket_summary(ticket_id))

@@ -55,6 +55,7 @@ from gateway.mapping.builder import (
     record_builder,
     shape,
 )
+from gateway.mapping.fuse import RecordParts, RenderParts
 from gateway.mapping.source import LocDict, LocList, MappingError
 
 Compiled = Callable[[Any], Any]
@@ -275,6 +276,8 @@ class ModelCompiler:
 
         if volatile:
             _VOLATILE.add(passthrough)
+        # a record of another vendor, or none: ``full`` (what gateway.mapping.fuse composes)
+        passthrough.other_vendors = (full, vendor)  # type: ignore[attr-defined]
         return passthrough
 
     def _columns(self, name: str) -> tuple[str, ...] | None:
@@ -558,7 +561,10 @@ class ModelCompiler:
             f"    try:\n{head}        return {expr}\n"
             f"    except _DATA_ERRORS as e:\n        raise _fail(s, e, _probes, {path!r}) from None\n"
         )
-        return _exec(gen, path)
+        fn = _exec(gen, path)
+        if fast is not None and source is not None:
+            fn.render_parts = RenderParts(source, fast, gen.ns)  # type: ignore[attr-defined]
+        return fn
 
     def _probes(self, gen: _Gen, checks: list[tuple[str, str, str]], path: str) -> None:
         """Each field's expression alone (``_probes``): on bad data, ``_fail`` finds the culprit."""
@@ -598,14 +604,25 @@ class ModelCompiler:
             lines.extend(f"    {line}\n" for line in _remote_lines(gen, remote))
         # (the values that are not all of their fields' types go on to _as_record's validation,
         # called from here: the record function is this one, with no wrapper around it)
-        values = "{" + "".join(f"{k!r}: {v}, " for k, v in local.items()) + "}"
-        fallback = f"{gen.bind(_record_fallback(found.cls), '_fb')}({values})"
+        given = "{" + "".join(f"{k!r}: {v}, " for k, v in local.items()) + "}"
+        fallback = f"{gen.bind(_record_fallback(found.cls), '_fb')}({given})"
         if unmapped_required:
             lines.append(f"    return {fallback}\n")
-        else:
-            lines.extend(f"    {line}\n" for line in self._record_make(gen, found, local, fallback))
+            gen.lines.append("".join(lines))
+            return _exec(gen, path)
+        checks_of, values, build = self._record_make(gen, found, local)
+        lines.append("    try:\n")
+        lines.extend(f"    {line}\n" for lines_of in checks_of.values() for line in lines_of)
+        lines.append(f"    except _Bad:\n        return {fallback}\n")
+        lines.extend(f"    {line}\n" for line in build)
         gen.lines.append("".join(lines))
-        return _exec(gen, path)
+        fn = _exec(gen, path)
+        # what a fused function (gateway.mapping.fuse) is made of: the same locals, the same
+        # checks (but the raw record's: a render does not read it), the record's field values
+        statements = [f"_r{i} = {field_expr}" for i, (_, _, field_expr) in enumerate(checks)]
+        statements += [line[4:] for key, lines_of in checks_of.items() if key != "remote" for line in lines_of]
+        fn.record_parts = RecordParts(found.cls, statements, values, gen.ns)  # type: ignore[attr-defined]
+        return fn
 
     @staticmethod
     def _record_test(gen: _Gen, found: Shape, key: str, var: str) -> str:
@@ -623,28 +640,28 @@ class ModelCompiler:
         return ok
 
     @staticmethod
-    def _record_make(gen: _Gen, found: Shape, local: dict[str, str], fallback: str) -> list[str]:
-        """Statements that check each local and build the record from them: its ``__dict__`` in
-        field order (defaults for what is not given) and its fields set (what is given).
+    def _record_make(
+        gen: _Gen, found: Shape, local: dict[str, str]
+    ) -> tuple[dict[str, list[str]], dict[str, str], list[str]]:
+        """How the record is built from the checked locals: each local's check (statements that
+        raise ``_Bad`` for a value its field would not keep as it is), the expression of each
+        field's value (in field order; defaults for what is not given), and the statements that
+        build the record from those (its ``__dict__`` and its fields set: what is given).
 
         One branch per field, straight-line: None takes the default (and marks the field absent),
-        a kept type takes the value, anything else leaves for ``fallback`` (the values as they
-        were, validated).  The locals themselves are not changed: the fallback sees None for
-        "not given"."""
+        a kept type takes the value, anything else raises.  The locals themselves are not
+        changed: the fallback that catches ``_Bad`` sees None for "not given"."""
         frozen = frozen_record(found.cls)
         optional = [(key, var) for key, var in local.items() if key not in found.required]
         bits = {key: 1 << i for i, (key, _) in enumerate(optional)}
-        lines = ["try:"]
-        if frozen:
-            lines.append("    _m = 0")
-        else:
-            lines.append(f"    _fs = set({gen.bind(frozenset(local), '_G')})")
+        first = "_m = 0" if frozen else f"_fs = set({gen.bind(frozenset(local), '_G')})"
+        checks: dict[str, list[str]] = {}
         value_of: dict[str, str] = {}
         for key, var in local.items():
             ok = ModelCompiler._record_test(gen, found, key, var)
             value = f"tuple({var})" if found.accepts[key].items is not None else var
             if key in found.required:
-                lines += [f"    if not ({ok}): raise _Bad"]
+                checks[key] = [f"    if not ({ok}): raise _Bad"]
                 value_of[key] = value
                 continue
             factory = found.factories.get(key)
@@ -652,12 +669,13 @@ class ModelCompiler:
             mark = f"_m |= {bits[key]}" if frozen else f"_fs.discard({key!r})"
             if factory is None and default is None and value == var:
                 # (None is the default: the local is the value either way)
-                lines += [f"    if {var} is None:", f"        {mark}", f"    elif not ({ok}):", "        raise _Bad"]
+                checks[key] = [f"    if {var} is None:", f"        {mark}"]
+                checks[key] += [f"    elif not ({ok}):", "        raise _Bad"]
                 value_of[key] = var
                 continue
             absent = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
             kept = f"_v{var[2:]}"
-            lines += [
+            checks[key] = [
                 f"    if {var} is None:",
                 f"        {mark}",
                 f"        {kept} = {'None' if factory is None and default is None else absent}",
@@ -667,28 +685,27 @@ class ModelCompiler:
                 "        raise _Bad",
             ]
             value_of[key] = kept
-        lines.append(f"except _Bad:\n        return {fallback}")
-        entries = []
+        checks = {"": [f"    {first}"], **checks}  # ("": before every field's)
+        values: dict[str, str] = {}
         for key, default in found.defaults.items():
             if key in value_of:
-                entries.append(f"{key!r}: {value_of[key]}")
+                values[key] = value_of[key]
                 continue
             factory = found.factories.get(key)
-            absent = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
-            entries.append(f"{key!r}: {absent}")
-        lines += [
+            values[key] = f"{gen.bind(factory, '_F')}()" if factory is not None else gen.bind(default, "_D")
+        build = [
             f"_o = _new({gen.bind(found.cls, '_K')})",
-            f"_put(_o, '__dict__', {{{', '.join(entries)}}})",
+            f"_put(_o, '__dict__', {{{', '.join(f'{k!r}: {v}' for k, v in values.items())}}})",
         ]
         if frozen:
             # one shared set per pattern of absent optional fields (a bit each): no set per record
             sets = _FieldsSets(frozenset(local), tuple(key for key, _ in optional))
             kept_sets, make = gen.bind(sets.kept, "_FS"), gen.bind(sets.make, "_FM")
-            lines += [f"_fs = {kept_sets}.get(_m)", f"if _fs is None: _fs = {make}(_m)"]
-        lines += ["_put_fs(_o, _fs)", "_put_extra(_o, None)", "_put_private(_o, None)", "return _o"]
+            build += [f"_fs = {kept_sets}.get(_m)", f"if _fs is None: _fs = {make}(_m)"]
+        build += ["_put_fs(_o, _fs)", "_put_extra(_o, None)", "_put_private(_o, None)", "return _o"]
         gen.ns.update(_new=object.__new__, _put=object.__setattr__, _items_ok=items_ok, _Bad=_NotKept)
         gen.ns.update(_put_fs=put_fields_set, _put_extra=put_extra, _put_private=put_private)
-        return lines
+        return checks, values, build
 
     def _named(self, name: Any, loc: Any, fpath: str) -> Compiled:
         if not isinstance(name, str) or name not in self.specs:
@@ -1084,6 +1101,7 @@ def _as_record(
     )
     exec(compile(source, f"<record {target.__name__} memo>", "exec"), ns)
     interned: Compiled = ns["_interned"]
+    interned.__wrapped__ = record  # type: ignore[attr-defined]
     return interned
 
 
@@ -1119,6 +1137,7 @@ def identity_memo(fn: Compiled, size: int = MEMO_SIZE) -> Compiled:
             return hit[1]
         return miss(s)
 
+    memoised.__wrapped__ = fn  # type: ignore[attr-defined]
     return memoised
 
 

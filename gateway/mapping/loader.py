@@ -386,6 +386,7 @@ def _validated(fn: Compiled, target: type[BaseModel]) -> Compiled:
         # a dict here did not validate: validating it again raises its error
         return out if type(out) is target else validate(out)
 
+    record.__wrapped__ = fn  # type: ignore[attr-defined]
     return record
 
 

@@ -249,6 +249,14 @@ class LegacyIds(BackendDefaults):
         t = await self.inner.get_ticket(await self._t("ticket", ticket_id))
         return await self.ticket_out(t) if self._legacy() else t
 
+    def fuse_ticket_render(self, render: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        """None: this layer may show a ticket under its legacy ids, which a backend's fused answer
+        would not (GetTicket here goes through :meth:`get_ticket`)."""
+        return None
+
+    async def get_ticket_fused(self, ticket_id: int, fused: Callable[[Any], Any]) -> Ticket | dict[str, Any]:
+        return await self.get_ticket(ticket_id)
+
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """A list page's ticket (no conversation, where the backend can read it so), under legacy ids."""
         t = await self.inner.ticket_summary(await self._t("ticket", ticket_id))

@@ -82,6 +82,7 @@ from gateway.canonical import (
 )
 from gateway.errors import BackendError, GatewayError, InvalidInput, NotFound, Unsupported, WriteOutcomeUnknown
 from gateway.mapping.dates import DateFormatError
+from gateway.mapping.fuse import fuse
 from gateway.mapping.loader import VendorMappings
 from gateway.mapping.transforms import UNMAPPED_SEEN
 from gateway.store import Store
@@ -115,6 +116,7 @@ _DEPARTMENTS_GRANT = (
 
 # a row's ``admin`` column that names no staff member (staff_opening reads it as 0 and changes nothing)
 _NOT_STAFF = (None, "", "0")
+_NO_TICKET = "Ticket ID Not Found"
 
 
 class RowMemo(OrderedDict[str | int, tuple[Row, Ticket]]):
@@ -378,6 +380,30 @@ class PMPBackend(BackendDefaults):
         if self._discovered_at is not None and not self._conversation_kept():
             return ticket  # (what _with_conversation answers then, without its coroutine)
         return await self._with_conversation(ticket)
+
+    def fuse_ticket_render(self, render: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        """``render`` (a dialect's ticket render) composed with this backend's ticket parse
+        (``gateway.mapping.fuse``): a ticket row -> the client's answer, for
+        :meth:`get_ticket_fused`; None when the two do not compose."""
+        return fuse(self._ticket_record, render, self._m.vendor)
+
+    async def get_ticket_fused(self, ticket_id: int, fused: Callable[[Any], Any]) -> Ticket | dict[str, Any]:
+        """:meth:`get_ticket`; but a new answer whose row is the whole ticket (an installation
+        with no conversation to add, a ticket not opened by staff) is answered ``fused(row)``,
+        the client's answer itself, without its Ticket (made if the same answer comes again)."""
+        if ticket_id <= 0:
+            raise NotFound("ticket", "Ticket ID Not Found")
+        if self._discovered_at is None or self._conversation_kept():
+            return await self.get_ticket(ticket_id)
+
+        def fast(data: Any) -> Any:
+            row = data if type(data) is dict and "ticketid" in data else row_of(data, "ticket", _NO_TICKET, "ticketid")
+            key = row.get("ticketid")
+            if (key != ticket_id and key != str(ticket_id)) or row.get("admin") not in _NOT_STAFF:
+                return None  # (another ticket's row, or a staff opening: the usual way)
+            return fused(row)
+
+        return await self._wire.read_memo(f"api/tickets/{ticket_id}", self._ticket_answer, fast)
 
     def _conversation_kept(self) -> bool:
         """Whether the discovered installation has replies or notes to add to a ticket read."""

@@ -56,6 +56,19 @@ Row = dict[str, Any]
 T = TypeVar("T")
 
 
+class _Pending:
+    """A read memo's value for an answer that was answered without its record (``read_memo``'s
+    ``fast``): the record is made when the same bytes come again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PENDING"
+
+
+PENDING: Any = _Pending()
+
+
 # ---------------------------------------------------------------- answers
 
 
@@ -258,11 +271,17 @@ class Wire:
         """GET with retries; the JSON answer, or a Refused for a ``status: false`` one."""
         return self.interpret(await self.fetch(path), "GET", path)
 
-    async def read_memo(self, path: str, convert: Callable[[Any], T]) -> T:
+    async def read_memo(
+        self, path: str, convert: Callable[[Any], T], fast: Callable[[Any], Any] | None = None
+    ) -> T | Any:
         """A read whose conversion is reused while the backend answers the very same bytes.
 
         Polling clients read mostly unchanged records: comparing the body (a memcmp) is far
-        cheaper than decoding and mapping it again.  Canonical records are immutable."""
+        cheaper than decoding and mapping it again.  Canonical records are immutable.
+
+        ``fast``: a new answer's data is first offered to it (a fused translation, see
+        ``gateway.mapping.fuse``); what it gives, if not None, is the answer, and the record is
+        made only if the same bytes come again (the memo notes them as ``PENDING``)."""
         # (fetch's first attempt spelled out: one coroutine layer fewer on every record read)
         url = self.base + path
         try:
@@ -274,19 +293,25 @@ class Wire:
                 log.debug("pmp GET %s -> %s", path, reply.status)
             if reply.status in http.RETRYABLE_STATUS:
                 reply = await self._again(path, url, reply)
-        memo = self.memo
+        if reply.status != 200:
+            return convert(self.interpret(reply, "GET", path))
+        body, memo = reply.body, self.memo
         hit = memo.get(path)
-        if hit is not None and reply.status == 200 and hit[0] == reply.body:
-            memo.move_to_end(path)  # least recently used first
-            value: T = hit[1]
-            return value
-        value = convert(self.interpret(reply, "GET", path))
-        if reply.status == 200:
-            memo[path] = (reply.body, value)
-            memo.move_to_end(path)
-            if len(memo) > self._memo_size:
-                memo.popitem(last=False)
-        return value
+        out: Any = None
+        if hit is not None and hit[0] == body:
+            if hit[1] is not PENDING:
+                memo.move_to_end(path)  # least recently used first
+                return hit[1]
+            value = convert(self.interpret(reply, "GET", path))  # (a new answer seen again: its record now)
+        else:
+            data = self.interpret(reply, "GET", path)
+            out = fast(data) if fast is not None else None
+            value = PENDING if out is not None else convert(data)
+        memo[path] = (body, value)
+        memo.move_to_end(path)
+        if len(memo) > self._memo_size:
+            memo.popitem(last=False)
+        return value if out is None else out
 
     async def fetch(self, path: str) -> http.Reply:
         """GET with retries on connection errors and 429/502/503/504, within the deadline."""
