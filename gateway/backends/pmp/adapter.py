@@ -392,7 +392,7 @@ class PMPBackend(BackendDefaults):
         with no conversation to add, a ticket not opened by staff) is answered ``fused(row)``,
         the client's answer itself, without its Ticket (made if the same answer comes again)."""
         if ticket_id <= 0:
-            raise NotFound("ticket", "Ticket ID Not Found")
+            raise NotFound("ticket", _NO_TICKET)
         if self._discovered_at is None or self._conversation_kept():
             return await self.get_ticket(ticket_id)
 
