@@ -85,11 +85,12 @@ async def test_a_changed_ticket_reads_the_same_fused_and_the_usual_way(
 ) -> None:
     clients, stats, db = module2
     kind, _, fmt = dialect.partition(" ")
-    read = {
-        "whmcs": lambda: clients.whmcs(ticket_id, fmt or "json"),
-        "keliweb": lambda: clients.keliweb(ticket_id),
-        "clientexec": lambda: clients.clientexec(ticket_id),
-    }[kind]
+
+    async def read() -> Any:
+        if kind == "whmcs":
+            return await clients.whmcs(ticket_id, fmt or "json")
+        return await (clients.keliweb(ticket_id) if kind == "keliweb" else clients.clientexec(ticket_id))
+
     await read()  # (the gateway's first request discovers the installation)
     for subject, status in (("Changed once", 3), ("Changed twice & <more>", 5)):
         db.update_ticket(ticket_id, {"subject": subject, "status": status})
