@@ -13,7 +13,9 @@ translation of the same payload (``bench/handwritten.py``):
 * ``GetTickets, 25``: a list of 25 rows -> the client's page of 25, end to end;
 * ``PMP row parse``: one row's bytes -> canonical Ticket (part of the first);
 * the "changed" rows: the same, with the adapter's memo of unchanged answers
-  defeated, so every answer is decoded and mapped from scratch.
+  defeated, so every answer is decoded and mapped from scratch (GetTicket by the
+  fused translation, ``gateway/mapping/fuse.py``, where the dialect's ticket
+  render composes with the PMP parse: WHMCS, Keliweb, Clientexec).
 
 The backend is a :class:`gateway.backends.pmp.PMPBackend` whose transport
 answers pre-encoded bytes (like ``gateway translate``'s replay, without
