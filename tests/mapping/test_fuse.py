@@ -10,7 +10,7 @@ import pytest
 
 from gateway.app import dialect_classes
 from gateway.mapping.fuse import fuse, unwrapped
-from gateway.mapping.loader import MappingSet, load_mappings
+from gateway.mapping.loader import MappingSet, VendorMappings, load_mappings
 from tests.mapping.test_records import ROW, VARIANTS
 
 
@@ -145,10 +145,16 @@ models:
 """
 
 
-def test_a_render_that_reads_the_record_itself_is_not_composed(tmp_path: Path) -> None:
+@pytest.fixture
+def acme(tmp_path: Path) -> VendorMappings:
+    """The mappings above, as an installation's own vendor."""
     (tmp_path / "acme").mkdir()
     (tmp_path / "acme" / "m.yaml").write_text(LAX, encoding="utf-8")
-    m = load_mappings(roots=[tmp_path])["acme"]
+    return load_mappings(roots=[tmp_path])["acme"]
+
+
+def test_a_render_that_reads_the_record_itself_is_not_composed(acme: VendorMappings) -> None:
+    m = acme
     record = m.record("item")
     assert record is not None
     shown = fuse(record, m.model("shown"), "acme")
@@ -157,10 +163,8 @@ def test_a_render_that_reads_the_record_itself_is_not_composed(tmp_path: Path) -
     assert fuse(record, m.model("by_self"), "acme") is None
 
 
-def test_a_property_that_does_not_name_the_fields_it_reads_is_not_composed(tmp_path: Path) -> None:
-    (tmp_path / "acme").mkdir()
-    (tmp_path / "acme" / "m.yaml").write_text(LAX, encoding="utf-8")
-    m = load_mappings(roots=[tmp_path])["acme"]
+def test_a_property_that_does_not_name_the_fields_it_reads_is_not_composed(acme: VendorMappings) -> None:
+    m = acme
     record = m.record("author")
     assert record is not None
     shown = fuse(record, m.model("author_shown"), "acme2")
