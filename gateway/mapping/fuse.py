@@ -12,8 +12,10 @@ a ticket's requester or its messages, are still built and shared as the parse bu
 It answers None wherever the record would not have been built directly (a value its field does
 not keep as it is, left to validation) or the data is refused (a parse or render failure): the
 caller then goes the usual way, which gives the usual record, or the usual error with its
-mapping path.  A render that reads anything but the record's fields (a property, the record
-itself, its raw record) is not composed: :func:`fuse` answers None.
+mapping path.  A render may read the record's fields, a property that names the fields it reads
+(``FUSED_PROPERTIES``: called on a namespace of just those) and another render of the same
+record (its display spelled out in place); one that reads anything else (the record itself, its
+raw record, another property) is not composed: :func:`fuse` answers None.
 """
 
 from __future__ import annotations
