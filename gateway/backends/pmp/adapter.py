@@ -119,6 +119,14 @@ _NOT_STAFF = (None, "", "0")
 _NO_TICKET = "Ticket ID Not Found"
 
 
+def _ticket_row_of(data: Any) -> Row:
+    """``GET api/tickets/{id}``'s answer -> the ticket's row: the usual answer is the row itself
+    (what row_of hands back for it), told without its call."""
+    if type(data) is dict and "ticketid" in data:
+        return data
+    return row_of(data, "ticket", _NO_TICKET, "ticketid")
+
+
 class RowMemo(OrderedDict[str | int, tuple[Row, Ticket]]):
     """Ticket id -> (the row last parsed, its Ticket), least recently used first, at most ``maxsize``.
 
@@ -328,13 +336,11 @@ class PMPBackend(BackendDefaults):
     # ============================================================ tickets
 
     async def _ticket_row(self, ticket_id: int) -> Row:
-        return await self._wire.row(f"api/tickets/{ticket_id}", "ticket", "Ticket ID Not Found", "ticketid")
+        return await self._wire.row(f"api/tickets/{ticket_id}", "ticket", _NO_TICKET, "ticketid")
 
     def _ticket_answer(self, data: Any) -> Ticket:
         """``GET api/tickets/{id}``'s answer -> the ticket (its opening message only)."""
-        if type(data) is dict and "ticketid" in data:
-            return self._ticket(data)  # the usual answer, the row itself (what row_of hands back for it)
-        return self._ticket(row_of(data, "ticket", "Ticket ID Not Found", "ticketid"))
+        return self._ticket(_ticket_row_of(data))
 
     def _ticket(self, row: Row) -> Ticket:
         """A ticket row parsed; an unchanged row (list pages repeat them) gives back the Ticket it gave
@@ -375,7 +381,7 @@ class PMPBackend(BackendDefaults):
     async def get_ticket(self, ticket_id: int) -> Ticket:
         # ``ticket_summary`` inlined (one coroutine layer fewer on the busiest read)
         if ticket_id <= 0:
-            raise NotFound("ticket", "Ticket ID Not Found")
+            raise NotFound("ticket", _NO_TICKET)
         ticket: Ticket = await self._wire.read_memo(f"api/tickets/{ticket_id}", self._ticket_answer)
         if self._discovered_at is not None and not self._conversation_kept():
             return ticket  # (what _with_conversation answers then, without its coroutine)
@@ -397,7 +403,7 @@ class PMPBackend(BackendDefaults):
             return await self.get_ticket(ticket_id)
 
         def fast(data: Any) -> Any:
-            row = data if type(data) is dict and "ticketid" in data else row_of(data, "ticket", _NO_TICKET, "ticketid")
+            row = _ticket_row_of(data)
             key = row.get("ticketid")
             if (key != ticket_id and key != str(ticket_id)) or row.get("admin") not in _NOT_STAFF:
                 return None  # (another ticket's row, or a staff opening: the usual way)
@@ -413,7 +419,7 @@ class PMPBackend(BackendDefaults):
     async def ticket_summary(self, ticket_id: int) -> Ticket:
         """The ticket row alone (its opening message, no replies or notes): what a list page shows."""
         if ticket_id <= 0:
-            raise NotFound("ticket", "Ticket ID Not Found")
+            raise NotFound("ticket", _NO_TICKET)
         ticket: Ticket = await self._wire.read_memo(
             f"api/tickets/{ticket_id}",
             self._ticket_answer,
